@@ -1,0 +1,434 @@
+"""Privacy: the identifier guard.
+
+Records given to the package must be anonymised. This module recognises
+columns and values that look like direct identifiers so that they are
+refused, never analysed, and never repeated in a message:
+
+- column names such as ``name``, ``date_of_birth``, ``email``, ``phone``,
+  ``address``, ``postcode``, ``nric``, ``nhs_number``, ``ssn``, ``mrn``;
+- values that look like a person's name, a date (possibly a date of birth),
+  an e-mail address, a phone number (python-phonenumbers, regions GB, SG, US,
+  IE, AU, IN and more), a street address, a UK postcode, a Singapore NRIC/FIN
+  (with the check letter; look-alikes whose letter fails are flagged too,
+  because they are most often typos), a UK NHS number (modulus-11 check), a US
+  social security number (format plus the SSA's never-issued ranges), a web
+  address or an IP address.
+
+Speed: only *distinct* values are scanned, and a single combined regular
+expression (run by Arrow's RE2 engine) picks the few candidates that need
+a closer look, so a million pseudonymous ids cost well under a second.
+
+Known limits (documented, tested): a bare run of digits without a leading
+``0`` or ``+`` and without separators is not taken for a phone number, since
+pseudonymous record codes are often plain numbers; a person's name is only
+recognised in the shape "Given Surname", "Surname, Given" or after a title
+(Mr, Mrs, Dr...), and only in code columns (ids, therapist, clinic) and
+unknown columns, where such a shape has no business being.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "IDENTIFIER_KINDS",
+    "IdentifierFinding",
+    "classify_value",
+    "find_identifiers",
+    "identifier_column_kind",
+    "is_valid_nhs_number",
+    "is_valid_nric",
+    "looks_like_ssn",
+]
+
+#: Kind code -> plain-language description used in messages.
+IDENTIFIER_KINDS: dict[str, str] = {
+    "name": "a person's name",
+    "date": "a calendar date (possibly a date of birth)",
+    "email": "an e-mail address",
+    "phone": "a phone number",
+    "address": "a street address",
+    "postcode": "a postcode",
+    "nric": "a Singapore NRIC/FIN number",
+    "nhs_number": "a UK NHS number",
+    "ssn": "a US social security number",
+    "url": "a web address (URL)",
+    "ip": "an IP address",
+    "free_text": "free-text notes",
+    "record_number": "a medical record number",
+}
+
+# ---------------------------------------------------------------- column names
+
+_COLUMN_NAME_RULES: tuple[tuple[str, str], ...] = (
+    (r"(first|last|given|family|full|middle|maiden|patient|sur)_?name|^names?$|^surname$", "name"),
+    (r"birth|^dob$|^d_o_b$|birthday", "date"),
+    (r"e_?mail", "email"),
+    (r"phone|mobile|^tel(ephone)?$|^cell$|^fax$|contact_?number", "phone"),
+    (r"^ip(_?address)?$", "ip"),
+    (r"address|street|^addr|^city$|^town$|^suburb$", "address"),
+    (r"post_?code|^zip(_?code)?$|^postal", "postcode"),
+    (r"nric|^fin$|^uin$", "nric"),
+    (r"^nhs(_?(no|num|number))?$", "nhs_number"),
+    (r"^ssn$|social_?security", "ssn"),
+    (r"^url$|website|homepage", "url"),
+    (r"^notes?$|comment|free_?text|remarks?$|narrative", "free_text"),
+    (r"^mrn$|medical_?record|^hospital_?(no|number|id)$|^record_?(no|number)$|^chi(_?number)?$", "record_number"),
+)
+
+
+def identifier_column_kind(name: str) -> str | None:
+    """Return the identifier kind a column *name* suggests, or ``None``.
+
+    Parameters
+    ----------
+    name : str
+        A column header.
+
+    Returns
+    -------
+    str or None
+        A key of :data:`IDENTIFIER_KINDS`.
+
+    Examples
+    --------
+    >>> from analysis.privacy import identifier_column_kind
+    >>> identifier_column_kind("Date of Birth"), identifier_column_kind("leg_pain")
+    ('date', None)
+    """
+    norm = re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+    for pattern, kind in _COLUMN_NAME_RULES:
+        if re.search(pattern, norm):
+            return kind
+    return None
+
+
+# ---------------------------------------------------------------- check digits
+
+_NRIC_RE = re.compile(r"^([STFGM])(\d{7})([A-Z])$")
+_NRIC_WEIGHTS = (2, 7, 6, 5, 4, 3, 2)
+
+
+def is_valid_nric(value: str) -> bool:
+    """Whether *value* is a Singapore NRIC/FIN whose check letter is right.
+
+    Community algorithm as used by Singapore GovTech's FormSG (weights
+    2,7,6,5,4,3,2; offset 4 for T/G, 3 for M; letter tables ``JZIHGFEDCBA``,
+    ``XWUTRQPNMLK`` and, for M, ``KLJNPQRTUWX`` read from the end).
+
+    Examples
+    --------
+    >>> from analysis.privacy import is_valid_nric
+    >>> is_valid_nric("S1234567D"), is_valid_nric("S1234567A")
+    (True, False)
+    """
+    m = _NRIC_RE.match(str(value).strip().upper())
+    if not m:
+        return False
+    prefix, digits, letter = m.groups()
+    total = sum(int(d) * w for d, w in zip(digits, _NRIC_WEIGHTS))
+    total += {"T": 4, "G": 4, "M": 3}.get(prefix, 0)
+    r = total % 11
+    if prefix in "ST":
+        expected = "JZIHGFEDCBA"[r]
+    elif prefix in "FG":
+        expected = "XWUTRQPNMLK"[r]
+    else:
+        expected = "KLJNPQRTUWX"[10 - r]
+    return letter == expected
+
+
+_NHS_RE = re.compile(r"^(\d{3})[- ]?(\d{3})[- ]?(\d{4})$")
+
+
+def is_valid_nhs_number(value: str) -> bool:
+    """Whether *value* is a UK NHS number passing the modulus-11 check.
+
+    Ten digits, optionally grouped 3-3-4 with spaces or hyphens. A check
+    value of 10 means the number is never issued; a run of one repeated digit
+    (``0000000000``) passes the arithmetic but is not a real number.
+
+    Examples
+    --------
+    >>> from analysis.privacy import is_valid_nhs_number
+    >>> is_valid_nhs_number("943 476 5870"), is_valid_nhs_number("9434765871")
+    (True, False)
+    """
+    m = _NHS_RE.match(str(value).strip())
+    if not m:
+        return False
+    digits = "".join(m.groups())
+    if len(set(digits)) == 1:
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    if check == 10:
+        return False
+    return check == int(digits[9])
+
+
+_SSN_RE = re.compile(r"^(\d{3})([- ])(\d{2})\2(\d{4})$")
+
+
+def looks_like_ssn(value: str) -> bool:
+    """Whether *value* has the shape of an assignable US social security number.
+
+    ``ddd-dd-dddd`` (or with spaces), area not 000, 666 or 900-999, group not
+    00, serial not 0000 (SSA randomisation rules). A bare nine-digit number is
+    not taken for an SSN.
+
+    Examples
+    --------
+    >>> from analysis.privacy import looks_like_ssn
+    >>> looks_like_ssn("536-90-4399"), looks_like_ssn("666-12-3456")
+    (True, False)
+    """
+    m = _SSN_RE.match(str(value).strip())
+    if not m:
+        return False
+    area, _, group, serial = m.groups()
+    if area in ("000", "666") or area.startswith("9"):
+        return False
+    return group != "00" and serial != "0000"
+
+
+# ---------------------------------------------------------------- value patterns
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_URL = re.compile(r"(?i)\b(https?|ftp)://\S+|\bwww\.[a-z0-9-]+\.[a-z]{2,}")
+_IPV4 = re.compile(r"(?<![\d.])((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
+_IPV6_TOKEN = re.compile(r"(?i)(?<![0-9a-z:])[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}(?![0-9a-z:])")
+_NRIC_ANY = re.compile(r"(?i)(?<![A-Z0-9])[STFGM]\d{7}[A-Z](?![A-Z0-9])")
+_NHS_ANY = re.compile(r"(?<![\d])\d{3}[- ]?\d{3}[- ]?\d{4}(?![\d])")
+_SSN_ANY = re.compile(r"(?<![\d])\d{3}([- ])\d{2}\1\d{4}(?![\d])")
+_PHONE_CANDIDATE = re.compile(r"^\+?[\d\s().-]{7,22}$")
+_POSTCODE_UK = re.compile(r"(?i)(?<![A-Z0-9])(GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})(?![A-Z0-9])")
+_POSTCODE_OTHER = re.compile(r"(?i)\b(singapore|s\()\s*\d{6}\)?|(?<![\d-])\d{5}-\d{4}(?![\d-])")
+_MONTHS = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(
+    r"(?i)(?<![\d])(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    rf"|\d{{1,2}}(st|nd|rd|th)?[ -]{_MONTHS}[ -,]*\d{{2,4}}|{_MONTHS} \d{{1,2}},? \d{{4}})(?![\d])"
+)
+_STREET_WORDS = (
+    "street|st|road|rd|avenue|ave|lane|ln|drive|dr|close|way|crescent|cres|court|ct|place|pl|"
+    "terrace|boulevard|blvd|square|sq|grove|gardens|gdns|row|walk|mews|parade|highway|hwy|jalan"
+)
+_ADDRESS = re.compile(
+    rf"(?i)(^|[\s,])\d{{1,5}}[a-z]?,?\s+([a-z'.-]+\s+){{0,4}}({_STREET_WORDS})\b\.?"
+    r"|\b(blk|block)\s*\d+|\bflat\s+\d+|\bapt\.?\s*\d+|\bp\.?o\.? box\s*\d+"
+)
+_TITLE_NAME = re.compile(r"(?i)^(mr|mrs|ms|miss|mx|dr|prof|sir|dame)\.?\s+[a-z][a-z'-]+")
+_CAP_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
+_PLAIN_NAME = re.compile(rf"^{_CAP_WORD},?(\s+[A-Z]\.?)?(\s+{_CAP_WORD}){{1,2}}$")
+_NOT_A_NAME = re.compile(
+    r"(?i)\b(clinic|hospital|centre|center|practice|physio\w*|health|medical|spine|spinal|"
+    r"site|branch|north|south|east|west|central|main|city|county|therapy|therapist|team|"
+    r"unit|service|services|group|street|road|campus|pilates|mckenzie|traction|education)\b"
+)
+
+# One cheap pass picks candidates; only those get the checks above.
+_CANDIDATE = (
+    r"@|://|www\.|\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d"
+    r"|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F]{0,4}:"
+    r"|[STFGMstfgm]\d{7}[A-Za-z]|[A-Za-z]{1,2}\d[A-Za-z0-9]? ?\d[A-Za-z]{2}"
+    r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}(st|nd|rd|th)?[ -]?[A-Za-z]{3}|[A-Za-z]{3}[a-z]*\.? \d"
+    r"|\d+[a-zA-Z]?,? +[A-Za-z]|[Bb][Ll][Kk]|[Ff]lat |[Aa]pt|[Bb]ox"
+    r"|^[A-Z][a-z]+,? +[A-Z]|^(?i:mr|mrs|ms|miss|mx|dr|prof|sir|dame)\.? "
+    r"|[Ss]ingapore"
+)
+
+_PHONE_REGIONS = ("GB", "SG", "US", "IE", "AU", "NZ", "IN", "CA", "MY", "HK")
+
+
+def _is_phone(value: str) -> bool:
+    v = value.strip()
+    if not _PHONE_CANDIDATE.match(v):
+        return False
+    digits = re.sub(r"\D", "", v)
+    if len(digits) < 7 or len(digits) > 15:
+        return False
+    separated = bool(re.search(r"[\s().-]", v))
+    if not (v.startswith("+") or v.startswith("0") or v.startswith("(") or separated):
+        return False
+    for region in _PHONE_REGIONS:
+        try:
+            num = phonenumbers.parse(v, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num):
+            return True
+    return False
+
+
+def _is_ipv6(value: str) -> bool:
+    for m in _IPV6_TOKEN.finditer(value):
+        token = m.group(0)
+        if token.count(":") >= 2:
+            try:
+                ipaddress.IPv6Address(token)
+                return True
+            except ValueError:
+                continue
+    return False
+
+
+def _plausible_date(text: str) -> bool:
+    nums = [int(n) for n in re.findall(r"\d+", text)]
+    if len(nums) < 3:  # a month name carries the month
+        return len(nums) == 2 and 1 <= min(nums) <= 31
+    if nums[0] > 31:  # year first
+        year, a, b = nums[0], nums[1], nums[2]
+    else:
+        a, b, year = nums[0], nums[1], nums[2]
+    if not (year < 100 or 1880 <= year <= 2100):
+        return False
+    return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= b <= 12 and 1 <= a <= 31)
+
+
+def classify_value(value: str, *, names: bool = True, dates: bool = True) -> str | None:
+    """Return the identifier kind *value* looks like, or ``None``.
+
+    Parameters
+    ----------
+    value : str
+        One cell's text.
+    names : bool, keyword-only
+        Whether to look for a person's name (code columns only).
+    dates : bool, keyword-only
+        Whether a calendar date counts (not in ``start_date``).
+
+    Returns
+    -------
+    str or None
+        A key of :data:`IDENTIFIER_KINDS`.
+
+    Examples
+    --------
+    >>> from analysis.privacy import classify_value
+    >>> classify_value("jo@example.org"), classify_value("T07")
+    ('email', None)
+    """
+    v = str(value).strip()
+    if not v:
+        return None
+    if _EMAIL.search(v):
+        return "email"
+    if _URL.search(v):
+        return "url"
+    if _IPV4.search(v) or _is_ipv6(v):
+        return "ip"
+    if _NRIC_ANY.search(v):
+        return "nric"
+    for m in _SSN_ANY.finditer(v):
+        if looks_like_ssn(m.group(0)):
+            return "ssn"
+    if _SSN_RE.match(v):
+        return None  # SSN-shaped but in a never-issued range: a code, not a phone
+    for m in _NHS_ANY.finditer(v):
+        if is_valid_nhs_number(m.group(0)):
+            return "nhs_number"
+    is_date = any(_plausible_date(m.group(0)) for m in _DATE.finditer(v))
+    if is_date:
+        return "date" if dates else None
+    if _is_phone(v):
+        return "phone"
+    if _POSTCODE_UK.search(v) or _POSTCODE_OTHER.search(v):
+        return "postcode"
+    if _ADDRESS.search(v):
+        return "address"
+    if names and (_TITLE_NAME.search(v) or (_PLAIN_NAME.match(v) and not _NOT_A_NAME.search(v))):
+        return "name"
+    return None
+
+
+@dataclass(frozen=True)
+class IdentifierFinding:
+    """Rows of one column whose values look like one kind of identifier.
+
+    Attributes
+    ----------
+    column : str
+    kind : str
+        A key of :data:`IDENTIFIER_KINDS`.
+    rows : numpy.ndarray
+        Positional row indexes (0-based) in the table.
+    """
+
+    column: str
+    kind: str
+    rows: np.ndarray
+
+    @property
+    def description(self) -> str:
+        """Plain-language kind, e.g. ``"an e-mail address"``."""
+        return IDENTIFIER_KINDS[self.kind]
+
+
+def _candidates(uniques: pd.Series) -> pd.Series:
+    arr = pa.array(uniques.to_numpy(dtype=object), type=pa.string())
+    mask = pc.match_substring_regex(arr, _CANDIDATE).to_numpy(zero_copy_only=False)
+    return uniques[mask]
+
+
+def find_identifiers(
+    frame: pd.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    name_columns: frozenset[str] | set[str] = frozenset(),
+    date_columns: frozenset[str] | set[str] = frozenset(),
+) -> list[IdentifierFinding]:
+    """Scan the text columns of *frame* for identifier-looking values.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table as read (text columns as strings).
+    columns : list of str, optional, keyword-only
+        Columns to scan; default every string column.
+    name_columns : set of str, keyword-only
+        Columns in which a person's name shape is an identifier.
+    date_columns : set of str, keyword-only
+        Columns where calendar dates are expected (not flagged as dates).
+
+    Returns
+    -------
+    list of IdentifierFinding
+        One per (column, kind) found; values are never included.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.privacy import find_identifiers
+    >>> df = pd.DataFrame({"therapist": ["T01", "jo@example.org", "T02"]})
+    >>> [(f.column, f.kind, f.rows.tolist()) for f in find_identifiers(df)]
+    [('therapist', 'email', [1])]
+    """
+    findings: list[IdentifierFinding] = []
+    cols = columns if columns is not None else list(frame.columns)
+    for col in cols:
+        s = frame[col]
+        if not (pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        uniques = pd.Series(s.dropna().unique())
+        if uniques.empty:
+            continue
+        cand = _candidates(uniques.astype(str))
+        kinds: dict[str, list[str]] = {}
+        for v in cand:
+            kind = classify_value(v, names=col in name_columns, dates=col not in date_columns)
+            if kind:
+                kinds.setdefault(kind, []).append(v)
+        for kind, values in kinds.items():
+            rows = np.flatnonzero(s.isin(values).to_numpy(dtype=bool, na_value=False))
+            findings.append(IdentifierFinding(col, kind, rows))
+    return findings

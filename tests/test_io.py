@@ -1,0 +1,328 @@
+"""Loading and validating a data folder: every rule, with pinned messages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import DataProblemError, load_records, validate_folder
+from conftest import write_folder
+
+
+def messages(folder) -> list[str]:
+    return [str(p) for p in validate_folder(folder)]
+
+
+def edit_csv(folder, name, fn):
+    path = folder / f"{name}.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = fn(df)
+    df.to_csv(path, index=False)
+
+
+def test_sample_is_valid(sample_dir):
+    assert validate_folder(sample_dir) == []
+
+
+def test_load_types_follow_the_contract(sample_dir):
+    rec = load_records(sample_dir)
+    ep, vi = rec.episodes, rec.visits
+    assert pd.api.types.is_string_dtype(ep["episode_id"].dtype)
+    assert pd.api.types.is_datetime64_any_dtype(ep["start_date"].dtype)
+    assert ep["surgery"].dtype == bool and ep["surgical_candidate"].dtype == bool
+    assert ep["followup_day"].dtype == "int64"
+    assert str(ep["global_change"].dtype) == "Int64"
+    assert str(vi["leg_pain"].dtype) == "Int64"
+    assert vi["odi"].dtype == "float64"
+    assert rec.labels["mckenzie"] == "McKenzie (MDT)"
+    assert rec.has_catalogue
+    # visits sorted by episode then visit number
+    pos = pd.Index(ep["episode_id"]).get_indexer(vi["episode_id"])
+    assert np.all(np.diff(pos) >= 0)
+
+
+def test_input_files_are_never_modified(sample_dir):
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sample_dir.iterdir()}
+    load_records(sample_dir)
+    validate_folder(sample_dir)
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sample_dir.iterdir()}
+    assert before == after
+
+
+def test_spec_example_message(small_folder):
+    def fn(df):
+        df.loc[12, "global_change"] = "9"
+        return df
+    edit_csv(small_folder, "episodes", fn)
+    assert "episodes.csv row 14, column global_change: 9 is outside 1-7" in messages(small_folder)
+
+
+def test_every_problem_reported_at_once(small_folder):
+    def fn(df):
+        df.loc[0, "sex"] = "f"
+        df.loc[1, "symptom_weeks"] = "-3"
+        df.loc[2, "symptom_weeks"] = "six"
+        df.loc[3, "start_date"] = "03/04/2024"
+        df.loc[4, "surgical_candidate"] = "maybe"
+        df.loc[5, "clinic"] = ""
+        df.loc[6, "global_change"] = "4.5"
+        return df
+    edit_csv(small_folder, "episodes", fn)
+    msgs = messages(small_folder)
+    assert "episodes.csv row 2, column sex: 'f' is not one of female, male, other, unknown" in msgs
+    assert "episodes.csv row 3, column symptom_weeks: -3 is negative" in msgs
+    assert "episodes.csv row 4, column symptom_weeks: 'six' is not a whole number" in msgs
+    assert "episodes.csv row 5, column start_date: is not a date written YYYY-MM-DD (for example 2025-03-31)" in msgs
+    assert "episodes.csv row 6, column surgical_candidate: 'maybe' is not yes or no (true/false, yes/no, y/n, 1/0)" in msgs
+    assert "episodes.csv row 7, column clinic: is empty, but a value is required" in msgs
+    assert "episodes.csv row 8, column global_change: 4.5 is not a whole number" in msgs
+    with pytest.raises(DataProblemError, match=r"7 problems in the data"):
+        load_records(small_folder)
+
+
+def test_visit_rules(small_folder):
+    def fn(df):
+        df.loc[0, "leg_pain"] = "11"
+        df.loc[1, "odi"] = "101"
+        df.loc[2, "episode_id"] = "E999999"
+        return df
+    edit_csv(small_folder, "visits", fn)
+    msgs = messages(small_folder)
+    assert "visits.csv row 2, column leg_pain: 11 is outside 0-10" in msgs
+    assert "visits.csv row 3, column odi: 101 is outside 0-100" in msgs
+    assert "visits.csv row 4, column episode_id: does not match any episode in episodes.csv" in msgs
+
+
+def test_visit_order_rules(small_folder):
+    vi = pd.read_csv(small_folder / "visits.csv", dtype=str, keep_default_na=False)
+    # pick an episode with at least 3 visits
+    counts = vi.groupby("episode_id").size()
+    eid = counts[counts >= 3].index[0]
+    rows = vi.index[vi["episode_id"] == eid]
+    vi.loc[rows[0], "day"] = "2"          # visit 1 not on day 0
+    vi.loc[rows[2], "day"] = "1"          # goes back in time
+    vi.loc[rows[1], "visit_no"] = "3"     # duplicate visit number
+    vi.to_csv(small_folder / "visits.csv", index=False)
+    msgs = messages(small_folder)
+    r0, r1, r2 = (int(r) + 2 for r in rows[:3])
+    assert f"visits.csv row {r0}, column day: visit 1 must be on day 0, not day 2" in msgs
+    assert f"visits.csv row {r2}, column visit_no: this visit number already appears for the episode on row {r1}" in msgs
+    assert any(re.fullmatch(rf"visits.csv row {r2}, column day: day 1 is before the previous visit's day \d+", m) for m in msgs)
+
+
+def test_visit_after_discharge(small_folder):
+    ep = pd.read_csv(small_folder / "episodes.csv", dtype=str, keep_default_na=False)
+    vi = pd.read_csv(small_folder / "visits.csv", dtype=str, keep_default_na=False)
+    i = ep.index[(ep["discharge_day"] != "") & (ep["discharge_day"].replace("", "0").astype(int) > 5)][0]
+    eid = ep.loc[i, "episode_id"]
+    last = vi.index[vi["episode_id"] == eid][-1]
+    vi.loc[last, "day"] = str(int(ep.loc[i, "discharge_day"]) + 3)
+    ep.loc[i, "followup_day"] = str(int(ep.loc[i, "discharge_day"]) + 400)
+    vi.to_csv(small_folder / "visits.csv", index=False)
+    ep.to_csv(small_folder / "episodes.csv", index=False)
+    msgs = messages(small_folder)
+    assert f"visits.csv row {last + 2}, column day: day {int(ep.loc[i, 'discharge_day']) + 3} is after the episode's discharge_day {ep.loc[i, 'discharge_day']}" in msgs
+
+
+def test_episode_cross_rules(small_folder):
+    def fn(df):
+        df.loc[1, "episode_id"] = df.loc[0, "episode_id"]
+        no = df.index[df["surgery"] == "False"]
+        df.loc[no[0], "surgery_day"] = "30"
+        df.loc[no[1], "surgery"] = "yes"
+        df.loc[no[1], "surgery_day"] = ""
+        d = df.index[(df["discharge_day"] != "")]
+        df.loc[d[2], "followup_day"] = "0"
+        df.loc[d[2], "discharge_day"] = "5"
+        df.loc[d[3], "discharge_reason"] = "ongoing"
+        df.loc[d[4], "modality"] = "cupping"
+        return df
+    edit_csv(small_folder, "episodes", fn)
+    ep = pd.read_csv(small_folder / "episodes.csv", dtype=str, keep_default_na=False)
+    msgs = messages(small_folder)
+    no = ep.index[ep["surgery"].isin(["False"]) & (ep["surgery_day"] == "30")]
+    d = ep.index[ep["discharge_day"] != ""]
+    assert "episodes.csv row 3, column episode_id: the same episode_id as row 2; each episode needs its own id" in msgs
+    assert f"episodes.csv row {no[0] + 2}, column surgery_day: is filled, but surgery is no" in msgs
+    yes_row = ep.index[(ep["surgery"] == "yes")][0] + 2
+    assert f"episodes.csv row {yes_row}, column surgery_day: is empty, but surgery is yes: give the day of surgery" in msgs
+    assert f"episodes.csv row {d[2] + 2}, column followup_day: 0 is before discharge_day 5; follow-up lasts at least until discharge" in msgs
+    assert f"episodes.csv row {d[3] + 2}, column discharge_day: is filled, but discharge_reason is ongoing; leave it empty while the episode is ongoing" in msgs
+    assert f"episodes.csv row {d[4] + 2}, column modality: 'cupping' is not a code in modalities.csv" in msgs
+
+
+def test_followup_before_surgery(small_folder):
+    def fn(df):
+        i = df.index[df["surgery"] == "True"][0]
+        df.loc[i, "followup_day"] = str(int(df.loc[i, "surgery_day"]) - 1)
+        df.loc[i, "discharge_day"] = ""
+        df.loc[i, "discharge_reason"] = ""
+        return df
+    edit_csv(small_folder, "episodes", fn)
+    assert any(m.endswith("; follow-up lasts at least until the surgery") for m in messages(small_folder))
+
+
+def test_visit_modalities_checked_against_catalogue(small_folder):
+    def fn(df):
+        df.loc[4, "modalities"] = "mckenzie;cupping"
+        return df
+    edit_csv(small_folder, "visits", fn)
+    assert "visits.csv row 6, column modalities: 'cupping' is not a code in modalities.csv" in messages(small_folder)
+
+
+def test_without_catalogue_codes_are_labels(small_folder):
+    (small_folder / "modalities.csv").unlink()
+    rec = load_records(small_folder)
+    assert not rec.has_catalogue
+    assert rec.labels["mckenzie"] == "mckenzie"
+
+
+def test_unknown_and_missing_columns(small_folder):
+    def fn(df):
+        df["favourite_colour"] = "blue"
+        return df.drop(columns=["sex", "cause"])
+    edit_csv(small_folder, "episodes", fn)
+    msgs = messages(small_folder)
+    assert ("episodes.csv row 1, column favourite_colour: is not a column of the records contract; remove it "
+            "(unknown columns are refused because they are how identifiers leak in)") in msgs
+    assert "episodes.csv row 1, column sex: is missing: this column is required" in msgs
+    assert "episodes.csv row 1, column cause: is missing: this column is required" in msgs
+
+
+def test_identifier_column_names_refused(small_folder):
+    def fn(df):
+        df["Date of Birth"] = "1970-01-01"
+        df["email"] = ""
+        return df
+    edit_csv(small_folder, "episodes", fn)
+    msgs = messages(small_folder)
+    assert any(m.startswith("episodes.csv row 1, column Date of Birth: looks like an identifier column (a calendar date") for m in msgs)
+    assert any(m.startswith("episodes.csv row 1, column email: looks like an identifier column (an e-mail address)") for m in msgs)
+    assert not any("1970" in m for m in msgs)
+
+
+def test_identifier_values_refused_without_echo(small_folder):
+    secrets = {1: "jo.bloggs@example.org", 2: "020 7946 0018", 3: "S1234567D", 4: "943 476 5870", 5: "John Smith"}
+    def fn(df):
+        for i, v in secrets.items():
+            df.loc[i, "therapist"] = v
+        df.loc[6, "symptom_weeks"] = "+44 20 7946 0018"
+        return df
+    edit_csv(small_folder, "episodes", fn)
+    msgs = messages(small_folder)
+    joined = "\n".join(msgs)
+    for v in list(secrets.values()) + ["7946"]:
+        assert v not in joined
+    assert "episodes.csv row 3, column therapist: looks like an e-mail address; identifiers are refused (value not shown)" in msgs
+    assert "episodes.csv row 4, column therapist: looks like a phone number; identifiers are refused (value not shown)" in msgs
+    assert "episodes.csv row 5, column therapist: looks like a Singapore NRIC/FIN number; identifiers are refused (value not shown)" in msgs
+    assert "episodes.csv row 6, column therapist: looks like a UK NHS number; identifiers are refused (value not shown)" in msgs
+    assert "episodes.csv row 7, column therapist: looks like a person's name; identifiers are refused (value not shown)" in msgs
+    assert "episodes.csv row 8, column symptom_weeks: looks like a phone number; identifiers are refused (value not shown)" in msgs
+
+
+def test_long_numbers_not_echoed_in_range_messages(small_folder):
+    def fn(df):
+        df.loc[0, "symptom_weeks"] = "9434765870.5"
+        df.loc[1, "global_change"] = "9434765870"
+        return df
+    edit_csv(small_folder, "episodes", fn)
+    joined = "\n".join(messages(small_folder))
+    assert "9434765870" not in joined
+    assert "the value (not shown, it may identify someone)" in joined
+
+
+def test_empty_and_header_only_files(small_folder):
+    (small_folder / "visits.csv").write_text("")
+    header = (small_folder / "episodes.csv").read_text().splitlines()[0]
+    (small_folder / "episodes.csv").write_text(header + "\n")
+    msgs = messages(small_folder)
+    assert "visits.csv: is empty: it has no header and no records" in msgs
+    assert "episodes.csv: has a header but no records" in msgs
+
+
+def test_missing_tables(tmp_path):
+    (tmp_path / "d").mkdir()
+    msgs = messages(tmp_path / "d")
+    assert "d: has no episodes file: expected episodes.csv, episodes.parquet or episodes.xlsx" in msgs
+    assert "d: has no visits file: expected visits.csv, visits.parquet or visits.xlsx" in msgs
+
+
+def test_missing_folder_is_a_usage_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data folder not found"):
+        validate_folder(tmp_path / "nope")
+
+
+def test_ragged_csv_is_reported_not_raised(small_folder):
+    with open(small_folder / "visits.csv", "a") as fh:
+        fh.write("E000001,99,1,2,3,4,mckenzie,extra,cells\n")
+    msgs = messages(small_folder)
+    assert any("has a different number of cells from the header" in m for m in msgs)
+
+
+def test_booleans_in_every_spelling(small_tables, tmp_path):
+    ep, vi, cat = (t.copy() for t in small_tables)
+    spellings = ["true", "FALSE", "Yes", "no", "Y", "n", "1", "0"]
+    ep["surgical_candidate"] = [spellings[i % 8] for i in range(len(ep))]
+    folder = write_folder(tmp_path / "b", ep, vi, cat)
+    rec = load_records(folder)
+    expected = [s.lower() in ("true", "yes", "y", "1") for s in ep["surgical_candidate"]]
+    assert rec.episodes["surgical_candidate"].tolist() == expected
+
+
+def test_utf8_bom_and_windows_1252(small_tables, tmp_path):
+    ep, vi, cat = (t.copy() for t in small_tables)
+    cat.loc[0, "label"] = "Aiguilles sèches – dry needling"
+    folder = write_folder(tmp_path / "enc", ep, vi)
+    (folder / "modalities.csv").write_bytes(cat.to_csv(index=False).encode("utf-8-sig"))
+    assert load_records(folder).labels["dry_needling"] == "Aiguilles sèches – dry needling"
+    (folder / "modalities.csv").write_bytes(cat.to_csv(index=False).encode("cp1252"))
+    assert load_records(folder).labels["dry_needling"] == "Aiguilles sèches – dry needling"
+
+
+def test_undecodable_file_refused_by_name(small_folder):
+    raw = (small_folder / "modalities.csv").read_bytes()
+    (small_folder / "modalities.csv").write_bytes(raw.replace(b"Dry", b"D\x81\x8d\x90y"))
+    msgs = messages(small_folder)
+    assert "modalities.csv: is not UTF-8 text (nor Windows-1252); save it from your spreadsheet as 'CSV UTF-8'" in msgs
+
+
+def test_two_files_for_one_table(small_folder, small_tables):
+    small_tables[0].to_parquet(small_folder / "episodes.parquet", index=False)
+    msgs = messages(small_folder)
+    assert "data: has more than one episodes file (episodes.csv, episodes.parquet); keep one" in msgs
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_round_trip_formats(small_tables, tmp_path, fmt):
+    ep, vi, cat = small_tables
+    folder = write_folder(tmp_path / fmt, ep, vi, cat, fmt=fmt)
+    rec = load_records(folder)
+    ref = load_records(write_folder(tmp_path / "ref", ep, vi, cat, fmt="csv"))
+    pd.testing.assert_frame_equal(rec.episodes, ref.episodes)
+    pd.testing.assert_frame_equal(rec.visits, ref.visits)
+
+
+def test_leading_zeros_in_ids_are_kept(small_tables, tmp_path):
+    ep, vi, cat = (t.copy() for t in small_tables)
+    mapping = {e: f"{i:05d}" for i, e in enumerate(ep["episode_id"])}
+    ep["episode_id"] = ep["episode_id"].map(mapping)
+    vi["episode_id"] = vi["episode_id"].map(mapping)
+    rec = load_records(write_folder(tmp_path / "z", ep, vi, cat))
+    assert rec.episodes["episode_id"].iloc[0] == "00000"
+
+
+def test_many_problems_are_capped_and_counted(small_folder):
+    def fn(df):
+        df["leg_pain"] = "12"
+        return df
+    edit_csv(small_folder, "visits", fn)
+    problems = validate_folder(small_folder)
+    listed = [p for p in problems if p.column == "leg_pain" and p.row is not None]
+    assert len(listed) == 20
+    summary = [p for p in problems if p.column == "leg_pain" and p.row is None]
+    assert len(summary) == 1 and re.search(r"more rows with the same problem \(is outside 0-10\)", summary[0].problem)

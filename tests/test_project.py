@@ -1,0 +1,66 @@
+"""Project hygiene: environment.yml in step with pyproject, docs generated from the schema, public API."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import analysis
+from analysis.schema import data_dictionary_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> tuple[str, str]:
+    req = req.strip()
+    m = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$", req)
+    return m.group(1).lower().replace("_", "-"), m.group(3).replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in py["dependencies"] + py["optional-dependencies"]["dev"]}
+    conda = set()
+    text = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
+    for line in text.splitlines():
+        m = re.match(r"^\s*-\s+([A-Za-z][^\s#]*)\s*$", line)
+        if m and not line.strip().startswith("- -e") and not m.group(1).startswith(("python", "pip")):
+            conda.add(_name(m.group(1)))
+    assert conda == wanted
+
+
+def test_data_dictionary_is_generated_from_the_schema():
+    """docs/data-dictionary.md must equal analysis.schema.data_dictionary_markdown(); regenerate it if not."""
+    assert (ROOT / "docs" / "data-dictionary.md").read_text() == data_dictionary_markdown()
+
+
+def test_public_api_is_curated():
+    for name in analysis.__all__:
+        assert hasattr(analysis, name), name
+        assert not name.startswith("_")
+
+
+def test_notebooks_are_committed_without_outputs():
+    """No patient-derived number ever lands in git: notebooks carry no outputs."""
+    for nb in ROOT.glob("notebooks/**/*.ipynb"):
+        if ".ipynb_checkpoints" in nb.parts:
+            continue
+        data = json.loads(nb.read_text())
+        for cell in data["cells"]:
+            assert not cell.get("outputs"), f"{nb.name} has outputs; strip them (nbstripout)"
+            assert cell.get("execution_count") is None, f"{nb.name} has execution counts"
+
+
+def test_layers_never_import_upwards():
+    """schema -> io/privacy -> outcomes -> stats -> tables/plots -> report -> cli."""
+    order = ["schema", "privacy", "io", "synth", "outcomes", "stats", "tables", "plots", "disclosure", "report", "anonymise", "cli"]
+    rank = {m: i for i, m in enumerate(order)}
+    for path in (ROOT / "src" / "analysis").glob("*.py"):
+        mod = path.stem
+        if mod not in rank:
+            continue
+        for imp in re.findall(r"^from \.(\w+) import", path.read_text(), flags=re.M):
+            if imp in rank:
+                assert rank[imp] < rank[mod] or imp == "__init__", f"{mod} imports higher layer {imp}"
