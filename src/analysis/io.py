@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from . import schema
@@ -207,43 +208,56 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
     text_cols = {s.name: pa.string() for s in specs if s.kind in ("text", "date", "codes", "boolean")}
     convert = pacsv.ConvertOptions(column_types=text_cols, null_values=[""], strings_can_be_null=True,
                                    true_values=[], false_values=[])
-    raw = path.read_bytes()
-    if not raw.strip(b"\xef\xbb\xbf \r\n\t"):
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
         log.add(path.name, None, None, "is empty: it has no header and no records")
         return None
-    encoding = "utf8"
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
+    table = None
+    for encoding in ("utf8", "cp1252"):
         try:
-            raw.decode("cp1252")
-            encoding = "cp1252"
-        except UnicodeDecodeError:
-            log.add(path.name, None, None, "is not UTF-8 text (nor Windows-1252); save it from your spreadsheet as 'CSV UTF-8'")
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 26),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=convert,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            msg = str(exc)
+            if "UTF8" in msg or "UTF-8" in msg or "decode" in msg.lower():
+                if encoding == "utf8" and _decodes(path, "cp1252"):
+                    continue
+                break
+            m = re.search(r"[Rr]ow #(\d+)", msg)
+            where = f" near row {int(m.group(1))}" if m else ""
+            if "Expected" in msg and "columns" in msg:
+                log.add(path.name, None, None, f"could not be read: a line{where} has a different number of cells from the header (a comma inside a value that is not in quotes?)")
+            elif "uplicate" in msg:
+                log.add(path.name, 1, None, "has the same column name twice in its header")
+            else:
+                log.add(path.name, None, None, f"could not be read as CSV{where}")
             return None
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 26),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=convert,
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        msg = str(exc)
-        m = re.search(r"[Rr]ow #(\d+)", msg)
-        where = f" near row {int(m.group(1))}" if m else ""
-        if "Expected" in msg and "columns" in msg:
-            log.add(path.name, None, None, f"could not be read: a line{where} has a different number of cells from the header (a comma inside a value that is not in quotes?)")
-        elif "Duplicate" in msg or "duplicate" in msg:
-            log.add(path.name, 1, None, "has the same column name twice in its header")
-        else:
-            log.add(path.name, None, None, f"could not be read as CSV{where}")
+        if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
+            table = None  # bytes that are not UTF-8 text
+            if encoding == "utf8" and _decodes(path, "cp1252"):
+                continue
+        break
+    if table is None:
+        log.add(path.name, None, None, "is not UTF-8 text (nor Windows-1252); save it from your spreadsheet as 'CSV UTF-8'")
         return None
     names = table.column_names
     if len(set(names)) != len(names):
         log.add(path.name, 1, None, "has the same column name twice in its header")
         return None
-    return table.to_pandas()
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    try:
+        path.read_bytes().decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFrame | None:
@@ -305,6 +319,8 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
         skip |= bad
         return out.astype("datetime64[s]")
     # integer / number
+    if pd.api.types.is_integer_dtype(s.dtype):  # fast path: nothing to parse
+        return s.astype("Int64") if spec.kind == "integer" else s.astype("float64")
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.astype("float64")
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -432,8 +448,25 @@ def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
 # ------------------------------------------------------------------ cross-table rules
 
 
+def _episode_positions(ep_ids: pd.Series, visit_ids: pd.Series) -> np.ndarray:
+    """Row in episodes of each visit's episode (its first row), -1 when there is none.
+
+    Arrow's hash join (``index_in``) avoids turning millions of ids into Python strings.
+    """
+    codes, uniques = pd.factorize(ep_ids)
+    first = np.full(len(uniques), -1, dtype="int64")
+    rows = np.flatnonzero(codes >= 0)[::-1]
+    first[codes[rows]] = rows  # the earliest row is written last
+    idx = pc.fill_null(pc.index_in(pa.array(visit_ids), value_set=pa.array(uniques)), -1)
+    idx = idx.to_numpy().astype("int64")
+    return np.where(idx >= 0, first[np.maximum(idx, 0)], -1)
+
+
 def _duplicates(keys: pd.DataFrame | pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Rows that repeat an earlier row's key, and the first row with that key."""
+    if isinstance(keys, pd.Series) and pd.api.types.is_string_dtype(keys.dtype):
+        if pc.count_distinct(pa.array(keys), mode="only_valid").as_py() == len(keys) - keys.isna().sum():
+            return np.array([], dtype=int), np.array([], dtype=int)
     dup = keys.duplicated(keep="first").to_numpy()
     rows = np.flatnonzero(dup)
     if len(rows) == 0:
@@ -446,7 +479,7 @@ def _duplicates(keys: pd.DataFrame | pd.Series) -> tuple[np.ndarray, np.ndarray]
 
 
 def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataFrame | None,
-                 files: dict[str, str], log: _Log) -> None:
+                 files: dict[str, str], log: _Log, cache: dict) -> None:
     ef, vf = files.get("episodes", "episodes"), files.get("visits", "visits")
     if cat is not None and "code" in cat.columns:
         rows, first = _duplicates(cat["code"])
@@ -500,8 +533,8 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
             log.add_rows(vf, np.flatnonzero(bad), "modalities", msgs + [""] * (int(bad.sum()) - len(msgs)), key="code not in catalogue")
     if ep is None or "episode_id" not in vi.columns or "episode_id" not in ep.columns:
         return
-    ep_index = pd.Index(ep["episode_id"]).drop_duplicates()
-    pos = ep_index.get_indexer(vi["episode_id"])
+    pos = _episode_positions(ep["episode_id"], vi["episode_id"])
+    cache["pos"] = pos
     orphan = (pos < 0) & vi["episode_id"].notna().to_numpy()
     log.add_rows(vf, np.flatnonzero(orphan), "episode_id", f"does not match any episode in {ef}", key="unknown episode")
     if not {"visit_no", "day"} <= set(vi.columns):
@@ -510,29 +543,32 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
     day = vi["day"].to_numpy(dtype="float64", na_value=np.nan)
     ok = (pos >= 0) & ~np.isnan(vno)
     rows_ok = np.flatnonzero(ok)
-    keys = pd.DataFrame({"e": pos[ok], "v": vno[ok]})
-    dup_rel, first_rel = _duplicates(keys)
-    log.add_rows(vf, rows_ok[dup_rel], "visit_no", [f"this visit number already appears for the episode on row {rows_ok[f] + 2}" for f in first_rel], key="visit_no repeated")
-    first_visit = ok & (vno == 1) & ~np.isnan(day) & (day != 0)
-    log.add_rows(vf, np.flatnonzero(first_visit), "day", [f"visit 1 must be on day 0, not day {int(d)}" for d in day[first_visit][:MAX_ROWS_PER_PROBLEM]] + [""] * max(0, int(first_visit.sum()) - MAX_ROWS_PER_PROBLEM), key="visit 1 not on day 0")
-    # day never goes down as visit_no goes up, within an episode
-    e, v = pos[rows_ok], vno[rows_ok]
-    d = day[rows_ok]
+    e, v, d = pos[rows_ok], vno[rows_ok], day[rows_ok]
     if len(e) > 1 and not (np.all(np.diff(e) >= 0) and np.all((np.diff(e) > 0) | (np.diff(v) >= 0))):
         order = np.lexsort((v, e))
     else:
         order = np.arange(len(e))
-    es, ds = e[order], d[order]
-    same = es[1:] == es[:-1]
-    back = same & (ds[1:] < ds[:-1])
+    cache["order_ok"] = len(e) == len(vi) and np.array_equal(order, np.arange(len(order)))
+    es, vs, ds = e[order], v[order], d[order]
+    same_ep = es[1:] == es[:-1]
+    # repeated visit numbers: adjacent once sorted; the first of each run is the earlier row
+    same_key = same_ep & (vs[1:] == vs[:-1])
+    if same_key.any():
+        run_start = np.maximum.accumulate(np.where(np.r_[True, ~same_key], np.arange(len(es)), 0))
+        at = np.flatnonzero(same_key) + 1
+        rows, first = rows_ok[order[at]], rows_ok[order[run_start[at]]]
+        srt = np.argsort(rows, kind="stable")
+        log.add_rows(vf, rows[srt], "visit_no", [f"this visit number already appears for the episode on row {f + 2}" for f in first[srt][:MAX_ROWS_PER_PROBLEM]] + [""] * max(0, len(rows) - MAX_ROWS_PER_PROBLEM), key="visit_no repeated")
+    first_visit = ok & (vno == 1) & ~np.isnan(day) & (day != 0)
+    log.add_rows(vf, np.flatnonzero(first_visit), "day", [f"visit 1 must be on day 0, not day {int(x)}" for x in day[first_visit][:MAX_ROWS_PER_PROBLEM]] + [""] * max(0, int(first_visit.sum()) - MAX_ROWS_PER_PROBLEM), key="visit 1 not on day 0")
+    # day never goes down as visit_no goes up, within an episode
+    back = same_ep & (ds[1:] < ds[:-1])
     bad_rows = rows_ok[order[1:][back]]
-    prev_days = ds[:-1][back]
-    this_days = ds[1:][back]
-    sort_back = np.argsort(bad_rows, kind="stable")
-    log.add_rows(vf, bad_rows[sort_back], "day", [f"day {int(a)} is before the previous visit's day {int(b)}" for a, b in zip(this_days[sort_back][:MAX_ROWS_PER_PROBLEM], prev_days[sort_back][:MAX_ROWS_PER_PROBLEM])] + [""] * max(0, len(bad_rows) - MAX_ROWS_PER_PROBLEM), key="day goes down")
+    prev_days, this_days = ds[:-1][back], ds[1:][back]
+    srt = np.argsort(bad_rows, kind="stable")
+    log.add_rows(vf, bad_rows[srt], "day", [f"day {int(a)} is before the previous visit's day {int(b)}" for a, b in zip(this_days[srt][:MAX_ROWS_PER_PROBLEM], prev_days[srt][:MAX_ROWS_PER_PROBLEM])] + [""] * max(0, len(bad_rows) - MAX_ROWS_PER_PROBLEM), key="day goes down")
     if "discharge_day" in ep.columns:
-        dis_first = pd.Series(ep["discharge_day"].to_numpy(dtype="float64", na_value=np.nan)).groupby(ep["episode_id"].to_numpy(), sort=False).first()
-        dis = dis_first.reindex(ep_index).to_numpy()
+        dis = ep["discharge_day"].to_numpy(dtype="float64", na_value=np.nan)
         vd = np.full(len(vi), np.nan)
         vd[pos >= 0] = dis[pos[pos >= 0]]
         late = ~np.isnan(vd) & ~np.isnan(day) & (day > vd)
@@ -551,40 +587,40 @@ def _check_folder(folder) -> Path:
     return path
 
 
-def _load(folder) -> tuple[Records | None, list[Problem]]:
+def _load(folder, *, finish: bool = True) -> tuple[Records | None, list[Problem]]:
     path = _check_folder(folder)
     log = _Log()
     paths = _find_files(path, log)
     files = {t: p.name for t, p in paths.items()}
     frames = {t: _read_and_type(p, t, log) for t, p in paths.items()}
     ep, vi, cat = frames.get("episodes"), frames.get("visits"), frames.get("modalities")
-    _cross_rules(ep, vi, cat, files, log)
+    cache: dict = {}
+    _cross_rules(ep, vi, cat, files, log, cache)
     problems = log.finish()
-    if problems or ep is None or vi is None:
+    if problems or ep is None or vi is None or not finish:
         return None, problems
-    return _finish(ep, vi, cat, path, files), []
+    return _finish(ep, vi, cat, path, files, cache), []
 
 
-def _finish(ep: pd.DataFrame, vi: pd.DataFrame, cat: pd.DataFrame | None, folder: Path, files: dict) -> Records:
+def _finish(ep: pd.DataFrame, vi: pd.DataFrame, cat: pd.DataFrame | None, folder: Path, files: dict,
+            cache: dict) -> Records:
     """Final dtypes once the data are known to be valid."""
     for spec in schema.EPISODES:
         if spec.name not in ep.columns:
-            ep[spec.name] = pd.Series(pd.NA, index=ep.index, dtype=_empty_dtype(spec))
+            ep[spec.name] = pd.Series(index=ep.index, dtype=_empty_dtype(spec))
         elif spec.kind == "boolean" and spec.must_be_present:
             ep[spec.name] = ep[spec.name].astype(bool)
         elif spec.kind == "integer" and spec.must_be_present:
             ep[spec.name] = ep[spec.name].astype("int64")
     for spec in schema.VISITS:
         if spec.name not in vi.columns:
-            vi[spec.name] = pd.Series(pd.NA, index=vi.index, dtype=_empty_dtype(spec))
+            vi[spec.name] = pd.Series(index=vi.index, dtype=_empty_dtype(spec))
         elif spec.kind == "integer" and spec.must_be_present:
             vi[spec.name] = vi[spec.name].astype("int64")
     ep = ep[[s.name for s in schema.EPISODES]]
     vi = vi[[s.name for s in schema.VISITS]]
-    pos = pd.Index(ep["episode_id"]).get_indexer(vi["episode_id"])
-    order = np.lexsort((vi["visit_no"].to_numpy(), pos))
-    if not np.array_equal(order, np.arange(len(order))):
-        vi = vi.iloc[order].reset_index(drop=True)
+    if not cache.get("order_ok"):
+        vi = vi.iloc[np.lexsort((vi["visit_no"].to_numpy(), cache["pos"]))].reset_index(drop=True)
     if cat is None:
         codes = sorted(set(ep["modality"].dropna()))
         cat = pd.DataFrame({"code": codes, "label": codes, "description": pd.Series([pd.NA] * len(codes), dtype="str")})
@@ -625,7 +661,7 @@ def validate_folder(folder) -> list[Problem]:
     >>> validate_folder("data/sample")
     []
     """
-    return _load(folder)[1]
+    return _load(folder, finish=False)[1]
 
 
 def load_records(folder) -> Records:

@@ -238,7 +238,7 @@ _NOT_A_NAME = re.compile(
 
 # One cheap pass picks candidates; only those get the checks above.
 _CANDIDATE = (
-    r"@|://|www\.|\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d"
+    r"@|://|www\.|(^|[^A-Za-z0-9])\+?\(?\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d[\s().+-]*\d"
     r"|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F]{0,4}:"
     r"|[STFGMstfgm]\d{7}[A-Za-z]|[A-Za-z]{1,2}\d[A-Za-z0-9]? ?\d[A-Za-z]{2}"
     r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}(st|nd|rd|th)?[ -]?[A-Za-z]{3}|[A-Za-z]{3}[a-z]*\.? \d"
@@ -374,10 +374,13 @@ class IdentifierFinding:
         return IDENTIFIER_KINDS[self.kind]
 
 
-def _candidates(uniques: pd.Series) -> pd.Series:
-    arr = pa.array(uniques.to_numpy(dtype=object), type=pa.string())
-    mask = pc.match_substring_regex(arr, _CANDIDATE).to_numpy(zero_copy_only=False)
-    return uniques[mask]
+def _candidates(column: pd.Series) -> list[str]:
+    """Distinct values of *column* that one cheap RE2 pass says may be identifiers."""
+    arr = pa.array(column)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.string())
+    uniques = pc.unique(arr.drop_null())
+    return pc.filter(uniques, pc.match_substring_regex(uniques, _CANDIDATE)).to_pylist()
 
 
 def find_identifiers(
@@ -419,16 +422,13 @@ def find_identifiers(
         s = frame[col]
         if not (pd.api.types.is_string_dtype(s.dtype)):
             continue
-        uniques = pd.Series(s.dropna().unique())
-        if uniques.empty:
-            continue
-        cand = _candidates(uniques.astype(str))
         kinds: dict[str, list[str]] = {}
-        for v in cand:
+        for v in _candidates(s):
             kind = classify_value(v, names=col in name_columns, dates=col not in date_columns)
             if kind:
                 kinds.setdefault(kind, []).append(v)
         for kind, values in kinds.items():
-            rows = np.flatnonzero(s.isin(values).to_numpy(dtype=bool, na_value=False))
+            hit = pc.fill_null(pc.is_in(pa.array(s), value_set=pa.array(values, type=pa.string())), False)
+            rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
             findings.append(IdentifierFinding(col, kind, rows))
     return findings
