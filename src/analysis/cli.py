@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 data problem (every problem listed), 2 usage error
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -14,7 +15,9 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .io import Problem, validate_folder
+from .io import DataProblemError, Problem, load_records, validate_folder
+from .outcomes import OutcomeSettings, derive_outcomes, filter_records
+from .summary import format_summary, summarise
 from .synth import write_sample
 
 __all__ = ["main"]
@@ -62,6 +65,93 @@ def _cmd_validate(args) -> int:
     return 1 if problems else 0
 
 
+def _date(text: str) -> str:
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date written YYYY-MM-DD") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of days") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be at least 1 day")
+    return value
+
+
+def _clinics(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _load_filtered(args, *, json_mode: bool):
+    """Validate, load and filter; returns (records, exit code or None)."""
+    folder = _data_folder(args.data)
+    _progress(f"Reading and checking {folder} ...")
+    try:
+        records = load_records(folder)
+    except DataProblemError as exc:
+        if json_mode:
+            print(json.dumps({"problems": [p.to_dict() for p in exc.problems]}, indent=2, ensure_ascii=False))
+        else:
+            _print_problems(exc.problems)
+        return None, 1
+    clinics = _clinics(args.clinic)
+    if clinics:
+        known = sorted(records.episodes["clinic"].unique())
+        unknown = [c for c in clinics if c not in known]
+        if unknown:
+            raise _UsageError(f"clinic {', '.join(unknown)} is not in the data (clinics: {', '.join(known)})")
+    if args.start_from and args.start_to and args.start_from > args.start_to:
+        raise _UsageError("--from is after --to")
+    records = filter_records(records, clinics=clinics, start_from=args.start_from, start_to=args.start_to)
+    if len(records.episodes) == 0:
+        msg = "no episodes match the filters (clinic and start-date period); nothing to summarise"
+        print(json.dumps({"problems": [{"file": None, "row": None, "column": None, "problem": msg}]})
+              if json_mode else f"1 problem found:\n  - {msg}")
+        return None, 1
+    return records, None
+
+
+def _cmd_summary(args) -> int:
+    settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population)
+    records, code = _load_filtered(args, json_mode=args.json)
+    if records is None:
+        return code
+    if args.reference and args.reference not in set(records.episodes["modality"]):
+        known = ", ".join(sorted(records.episodes["modality"].unique()))
+        raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")
+    _progress(f"Deriving outcomes for {len(records.episodes):,} episodes ...")
+    outcomes = derive_outcomes(records, settings=settings)
+    _progress("Estimating intervals and fitting the adjusted models ...")
+    doc = summarise(records, settings=settings, reference=args.reference, outcomes=outcomes)
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(format_summary(doc, labels=records.labels))
+    return 0
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="data folder (default: data/sample)")
+    p.add_argument("--clinic", action="append", metavar="CODE",
+                   help="only these clinics (repeat, or separate with commas)")
+    p.add_argument("--from", dest="start_from", type=_date, metavar="YYYY-MM-DD",
+                   help="only episodes starting on or after this date")
+    p.add_argument("--to", dest="start_to", type=_date, metavar="YYYY-MM-DD",
+                   help="only episodes starting on or before this date")
+    p.add_argument("--horizon-days", type=_positive_int, default=365,
+                   help="horizon for surgery-free survival, in days (default 365)")
+    p.add_argument("--reference", metavar="CODE",
+                   help="reference modality for adjusted comparisons (default: the one with most episodes)")
+    p.add_argument("--population", choices=("candidates", "all"), default="candidates",
+                   help="surgery-free population: surgical candidates (default) or all episodes")
+
+
 def _cmd_sample(args) -> int:
     if args.episodes < 1:
         raise _UsageError("--episodes must be at least 1")
@@ -87,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="data folder (default: data/sample)")
     p.add_argument("--json", action="store_true", help="print problems as JSON objects with keys file, row, column, problem")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("summary", help="outcome comparison by modality")
+    _add_filters(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (spec section 6)")
+    p.set_defaults(func=_cmd_summary)
 
     p = sub.add_parser("sample", help="write a synthetic data folder")
     p.add_argument("-o", "--out", required=True, help="folder to write")

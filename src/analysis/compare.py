@@ -1,0 +1,362 @@
+"""Comparing modalities: crude outcome estimates and case-mix-adjusted models.
+
+Crude estimates per modality (and overall) use the interval methods of
+:mod:`analysis.stats`. Adjusted comparisons (spec section 4) are against a
+reference modality, adjusting for baseline leg pain (linear), age band, sex,
+symptom duration band (<6, 6-12, >12 weeks), cause and clinic:
+
+- leg pain: linear model of final leg pain on modality + baseline + case mix;
+  the modality coefficient is a difference in NRS points (t-based interval);
+- recovered: logistic regression, odds ratio (Wald interval);
+- surgery: Cox model (Efron ties) in the surgery-free population, hazard ratio.
+
+Design matrices are built directly with numpy (no formula parsing), so the
+three models on a million episodes take seconds. A covariate with one value
+in the data is left out; levels of a covariate with no events (or, for the
+logistic model, only events) are merged into its reference level so that
+they cannot separate the model; columns that are exact combinations of
+earlier ones are dropped. A modality whose comparison cannot be estimated
+(no episodes, no events, only events, a model that does not converge) gets
+``NaN`` with a reason in ``note``; the others are still estimated.
+
+These are associations in observational data with case mix adjusted, not
+proof that a modality causes a difference: patients were not randomised and
+unmeasured severity can remain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .outcomes import OutcomeSettings
+from .stats import cox_model, holm, linear_model, logistic_model, mean_ci, survival_at, wilson_interval
+
+__all__ = [
+    "ADJUSTMENT_SET",
+    "adjusted_comparisons",
+    "choose_reference",
+    "outcome_table",
+]
+
+#: Default case-mix adjustment set (spec section 4), in model order after the modality terms.
+ADJUSTMENT_SET = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "cause", "clinic")
+_CATEGORICAL = ("age_band", "sex", "symptom_band", "cause", "clinic")
+#: A log-scale standard error above this means the estimate is not usable (separation, too few events).
+_MAX_LOG_SE = 8.0
+
+
+def choose_reference(outcomes: pd.DataFrame, *, by: str = "modality") -> str:
+    """The default reference group: the one with most episodes, ties broken by code order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.compare import choose_reference
+    >>> choose_reference(pd.DataFrame({"modality": ["b", "a", "b", "a", "c"]}))
+    'a'
+    """
+    counts = outcomes[by].value_counts()
+    top = counts.max()
+    return sorted(counts[counts == top].index)[0]
+
+
+def _outcomes_for(df: pd.DataFrame, s: OutcomeSettings) -> dict:
+    lp = mean_ci(df["leg_pain_change"].to_numpy(dtype="float64"), confidence=s.confidence)
+    resp = df["responder"].dropna()
+    rec = df["recovered"].dropna()
+    r = wilson_interval(int(resp.sum()), len(resp), confidence=s.confidence).iloc[0]
+    c = wilson_interval(int(rec.sum()), len(rec), confidence=s.confidence).iloc[0]
+    pop = df[df["in_population"]]
+    sf = survival_at(pop["surgery_time"].to_numpy(), pop["surgery_event"].to_numpy(), s.horizon_days,
+                     confidence=s.confidence)
+    return {
+        "episodes": len(df),
+        "leg_pain_change": {"n": lp["n"], "mean": lp["mean"], "sd": lp["sd"], "ci_low": lp["ci_low"], "ci_high": lp["ci_high"]},
+        "responder": {"n": int(r["n"]), "events": int(r["events"]), "rate": r["rate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]},
+        "recovered": {"n": int(c["n"]), "events": int(c["events"]), "rate": c["rate"], "ci_low": c["ci_low"], "ci_high": c["ci_high"]},
+        "surgery_free": {"n": sf["n"], "events": sf["events"], "rate": sf["rate"], "ci_low": sf["ci_low"],
+                         "ci_high": sf["ci_high"], "note": sf["note"]},
+    }
+
+
+def outcome_table(outcomes: pd.DataFrame, *, by: str = "modality", settings: OutcomeSettings | None = None,
+                  labels: dict | None = None, overall: bool = True) -> pd.DataFrame:
+    """Crude outcomes by group with confidence intervals, one row per group.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`analysis.derive_outcomes`.
+    by : str, keyword-only
+        Grouping column (``modality``, ``clinic``, ``therapist``).
+    settings : OutcomeSettings, optional, keyword-only
+        Defaults to the settings the outcomes were derived with.
+    labels : dict, optional, keyword-only
+        Code -> label for a ``label`` column.
+    overall : bool, keyword-only
+        Add an ``Overall`` row first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group``, ``label``, ``episodes``; ``leg_pain_change_n``,
+        ``leg_pain_change_mean``, ``leg_pain_change_sd``, ``leg_pain_change_ci_low``,
+        ``leg_pain_change_ci_high``; for ``responder``, ``recovered`` and
+        ``surgery_free``: ``_n``, ``_events``, ``_rate``, ``_ci_low``, ``_ci_high``.
+        Groups in code order.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.compare import outcome_table
+    >>> tab = outcome_table(derive_outcomes(load_records("data/sample")))
+    >>> tab["group"].iloc[0], len(tab)
+    ('Overall', 10)
+    """
+    s = settings or outcomes.attrs.get("settings") or OutcomeSettings()
+    rows = []
+    if overall:
+        rows.append(("Overall", "Overall", _outcomes_for(outcomes, s)))
+    for code, df in sorted(outcomes.groupby(by, sort=False), key=lambda kv: str(kv[0])):
+        rows.append((code, (labels or {}).get(code, code), _outcomes_for(df, s)))
+    flat = []
+    for code, label, o in rows:
+        rec = {"group": code, "label": label, "episodes": o["episodes"]}
+        for key in ("leg_pain_change", "responder", "recovered", "surgery_free"):
+            for k, v in o[key].items():
+                if k != "note":
+                    rec[f"{key}_{k}"] = v
+        rec["surgery_free_note"] = o["surgery_free"]["note"]
+        flat.append(rec)
+    return pd.DataFrame(flat)
+
+
+# ----------------------------------------------------------------- design matrices
+
+
+def _one_hot(values: np.ndarray, *, reference=None, merge=()) -> tuple[np.ndarray, list[str]]:
+    """Dummy columns for a categorical array, reference level (most frequent) omitted."""
+    codes, levels = pd.factorize(values, sort=True)
+    counts = np.bincount(codes[codes >= 0], minlength=len(levels))
+    ref = reference if reference is not None else levels[int(np.argmax(counts))]
+    keep = [i for i, lev in enumerate(levels) if lev != ref and lev not in merge]
+    X = np.zeros((len(values), len(keep)))
+    for j, i in enumerate(keep):
+        X[codes == i, j] = 1.0
+    return X, [str(levels[i]) for i in keep]
+
+
+def _sparse_levels(values: np.ndarray, y: np.ndarray | None, *, both_ends: bool) -> set:
+    """Levels with no events (or, if both_ends, only events): merged into the reference."""
+    if y is None:
+        return set()
+    df = pd.DataFrame({"v": values, "y": y}).groupby("v", sort=False)["y"].agg(["sum", "count"])
+    bad = df.index[(df["sum"] == 0) | (both_ends & (df["sum"] == df["count"]))]
+    return set(bad)
+
+
+def _independent_columns(X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Indexes of columns kept, in order, dropping any that is a linear combination of earlier ones."""
+    xtx = X.T @ X
+    keep: list[int] = []
+    for j in range(X.shape[1]):
+        d = xtx[j, j]
+        if d <= 0:
+            continue
+        if keep:
+            k = np.asarray(keep)
+            sub = xtx[np.ix_(k, k)]
+            v = xtx[k, j]
+            try:
+                resid = d - v @ np.linalg.solve(sub, v)
+            except np.linalg.LinAlgError:
+                continue
+        else:
+            resid = d
+        if resid > tol * d:
+            keep.append(j)
+    return np.asarray(keep, dtype=int)
+
+
+def _design(df: pd.DataFrame, *, modalities: list[str], reference: str, covariates: list[str],
+            y_events: np.ndarray | None, both_ends: bool, constant: bool):
+    """Build (X, names, covariates used) for one model."""
+    cols, names = [], []
+    if constant:
+        cols.append(np.ones((len(df), 1)))
+        names.append("const")
+    mod = df["modality"].to_numpy(dtype=object)
+    Xm = np.zeros((len(df), len(modalities)))
+    for j, m in enumerate(modalities):
+        Xm[mod == m, j] = 1.0
+    cols.append(Xm)
+    names += [f"modality:{m}" for m in modalities]
+    used = []
+    for cov in covariates:
+        vals = df[cov].to_numpy()
+        if cov == "baseline_leg_pain":
+            if np.nanstd(vals.astype(float)) > 0:
+                cols.append(vals.astype(float)[:, None])
+                names.append(cov)
+                used.append(cov)
+            continue
+        vals = vals.astype(object)
+        if len(pd.unique(vals)) < 2:
+            continue  # one value in the data (e.g. one clinic): left out
+        merge = _sparse_levels(vals, y_events, both_ends=both_ends)
+        X, levels = _one_hot(vals, merge=merge)
+        if X.shape[1]:
+            cols.append(X)
+            names += [f"{cov}:{lev}" for lev in levels]
+            used.append(cov)
+    X = np.hstack(cols)
+    keep = _independent_columns(X)
+    return X[:, keep], [names[i] for i in keep], used
+
+
+_PHRASES = {
+    "linear": {"none": "fewer than 2 episodes with leg pain recorded at two visits"},
+    "logistic": {"none": "no episodes with a global change rating",
+                 "zero": "none of the {n} rated episodes recovered",
+                 "all": "all {n} rated episodes recovered"},
+    "cox": {"none": "no episodes in the surgery-free population",
+            "zero": "no surgeries among the {n} episodes in the surgery-free population"},
+}
+
+
+def _screen(df: pd.DataFrame, modality: str, kind: str, y: np.ndarray | None) -> str | None:
+    """Why a modality's comparison cannot be estimated, or None."""
+    mask = df["modality"].to_numpy(dtype=object) == modality
+    n = int(mask.sum())
+    words = _PHRASES[kind]
+    if kind == "linear":
+        return words["none"] if n < 2 else None
+    if n == 0:
+        return words["none"]
+    events = int(y[mask].sum())
+    if events == 0:
+        return words["zero"].format(n=n)
+    if kind == "logistic" and events == n:
+        return words["all"].format(n=n)
+    return None
+
+
+def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], outcome: str,
+         s: OutcomeSettings, ratio_name: str) -> tuple[pd.DataFrame, list[str]]:
+    present = sorted(df["modality"].unique())
+    y = None
+    if kind == "logistic":
+        y = df[outcome].to_numpy(dtype="float64")
+    elif kind == "cox":
+        y = df["surgery_event"].to_numpy(dtype="float64")
+    others = [m for m in sorted(set(present) | set(df.attrs.get("all_modalities", []))) if m != reference]
+    notes = {m: _screen(df, m, kind, y) for m in others}
+    notes = {m: (f"{v}: not estimable" if v else None) for m, v in notes.items()}
+    ref_note = _screen(df, reference, kind, y)
+    rows = []
+    used: list[str] = []
+    estimable = [m for m in others if notes[m] is None]
+    if ref_note is None and estimable:
+        keep = df["modality"].isin(estimable + [reference]).to_numpy(dtype=bool)
+        d = df[keep]
+        yk = y[keep] if y is not None else None
+        X, names, used = _design(d, modalities=estimable, reference=reference, covariates=covariates,
+                                 y_events=yk, both_ends=kind == "logistic", constant=kind != "cox")
+        try:
+            if kind == "linear":
+                res = linear_model(d[outcome].to_numpy(dtype="float64"), X, names=names, confidence=s.confidence)
+            elif kind == "logistic":
+                res = logistic_model(yk, X, names=names, confidence=s.confidence)
+            else:
+                res = cox_model(d["surgery_time"].to_numpy(dtype="float64"), yk, X, names=names, confidence=s.confidence)
+            tab = res.table.set_index("term")
+            ok_fit = res.converged
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            tab, ok_fit = None, False
+        for m in estimable:
+            term = f"modality:{m}"
+            if tab is None or not ok_fit:
+                notes[m] = "the model did not converge (too few episodes or events): not estimable"
+                continue
+            if term not in tab.index:
+                notes[m] = "not separable from the case mix (e.g. only offered at one clinic): not estimable"
+                continue
+            r = tab.loc[term]
+            if not np.isfinite(r["se"]) or (kind != "linear" and r["se"] > _MAX_LOG_SE):
+                notes[m] = "too few events for a stable estimate: not estimable"
+                continue
+            est, lo, hi = r["coef"], r["ci_low"], r["ci_high"]
+            if kind != "linear":
+                est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+            rows.append({"modality": m, ratio_name: est, "ci_low": lo, "ci_high": hi, "p": r["p"], "note": None})
+    elif ref_note is not None:
+        for m in others:
+            notes[m] = notes[m] or f"not estimable: the reference modality ({reference}) has {ref_note}"
+    got = {r["modality"] for r in rows}
+    for m in others:
+        if m not in got:
+            rows.append({"modality": m, ratio_name: np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
+                         "note": notes[m] or "not estimable"})
+    out = pd.DataFrame(rows, columns=["modality", ratio_name, "ci_low", "ci_high", "p", "note"])
+    out = out.sort_values("modality").reset_index(drop=True)
+    out["p_holm"] = holm(out["p"].to_numpy())
+    counts = df.groupby("modality").size()
+    out["n"] = out["modality"].map(counts).fillna(0).astype("int64")
+    if y is not None:
+        ev = pd.Series(y).groupby(df["modality"].to_numpy()).sum()
+        out["events"] = out["modality"].map(ev).fillna(0).astype("int64")
+    return out, used
+
+
+def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None,
+                         covariates=ADJUSTMENT_SET, settings: OutcomeSettings | None = None) -> dict:
+    """Case-mix-adjusted comparisons of each modality against a reference.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`analysis.derive_outcomes`.
+    reference : str, optional, keyword-only
+        Reference modality; default :func:`choose_reference`.
+    covariates : sequence of str, keyword-only
+        Adjustment set (default :data:`ADJUSTMENT_SET`).
+    settings : OutcomeSettings, optional, keyword-only
+
+    Returns
+    -------
+    dict
+        ``reference`` (str), ``covariates`` (list of the covariates used in at
+        least one model), and three DataFrames, one row per non-reference
+        modality in code order: ``leg_pain_change`` (``difference``),
+        ``recovered`` (``odds_ratio``), ``surgery`` (``hazard_ratio``), each
+        with ``ci_low``, ``ci_high``, ``p``, ``p_holm``, ``note``, ``n`` and
+        (binary and survival outcomes) ``events``.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.compare import adjusted_comparisons
+    >>> adj = adjusted_comparisons(derive_outcomes(load_records("data/sample")))
+    >>> adj["reference"], list(adj["recovered"].columns[:3])
+    ('electrotherapy', ['modality', 'odds_ratio', 'ci_low'])
+    """
+    s = settings or outcomes.attrs.get("settings") or OutcomeSettings()
+    ref = reference or choose_reference(outcomes)
+    covs = list(covariates)
+    all_mods = sorted(outcomes["modality"].unique())
+    base_ok = outcomes["baseline_leg_pain"].notna()
+
+    def subset(mask):
+        d = outcomes[mask.to_numpy(dtype=bool) if hasattr(mask, "to_numpy") else mask]
+        d.attrs["all_modalities"] = all_mods
+        return d
+
+    lp, u1 = _fit("linear", subset(base_ok & outcomes["final_leg_pain"].notna()), reference=ref, covariates=covs,
+                  outcome="final_leg_pain", s=s, ratio_name="difference")
+    rc, u2 = _fit("logistic", subset(base_ok & outcomes["recovered"].notna()), reference=ref, covariates=covs,
+                  outcome="recovered", s=s, ratio_name="odds_ratio")
+    sg, u3 = _fit("cox", subset(base_ok & outcomes["in_population"]), reference=ref, covariates=covs,
+                  outcome="surgery_event", s=s, ratio_name="hazard_ratio")
+    used = [c for c in covs if c in set(u1) | set(u2) | set(u3)]
+    return {"reference": ref, "covariates": used, "leg_pain_change": lp, "recovered": rc, "surgery": sg}

@@ -1,0 +1,262 @@
+"""Outcome derivation: one row per episode, exactly as spec section 3 defines.
+
+Every definition is a named parameter of :class:`OutcomeSettings`:
+
+- **Baseline leg pain**: ``leg_pain`` at the episode's first visit.
+- **Final leg pain**: ``leg_pain`` at the last visit that has one, when that is
+  a later visit than the first; otherwise missing.
+- **Leg pain change**: final - baseline (negative is better).
+- **Responder** (clinically important improvement; Ostelo et al. 2008, *Spine*
+  33:90-94): improvement of at least ``responder_points`` (2) *and* at least
+  ``responder_fraction`` (30 %) of baseline.
+- **Recovered**: ``global_change`` in ``recovered_levels`` (6 much improved,
+  7 completely recovered; Haugen 2011). Episodes without a rating are left out
+  of the denominator and counted as missing.
+- **Surgery**: time = ``surgery_day`` for those with surgery, else
+  ``followup_day`` (censored). The *surgery-free population* is surgical
+  candidates by default (``population="all"`` for everyone).
+- **Sessions** (number of visits) and **days to discharge**.
+- The same change / responder for **ODI** where recorded (minimal important
+  change 10 points and 30 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .io import Records
+
+__all__ = [
+    "OutcomeSettings",
+    "SYMPTOM_BANDS",
+    "derive_outcomes",
+    "filter_records",
+    "symptom_band",
+]
+
+#: Symptom duration bands used in adjustment: under 6 weeks, 6-12, over 12.
+SYMPTOM_BANDS = ("<6", "6-12", ">12")
+
+
+@dataclass(frozen=True)
+class OutcomeSettings:
+    """Outcome definitions (defaults from spec section 3).
+
+    Attributes
+    ----------
+    horizon_days : int
+        Horizon for surgery-free survival (365).
+    population : {"candidates", "all"}
+        Who is in the surgery-free analysis.
+    responder_points, responder_fraction : float
+        Leg-pain responder: improvement >= 2 points and >= 30 % of baseline.
+    odi_points, odi_fraction : float
+        ODI responder: improvement >= 10 points and >= 30 % of baseline.
+    recovered_levels : tuple of int
+        Global change ratings that count as recovered (6, 7).
+    confidence : float
+        Two-sided confidence level (0.95).
+    """
+
+    horizon_days: int = 365
+    population: str = "candidates"
+    responder_points: float = 2.0
+    responder_fraction: float = 0.30
+    odi_points: float = 10.0
+    odi_fraction: float = 0.30
+    recovered_levels: tuple[int, ...] = (6, 7)
+    confidence: float = 0.95
+
+    def __post_init__(self):
+        if self.population not in ("candidates", "all"):
+            raise ValueError("population must be 'candidates' or 'all'")
+        if self.horizon_days <= 0:
+            raise ValueError("horizon_days must be a positive number of days")
+        if not 0 < self.confidence < 1:
+            raise ValueError("confidence must be between 0 and 1, e.g. 0.95")
+
+    def with_(self, **changes) -> "OutcomeSettings":
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+
+def symptom_band(weeks) -> pd.Series:
+    """Symptom duration in weeks -> ``<6``, ``6-12`` or ``>12``.
+
+    Examples
+    --------
+    >>> from analysis.outcomes import symptom_band
+    >>> symptom_band([0, 5, 6, 12, 13]).tolist()
+    ['<6', '<6', '6-12', '6-12', '>12']
+    """
+    w = np.asarray(weeks, dtype="float64")
+    idx = np.where(w < 6, 0, np.where(w <= 12, 1, 2))
+    out = pd.Series(np.asarray(SYMPTOM_BANDS, dtype=object)[idx], dtype="str")
+    return out.where(~np.isnan(w))
+
+
+def filter_records(records: Records, *, clinics=None, start_from=None, start_to=None) -> Records:
+    """Keep the episodes (and their visits) of some clinics and a start-date period.
+
+    Parameters
+    ----------
+    records : Records
+    clinics : list of str, optional, keyword-only
+        Clinic codes to keep; all when None.
+    start_from, start_to : str or date, optional, keyword-only
+        Inclusive limits on ``start_date`` (``YYYY-MM-DD``).
+
+    Returns
+    -------
+    Records
+
+    Examples
+    --------
+    >>> from analysis import load_records
+    >>> from analysis.outcomes import filter_records
+    >>> rec = filter_records(load_records("data/sample"), clinics=["NTH"], start_from="2025-01-01")
+    >>> sorted(rec.episodes["clinic"].unique()), str(rec.episodes["start_date"].min().date()) >= "2025-01-01"
+    (['NTH'], True)
+    """
+    ep = records.episodes
+    keep = np.ones(len(ep), dtype=bool)
+    if clinics:
+        keep &= ep["clinic"].isin(list(clinics)).to_numpy(dtype=bool)
+    if start_from is not None:
+        keep &= (ep["start_date"] >= pd.Timestamp(start_from)).to_numpy(dtype=bool)
+    if start_to is not None:
+        keep &= (ep["start_date"] <= pd.Timestamp(start_to)).to_numpy(dtype=bool)
+    if keep.all():
+        return records
+    ep2 = ep[keep].reset_index(drop=True)
+    vi = records.visits
+    vkeep = pc.is_in(pa.array(vi["episode_id"]), value_set=pa.array(ep2["episode_id"])).to_numpy(zero_copy_only=False)
+    vi2 = vi[vkeep].reset_index(drop=True)
+    return Records(episodes=ep2, visits=vi2, modalities=records.modalities, folder=records.folder, files=records.files)
+
+
+def _first_last(pos: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For visits sorted by episode: value at each episode's first visit, and the
+    last non-missing value when it is at a later visit than the first."""
+    first_row = np.full(n, -1, dtype="int64")
+    if len(pos):
+        starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+        first_row[pos[starts]] = starts
+    baseline = np.full(n, np.nan)
+    has_first = first_row >= 0
+    baseline[has_first] = values[first_row[has_first]]
+    final = np.full(n, np.nan)
+    idx = np.flatnonzero(~np.isnan(values))
+    if len(idx):
+        p = pos[idx]
+        last = np.r_[p[1:] != p[:-1], True]
+        li, lp = idx[last], p[last]
+        later = li > first_row[lp]
+        final[lp[later]] = values[li[later]]
+    return baseline, final, first_row
+
+
+def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None) -> pd.DataFrame:
+    """Derive every outcome for every episode.
+
+    Parameters
+    ----------
+    records : Records
+        Validated records (:func:`analysis.load_records`).
+    settings : OutcomeSettings, optional, keyword-only
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per episode: the case-mix columns (``clinic``, ``therapist``,
+        ``modality``, ``age_band``, ``sex``, ``cause``, ``symptom_weeks``,
+        ``symptom_band``, ``surgical_candidate``, ``start_date``) and
+        ``baseline_leg_pain``, ``final_leg_pain``, ``leg_pain_change``,
+        ``responder``, ``baseline_back_pain``, ``global_change``,
+        ``recovered``, ``surgery_time``, ``surgery_event``, ``in_population``,
+        ``surgery_by_horizon``, ``followup_day``, ``sessions``,
+        ``days_to_discharge``, ``discharge_reason``, ``baseline_odi``,
+        ``final_odi``, ``odi_change``, ``odi_responder``. Missing is NaN (numbers)
+        or <NA> (yes/no outcomes).
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> out = derive_outcomes(load_records("data/sample"))
+    >>> round(out["baseline_leg_pain"].mean(), 1), out["recovered"].notna().mean() > 0.6
+    (6.3, True)
+    """
+    s = settings or OutcomeSettings()
+    ep, vi = records.episodes, records.visits
+    n = len(ep)
+    pos = pc.fill_null(pc.index_in(pa.array(vi["episode_id"]), value_set=pa.array(ep["episode_id"])), -1)
+    pos = pos.to_numpy().astype("int64")
+    order_ok = len(pos) < 2 or bool(np.all(np.diff(pos) >= 0))
+    if not order_ok:  # load_records sorts visits; accept hand-made frames too
+        o = np.lexsort((vi["visit_no"].to_numpy(), pos))
+        vi, pos = vi.iloc[o].reset_index(drop=True), pos[o]
+
+    leg = vi["leg_pain"].to_numpy(dtype="float64", na_value=np.nan)
+    back = vi["back_pain"].to_numpy(dtype="float64", na_value=np.nan)
+    odi = vi["odi"].to_numpy(dtype="float64", na_value=np.nan)
+    leg0, leg1, _ = _first_last(pos, leg, n)
+    back0, _, _ = _first_last(pos, back, n)
+    odi0, odi1, _ = _first_last(pos, odi, n)
+
+    def responder(b, f, points, frac):
+        ok = ~np.isnan(b) & ~np.isnan(f)
+        improvement = np.where(ok, b - f, 0.0)
+        val = (improvement >= points - 1e-9) & (improvement >= frac * np.nan_to_num(b) - 1e-9)
+        return pd.arrays.BooleanArray(val & ok, ~ok)
+
+    gc = ep["global_change"].to_numpy(dtype="float64", na_value=np.nan)
+    recovered = pd.arrays.BooleanArray(np.isin(gc, s.recovered_levels), np.isnan(gc))
+    surgery = ep["surgery"].to_numpy(dtype=bool)
+    surgery_day = ep["surgery_day"].to_numpy(dtype="float64", na_value=np.nan)
+    followup = ep["followup_day"].to_numpy(dtype="float64")
+    time = np.where(surgery, surgery_day, followup)
+    candidate = ep["surgical_candidate"].to_numpy(dtype=bool)
+    in_pop = candidate if s.population == "candidates" else np.ones(n, dtype=bool)
+    sessions = np.bincount(pos[pos >= 0], minlength=n)
+
+    out = pd.DataFrame({
+        "episode_id": ep["episode_id"],
+        "patient_id": ep["patient_id"],
+        "clinic": ep["clinic"],
+        "therapist": ep["therapist"],
+        "modality": ep["modality"],
+        "start_date": ep["start_date"],
+        "age_band": ep["age_band"],
+        "sex": ep["sex"],
+        "side": ep["side"],
+        "cause": ep["cause"],
+        "symptom_weeks": ep["symptom_weeks"],
+        "symptom_band": symptom_band(ep["symptom_weeks"].to_numpy()).to_numpy(),
+        "surgical_candidate": candidate,
+        "baseline_leg_pain": leg0,
+        "final_leg_pain": leg1,
+        "leg_pain_change": leg1 - leg0,
+        "responder": responder(leg0, leg1, s.responder_points, s.responder_fraction),
+        "baseline_back_pain": back0,
+        "global_change": gc,
+        "recovered": recovered,
+        "surgery_time": time,
+        "surgery_event": surgery,
+        "in_population": in_pop,
+        "surgery_by_horizon": surgery & (time <= s.horizon_days),
+        "followup_day": followup,
+        "sessions": sessions,
+        "days_to_discharge": ep["discharge_day"].to_numpy(dtype="float64", na_value=np.nan),
+        "discharge_reason": ep["discharge_reason"],
+        "baseline_odi": odi0,
+        "final_odi": odi1,
+        "odi_change": odi1 - odi0,
+        "odi_responder": responder(odi0, odi1, s.odi_points, s.odi_fraction),
+    })
+    out.attrs["settings"] = s
+    return out

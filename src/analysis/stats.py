@@ -1,0 +1,443 @@
+"""Statistics returning tidy DataFrames: estimate, confidence interval and n.
+
+Methods (spec section 4), each checked in ``tests/test_stats.py`` against a
+published value named in the test:
+
+- proportions: Wilson score interval (Newcombe 1998a, method 3);
+- differences of proportions: Newcombe's hybrid score interval (1998b, method 10);
+- means: t interval;
+- Kaplan-Meier (statsmodels ``SurvfuncRight``) with Greenwood variance and a
+  pointwise interval on the log(-log) scale (``conf_type="log"`` gives R's
+  default, used only to compare with R's printed output); at-risk, event and
+  censored counts as a table;
+- log-rank test across groups (statsmodels ``survdiff``);
+- Cox proportional hazards with Efron ties (statsmodels ``PHReg``), logistic
+  (``Logit``) and linear (``OLS``, t-based intervals) models built from numpy
+  design matrices (the formula interface is far too slow at a million rows);
+- Holm adjustment of p-values across modalities.
+
+Comparisons that cannot be estimated (no events, every episode an event,
+too few episodes, a model that does not converge) return ``NaN`` estimates
+with a plain-language ``note``; they never raise and never print a nonsense
+ratio.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from statsmodels.discrete.discrete_model import Logit
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+from statsmodels.regression.linear_model import OLS
+from statsmodels.stats.multitest import multipletests
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+__all__ = [
+    "ModelResult",
+    "at_risk_table",
+    "cox_model",
+    "holm",
+    "kaplan_meier",
+    "linear_model",
+    "logistic_model",
+    "logrank_test",
+    "mean_ci",
+    "newcombe_difference",
+    "survival_at",
+    "wilson_interval",
+    "z_value",
+]
+
+
+def z_value(confidence: float = 0.95) -> float:
+    """Two-sided standard normal quantile; 1.959963984540054 for 95 %.
+
+    Examples
+    --------
+    >>> from analysis.stats import z_value
+    >>> round(z_value(0.95), 9)
+    1.959963985
+    """
+    return float(sps.norm.ppf(1 - (1 - confidence) / 2))
+
+
+# ----------------------------------------------------------------- proportions and means
+
+
+def wilson_interval(events, n, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Wilson score interval for proportions (Newcombe 1998a, method 3).
+
+    Parameters
+    ----------
+    events, n : int or array-like
+        Numbers of events and of trials.
+    confidence : float, keyword-only
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``n``, ``events``, ``rate``, ``ci_low``, ``ci_high``; NaN where n = 0.
+
+    Examples
+    --------
+    >>> from analysis.stats import wilson_interval
+    >>> wilson_interval(81, 263).round(4).to_dict("records")
+    [{'n': 263, 'events': 81, 'rate': 0.308, 'ci_low': 0.2553, 'ci_high': 0.3662}]
+    """
+    r = np.atleast_1d(np.asarray(events, dtype="float64"))
+    m = np.atleast_1d(np.asarray(n, dtype="float64"))
+    z = z_value(confidence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = r / m
+        denom = 2 * (m + z**2)
+        root = z * np.sqrt(z**2 + 4 * m * p * (1 - p))
+        low = (2 * m * p + z**2 - root) / denom
+        high = (2 * m * p + z**2 + root) / denom
+    low = np.where(r == 0, 0.0, np.clip(low, 0, 1))
+    high = np.where(r == m, 1.0, np.clip(high, 0, 1))
+    bad = m <= 0
+    return pd.DataFrame({
+        "n": m.astype("int64"),
+        "events": r.astype("int64"),
+        "rate": np.where(bad, np.nan, p),
+        "ci_low": np.where(bad, np.nan, low),
+        "ci_high": np.where(bad, np.nan, high),
+    })
+
+
+def newcombe_difference(events1, n1, events2, n2, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Difference of two independent proportions, p1 - p2, with Newcombe's
+    hybrid score interval (Newcombe 1998b, method 10).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``difference``, ``ci_low``, ``ci_high`` (clamped to [-1, 1]).
+
+    Examples
+    --------
+    >>> from analysis.stats import newcombe_difference
+    >>> newcombe_difference(56, 70, 48, 80).round(4).to_dict("records")
+    [{'difference': 0.2, 'ci_low': 0.0524, 'ci_high': 0.3339}]
+    """
+    a = wilson_interval(events1, n1, confidence=confidence)
+    b = wilson_interval(events2, n2, confidence=confidence)
+    d = a["rate"] - b["rate"]
+    low = d - np.sqrt((a["rate"] - a["ci_low"]) ** 2 + (b["ci_high"] - b["rate"]) ** 2)
+    high = d + np.sqrt((a["ci_high"] - a["rate"]) ** 2 + (b["rate"] - b["ci_low"]) ** 2)
+    return pd.DataFrame({"difference": d, "ci_low": low.clip(-1, 1), "ci_high": high.clip(-1, 1)})
+
+
+def mean_ci(values, *, confidence: float = 0.95) -> dict:
+    """Mean with a t interval; missing values are left out.
+
+    Returns
+    -------
+    dict
+        ``n``, ``mean``, ``sd``, ``ci_low``, ``ci_high`` (NaN where undefined).
+
+    Examples
+    --------
+    >>> from analysis.stats import mean_ci
+    >>> {k: round(v, 3) for k, v in mean_ci([1, 2, 3, 4]).items()}
+    {'n': 4, 'mean': 2.5, 'sd': 1.291, 'ci_low': 0.446, 'ci_high': 4.554}
+    """
+    x = np.asarray(values, dtype="float64")
+    x = x[~np.isnan(x)]
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "mean": np.nan, "sd": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    mean = float(x.mean())
+    if n < 2:
+        return {"n": 1, "mean": mean, "sd": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    sd = float(x.std(ddof=1))
+    half = float(sps.t.ppf(1 - (1 - confidence) / 2, n - 1)) * sd / np.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+# ----------------------------------------------------------------- survival
+
+
+def kaplan_meier(time, event, *, confidence: float = 0.95, conf_type: str = "log-log") -> pd.DataFrame:
+    """Kaplan-Meier estimate with Greenwood standard errors.
+
+    Parameters
+    ----------
+    time : array-like
+        Follow-up times (days).
+    event : array-like of bool
+        True where the event (surgery) was observed at ``time``; False = censored.
+    confidence : float, keyword-only
+    conf_type : {"log-log", "log"}, keyword-only
+        Pointwise interval scale. The product uses log(-log) (it stays within
+        [0, 1]); ``"log"`` reproduces R ``survfit``'s default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per distinct event time: ``time``, ``n_risk``, ``n_event``,
+        ``n_censored`` (censored since the previous row, up to and including
+        this time), ``survival``, ``std_err`` (Greenwood SE of S(t)),
+        ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> from analysis.stats import kaplan_meier
+    >>> kaplan_meier([1, 2, 2, 3], [True, True, False, False])[["time", "n_risk", "survival"]].to_dict("list")
+    {'time': [1.0, 2.0], 'n_risk': [4, 3], 'survival': [0.75, 0.5]}
+    """
+    t = np.asarray(time, dtype="float64")
+    e = np.asarray(event, dtype=bool)
+    cols = ["time", "n_risk", "n_event", "n_censored", "survival", "std_err", "ci_low", "ci_high"]
+    if len(t) == 0 or not e.any():
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
+    sf = SurvfuncRight(t, e.astype("float64"))
+    times = np.asarray(sf.surv_times, dtype="float64")
+    surv = np.asarray(sf.surv_prob, dtype="float64")
+    se = np.asarray(sf.surv_prob_se, dtype="float64")
+    z = z_value(confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "log-log":
+            theta = se / (surv * np.abs(np.log(surv)))
+            low = surv ** np.exp(z * theta)
+            high = surv ** np.exp(-z * theta)
+            undefined = (surv <= 0) | (surv >= 1)
+        elif conf_type == "log":
+            theta = se / surv
+            low = surv * np.exp(-z * theta)
+            high = np.minimum(surv * np.exp(z * theta), 1.0)
+            undefined = surv <= 0
+        else:
+            raise ValueError("conf_type must be 'log-log' or 'log'")
+    low = np.where(undefined, np.nan, low)
+    high = np.where(undefined, np.nan, high)
+    se = np.where(surv <= 0, np.nan, se)
+    # censored counts between event times
+    cens_t = np.sort(t[~e])
+    upto = np.searchsorted(cens_t, times, side="right")
+    n_cens = np.diff(np.r_[0, upto])
+    return pd.DataFrame({
+        "time": times,
+        "n_risk": np.asarray(sf.n_risk, dtype="int64"),
+        "n_event": np.asarray(sf.n_events, dtype="int64"),
+        "n_censored": n_cens.astype("int64"),
+        "survival": surv,
+        "std_err": se,
+        "ci_low": low,
+        "ci_high": high,
+    })
+
+
+def survival_at(time, event, horizon: float, *, confidence: float = 0.95) -> dict:
+    """Kaplan-Meier survival at a horizon with its log(-log) interval.
+
+    Returns
+    -------
+    dict
+        ``n`` (number followed), ``events`` (events up to the horizon),
+        ``rate`` (S(horizon)), ``ci_low``, ``ci_high``, ``note``. ``rate`` is NaN
+        when nobody is still followed at the horizon. With no event by the
+        horizon, S = 1 and the interval is one-sided: the lower limit comes from
+        the Wilson bound for zero events among those at risk.
+
+    Examples
+    --------
+    >>> from analysis.stats import survival_at
+    >>> survival_at([5, 10, 400, 400], [True, False, False, False], 365)["rate"]
+    0.75
+    """
+    t = np.asarray(time, dtype="float64")
+    e = np.asarray(event, dtype=bool)
+    n = int(len(t))
+    events = int((e & (t <= horizon)).sum())
+    res = {"n": n, "events": events, "rate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": None}
+    if n == 0:
+        res["note"] = "no episodes in the population"
+        return res
+    if t.max() < horizon:
+        res["note"] = f"no one followed for {horizon:g} days"
+        return res
+    if events == 0:
+        at_risk = int((t >= horizon).sum())
+        w = wilson_interval(0, at_risk, confidence=confidence)
+        res.update(rate=1.0, ci_low=float(1 - w["ci_high"].iloc[0]), ci_high=1.0)
+        return res
+    km = kaplan_meier(t, e, confidence=confidence)
+    row = km[km["time"] <= horizon].iloc[-1]
+    res.update(rate=float(row["survival"]), ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]))
+    return res
+
+
+def at_risk_table(time, event, *, groups=None, times) -> pd.DataFrame:
+    """Numbers at risk, and cumulative events and censorings, at chosen times.
+
+    Parameters
+    ----------
+    time, event : array-like
+    groups : array-like, optional, keyword-only
+        Group of each episode (e.g. modality); one table per group, stacked.
+    times : sequence of float, keyword-only
+        Time points (days), e.g. ``[0, 90, 180, 270, 365]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group``, ``time``, ``at_risk`` (followed at least to that
+        time: ``time >= t``), ``events`` and ``censored`` (cumulative, up to and
+        including ``t``).
+
+    Examples
+    --------
+    >>> from analysis.stats import at_risk_table
+    >>> at_risk_table([5, 10, 400], [True, False, False], times=[0, 100])["at_risk"].tolist()
+    [3, 1]
+    """
+    t = np.asarray(time, dtype="float64")
+    e = np.asarray(event, dtype=bool)
+    g = np.asarray(groups, dtype=object) if groups is not None else np.full(len(t), "all", dtype=object)
+    pts = np.asarray(list(times), dtype="float64")
+    rows = []
+    for name in pd.unique(g):
+        m = g == name
+        tt, ee = np.sort(t[m]), e[m]
+        ev_t = np.sort(t[m][ee])
+        ce_t = np.sort(t[m][~ee])
+        at_risk = len(tt) - np.searchsorted(tt, pts, side="left")
+        rows.append(pd.DataFrame({
+            "group": name,
+            "time": pts,
+            "at_risk": at_risk.astype("int64"),
+            "events": np.searchsorted(ev_t, pts, side="right").astype("int64"),
+            "censored": np.searchsorted(ce_t, pts, side="right").astype("int64"),
+        }))
+    if not rows:
+        return pd.DataFrame(columns=["group", "time", "at_risk", "events", "censored"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def logrank_test(time, event, groups) -> dict:
+    """Log-rank test of equal survival across groups (statsmodels ``survdiff``).
+
+    Returns
+    -------
+    dict
+        ``chi2``, ``df`` (groups - 1), ``p``; NaN values with a ``note`` when
+        fewer than two groups or no events.
+
+    Examples
+    --------
+    >>> from analysis.stats import logrank_test
+    >>> sorted(logrank_test([1, 2, 3, 4], [1, 1, 1, 1], ["a", "a", "b", "b"]))
+    ['chi2', 'df', 'note', 'p']
+    """
+    t = np.asarray(time, dtype="float64")
+    e = np.asarray(event, dtype="float64")
+    g = np.asarray(groups, dtype=object)
+    k = len(pd.unique(g))
+    if k < 2 or e.sum() == 0:
+        return {"chi2": np.nan, "df": max(k - 1, 0), "p": np.nan,
+                "note": "needs at least two groups and one event"}
+    codes, _ = pd.factorize(g)
+    chi2, p = survdiff(t, e, codes)
+    return {"chi2": float(chi2), "df": k - 1, "p": float(p), "note": None}
+
+
+# ----------------------------------------------------------------- models
+
+
+@dataclass
+class ModelResult:
+    """A fitted regression model as a tidy table.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per term: ``term``, ``coef``, ``se``, ``stat``, ``p``,
+        ``ci_low``, ``ci_high`` (on the coefficient scale).
+    loglike : float
+    converged : bool
+    n : int
+    events : int or None
+    """
+
+    table: pd.DataFrame
+    loglike: float
+    converged: bool
+    n: int
+    events: int | None = None
+
+
+def _tidy(names, params, bse, stat, p, ci) -> pd.DataFrame:
+    return pd.DataFrame({
+        "term": list(names),
+        "coef": np.asarray(params, dtype="float64"),
+        "se": np.asarray(bse, dtype="float64"),
+        "stat": np.asarray(stat, dtype="float64"),
+        "p": np.asarray(p, dtype="float64"),
+        "ci_low": np.asarray(ci)[:, 0].astype("float64"),
+        "ci_high": np.asarray(ci)[:, 1].astype("float64"),
+    })
+
+
+def linear_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
+    """Ordinary least squares with t-based intervals (statsmodels ``OLS``).
+
+    ``X`` must include the constant column if one is wanted.
+    """
+    fit = OLS(np.asarray(y, dtype="float64"), np.asarray(X, dtype="float64")).fit()
+    tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, fit.conf_int(alpha=1 - confidence))
+    return ModelResult(tab, float(fit.llf), True, int(fit.nobs))
+
+
+def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
+    """Logistic regression by Newton-Raphson (statsmodels ``Logit``), Wald intervals.
+
+    ``X`` must include the constant column. Separation and non-convergence are
+    reported through ``converged`` (and huge standard errors), never raised.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
+        model = Logit(np.asarray(y, dtype="float64"), np.asarray(X, dtype="float64"))
+        fit = model.fit(method="newton", maxiter=100, disp=0, tol=1e-10)
+    converged = bool(fit.mle_retvals.get("converged", False))
+    tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, fit.conf_int(alpha=1 - confidence))
+    y_ = np.asarray(y)
+    return ModelResult(tab, float(fit.llf), converged, len(y_), int(y_.sum()))
+
+
+def cox_model(time, event, X, *, names, ties: str = "efron", confidence: float = 0.95) -> ModelResult:
+    """Cox proportional hazards (statsmodels ``PHReg``), Efron ties by default.
+
+    statsmodels defaults to Breslow; R's ``coxph`` and this product use Efron.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (ConvergenceWarning, RuntimeWarning))
+        model = PHReg(np.asarray(time, dtype="float64"), np.asarray(X, dtype="float64"),
+                      status=np.asarray(event, dtype="float64"), ties=ties)
+        fit = model.fit(method="newton", maxiter=100, disp=0, tol=1e-10)
+    converged = bool(getattr(fit, "mle_retvals", {}).get("converged", True))
+    ci = fit.conf_int(alpha=1 - confidence)
+    tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, ci)
+    return ModelResult(tab, float(fit.llf), converged, len(np.asarray(time)), int(np.asarray(event).sum()))
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm step-down adjusted p-values; NaN entries stay NaN.
+
+    Examples
+    --------
+    >>> from analysis.stats import holm
+    >>> holm([0.01, 0.04, float("nan"), 0.03]).round(2).tolist()
+    [0.03, 0.06, nan, 0.06]
+    """
+    p = np.asarray(pvalues, dtype="float64")
+    out = np.full(len(p), np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out

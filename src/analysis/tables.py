@@ -1,0 +1,248 @@
+"""Tables for people: the baseline table ("Table 1") by modality.
+
+Each variable is summarised by its *declared* type in the records contract
+(:mod:`analysis.schema`), never a guessed one: categories as n (%), whole
+numbers and numbers as mean (SD) and median [IQR], yes/no as n (%). Missing
+values get their own row. An ``Overall`` column comes first and the
+standardised mean difference (SMD) is the largest over all pairs of groups
+(for categories, the multi-level SMD of Yang & Dalton 2012). An SMD above
+0.1 is the usual sign that groups differ in case mix.
+
+:func:`baseline_table` returns a tidy, numeric long table (so reports can
+apply disclosure control to every count); :func:`format_baseline_table` turns
+it into the familiar wide table of strings.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+
+__all__ = ["TABLE1_VARIABLES", "baseline_table", "format_baseline_table"]
+
+#: (column in the outcomes frame, contract column it comes from, label shown).
+TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
+    (col, spec, label)
+    for col, spec, label in [
+        ("age_band", next(s for s in schema.EPISODES if s.name == "age_band"), "Age band"),
+        ("sex", next(s for s in schema.EPISODES if s.name == "sex"), "Sex"),
+        ("side", next(s for s in schema.EPISODES if s.name == "side"), "Side of leg pain"),
+        ("cause", next(s for s in schema.EPISODES if s.name == "cause"), "Cause"),
+        ("symptom_weeks", next(s for s in schema.EPISODES if s.name == "symptom_weeks"), "Symptom duration, weeks"),
+        ("surgical_candidate", next(s for s in schema.EPISODES if s.name == "surgical_candidate"), "Surgical candidate"),
+        ("clinic", next(s for s in schema.EPISODES if s.name == "clinic"), "Clinic"),
+        ("baseline_leg_pain", next(s for s in schema.VISITS if s.name == "leg_pain"), "Leg pain at first visit (0-10)"),
+        ("baseline_back_pain", next(s for s in schema.VISITS if s.name == "back_pain"), "Back pain at first visit (0-10)"),
+        ("baseline_odi", next(s for s in schema.VISITS if s.name == "odi"), "ODI at first visit (0-100)"),
+    ]
+)
+
+
+def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return np.nan
+    pooled = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    return float(abs(a.mean() - b.mean()) / pooled) if pooled > 0 else 0.0
+
+
+def _smd_categorical(pa_: np.ndarray, pb: np.ndarray) -> float:
+    """Yang & Dalton (2012) multi-level SMD from level proportions (first level dropped)."""
+    t = (pa_ - pb)[1:]
+    if len(t) == 0:
+        return 0.0
+    sa = np.diag(pa_[1:]) - np.outer(pa_[1:], pa_[1:])
+    sb = np.diag(pb[1:]) - np.outer(pb[1:], pb[1:])
+    s = (sa + sb) / 2
+    val = float(t @ np.linalg.pinv(s) @ t)
+    return float(np.sqrt(max(val, 0.0)))
+
+
+def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict | None = None) -> pd.DataFrame:
+    """Baseline characteristics by group, as a tidy numeric table.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`analysis.derive_outcomes` (one row per episode).
+    by : str, keyword-only
+        Grouping column.
+    labels : dict, optional, keyword-only
+        Group code -> label.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table, one row per (variable, level, statistic, group):
+        ``variable``, ``label``, ``kind`` (``categorical``, ``binary``,
+        ``continuous``), ``level`` (category, ``Missing``, or for continuous
+        variables ``mean (SD)`` / ``median [IQR]``), ``group`` (``Overall`` first,
+        then codes in code order), ``group_label``, ``n`` (count in the cell, or
+        episodes with a value), ``denominator``, ``percent``, ``mean``, ``sd``,
+        ``median``, ``q1``, ``q3``, and ``smd`` (largest pairwise SMD of the
+        variable, repeated on its rows).
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.tables import baseline_table
+    >>> t1 = baseline_table(derive_outcomes(load_records("data/sample")))
+    >>> t1[(t1["variable"] == "sex") & (t1["group"] == "Overall")]["level"].tolist()
+    ['female', 'male', 'other', 'unknown']
+    """
+    labels = labels or {}
+    groups = sorted(outcomes[by].dropna().unique(), key=str)
+    frames = [("Overall", "Overall", outcomes)] + [
+        (g, labels.get(g, g), outcomes[outcomes[by] == g]) for g in groups
+    ]
+    rows = []
+    rows += [{"variable": "episodes", "label": "Episodes", "kind": "count", "level": "n", "group": code,
+              "group_label": lab, "n": len(df), "denominator": len(df)} for code, lab, df in frames]
+    for col, spec, label in TABLE1_VARIABLES:
+        if col not in outcomes.columns:
+            continue
+        if spec.kind in ("integer", "number"):
+            kind = "continuous"
+            per_group = {}
+            for code, lab, df in frames:
+                x = df[col].to_numpy(dtype="float64", na_value=np.nan)
+                ok = x[~np.isnan(x)]
+                per_group[code] = x
+                q = np.percentile(ok, [25, 50, 75]) if len(ok) else [np.nan] * 3
+                base = {"variable": col, "label": label, "kind": kind, "group": code, "group_label": lab,
+                        "denominator": len(x)}
+                rows.append({**base, "level": "mean (SD)", "n": len(ok), "mean": ok.mean() if len(ok) else np.nan,
+                             "sd": ok.std(ddof=1) if len(ok) > 1 else np.nan})
+                rows.append({**base, "level": "median [IQR]", "n": len(ok), "median": q[1], "q1": q[0], "q3": q[2]})
+                miss = len(x) - len(ok)
+                rows.append({**base, "level": "Missing", "n": miss, "percent": 100 * miss / len(x) if len(x) else np.nan})
+            smd = max((_smd_continuous(per_group[a], per_group[b]) for a, b in combinations(groups, 2)), default=np.nan)
+        else:
+            kind = "binary" if spec.kind == "boolean" else "categorical"
+            if spec.kind == "boolean":
+                levels = [True]
+            elif spec.allowed:
+                levels = list(spec.allowed)
+            else:
+                levels = sorted(outcomes[col].dropna().unique(), key=str)
+            props = {}
+            for code, lab, df in frames:
+                v = df[col]
+                nonmiss = int(v.notna().sum())
+                counts = v.value_counts()
+                full = np.array([counts.get(lev, 0) for lev in (levels if kind == "categorical" else [False, True])],
+                                dtype=float)
+                props[code] = full / full.sum() if full.sum() else full
+                for lev in levels:
+                    c = int(counts.get(lev, 0))
+                    rows.append({"variable": col, "label": label, "kind": kind, "level": "yes" if lev is True else str(lev),
+                                 "group": code, "group_label": lab, "n": c, "denominator": nonmiss,
+                                 "percent": 100 * c / nonmiss if nonmiss else np.nan})
+                miss = len(v) - nonmiss
+                rows.append({"variable": col, "label": label, "kind": kind, "level": "Missing", "group": code,
+                             "group_label": lab, "n": miss, "denominator": len(v),
+                             "percent": 100 * miss / len(v) if len(v) else np.nan})
+            smd = max((_smd_categorical(props[a], props[b]) for a, b in combinations(groups, 2)
+                       if props[a].sum() and props[b].sum()), default=np.nan)
+        for r in rows:
+            if r["variable"] == col:
+                r["smd"] = smd
+    out = pd.DataFrame(rows)
+    for c in ("percent", "mean", "sd", "median", "q1", "q3", "smd"):
+        if c not in out:
+            out[c] = np.nan
+    # drop Missing rows for variables with nothing missing anywhere
+    miss = out[out["level"] == "Missing"].groupby("variable")["n"].sum()
+    drop = set(miss[miss == 0].index)
+    out = out[~((out["level"] == "Missing") & out["variable"].isin(drop))].reset_index(drop=True)
+    return out[["variable", "label", "kind", "level", "group", "group_label", "n", "denominator", "percent",
+                "mean", "sd", "median", "q1", "q3", "smd"]]
+
+
+def format_baseline_table(table: pd.DataFrame, *, count: Callable | None = None,
+                          summary_allowed: Callable | None = None, decimals: int = 1) -> pd.DataFrame:
+    """Wide, human-readable Table 1 from :func:`baseline_table`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`baseline_table`.
+    count : callable, optional, keyword-only
+        ``count(n) -> str`` for every count shown (disclosure control hooks in
+        here); default exact counts.
+    summary_allowed : callable, optional, keyword-only
+        ``summary_allowed(n) -> bool``: whether a mean, SD, median or
+        percentage over *n* episodes may be shown; default always.
+    decimals : int, keyword-only
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Characteristic``, ``Overall``, one per group label, ``SMD``.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.tables import baseline_table, format_baseline_table
+    >>> wide = format_baseline_table(baseline_table(derive_outcomes(load_records("data/sample"))))
+    >>> list(wide.columns[:2]), wide.iloc[0, 0]
+    (['Characteristic', 'Overall'], 'Episodes, n')
+    """
+    count = count or (lambda n: f"{int(n):,}")
+    allowed = summary_allowed or (lambda n: True)
+    f = f"{{:.{decimals}f}}"
+
+    def cell(r) -> str:
+        if r["kind"] == "count":
+            return count(r["n"])
+        if r["level"] in ("mean (SD)", "median [IQR]"):
+            if r["n"] == 0:
+                return ""
+            if not allowed(r["n"]):
+                return "-"
+            if r["level"] == "median [IQR]":
+                return f"{f.format(r['median'])} [{f.format(r['q1'])}, {f.format(r['q3'])}]"
+            sd = "" if np.isnan(r["sd"]) else f" ({f.format(r['sd'])})"
+            return f"{f.format(r['mean'])}{sd}"
+        pct = f" ({f.format(r['percent'])}%)" if allowed(r["denominator"]) and not np.isnan(r["percent"]) else ""
+        return f"{count(r['n'])}{pct}"
+
+    t = table.copy()
+    t["cell"] = [cell(r) for r in t.to_dict("records")]
+    order_groups = list(dict.fromkeys(t["group_label"]))
+    var_order = list(dict.fromkeys(t["variable"]))
+    out_rows = []
+    for var in var_order:
+        sub = t[t["variable"] == var]
+        first = sub.iloc[0]
+        smd = first["smd"]
+        if first["kind"] == "count":
+            row = {"Characteristic": "Episodes, n"}
+            row.update({g: c for g, c in zip(sub["group_label"], sub["cell"])})
+            row["SMD"] = ""
+            out_rows.append(row)
+            continue
+        if first["kind"] == "binary":
+            yes = sub[sub["level"] == "yes"]
+            row = {"Characteristic": f"{first['label']}, n (%)"}
+            row.update({g: c for g, c in zip(yes["group_label"], yes["cell"])})
+            row["SMD"] = "" if np.isnan(smd) else f"{smd:.2f}"
+            out_rows.append(row)
+            levels = ["Missing"] if (sub["level"] == "Missing").any() else []
+        else:
+            head = f"{first['label']}, n (%)" if first["kind"] == "categorical" else first["label"]
+            out_rows.append({"Characteristic": head, **{g: "" for g in order_groups},
+                             "SMD": "" if np.isnan(smd) else f"{smd:.2f}"})
+            levels = list(dict.fromkeys(sub["level"]))
+        for lev in levels:
+            ls = sub[sub["level"] == lev]
+            row = {"Characteristic": f"    {lev}"}
+            row.update({g: c for g, c in zip(ls["group_label"], ls["cell"])})
+            row["SMD"] = ""
+            out_rows.append(row)
+    return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups, "SMD"])
