@@ -26,6 +26,9 @@ OUT = HERE / "out"
 STAGES = {
     "validate": "from analysis import validate_folder\nassert validate_folder(FOLDER) == []",
     "load": "from analysis import load_records\nrec = load_records(FOLDER)",
+    # what `physio-outcomes summary --json` does: validate + load, outcomes, intervals, log-rank, 3 adjusted models
+    "summary": ("import json\nfrom analysis import load_records\nfrom analysis.summary import summarise\n"
+                "json.dumps(summarise(load_records(FOLDER)))"),
 }
 
 CHILD = r'''

@@ -135,25 +135,23 @@ def outcome_table(outcomes: pd.DataFrame, *, by: str = "modality", settings: Out
 # ----------------------------------------------------------------- design matrices
 
 
-def _one_hot(values: np.ndarray, *, reference=None, merge=()) -> tuple[np.ndarray, list[str]]:
-    """Dummy columns for a categorical array, reference level (most frequent) omitted."""
-    codes, levels = pd.factorize(values, sort=True)
+def _one_hot(codes: np.ndarray, levels, *, drop: set) -> tuple[np.ndarray, list[str]]:
+    """Dummy columns for factorised categories; the most frequent level and *drop* are omitted."""
     counts = np.bincount(codes[codes >= 0], minlength=len(levels))
-    ref = reference if reference is not None else levels[int(np.argmax(counts))]
-    keep = [i for i, lev in enumerate(levels) if lev != ref and lev not in merge]
-    X = np.zeros((len(values), len(keep)))
-    for j, i in enumerate(keep):
-        X[codes == i, j] = 1.0
+    ref = int(np.argmax(counts))
+    keep = np.asarray([i for i in range(len(levels)) if i != ref and levels[i] not in drop], dtype=int)
+    X = (codes[:, None] == keep[None, :]).astype("float64")
     return X, [str(levels[i]) for i in keep]
 
 
-def _sparse_levels(values: np.ndarray, y: np.ndarray | None, *, both_ends: bool) -> set:
-    """Levels with no events (or, if both_ends, only events): merged into the reference."""
+def _sparse_levels(codes: np.ndarray, levels, y: np.ndarray | None, *, both_ends: bool) -> set:
+    """Levels with no events (or, if both_ends, only events): merged into the reference level."""
     if y is None:
         return set()
-    df = pd.DataFrame({"v": values, "y": y}).groupby("v", sort=False)["y"].agg(["sum", "count"])
-    bad = df.index[(df["sum"] == 0) | (both_ends & (df["sum"] == df["count"]))]
-    return set(bad)
+    n = np.bincount(codes, minlength=len(levels))
+    ev = np.bincount(codes, weights=y, minlength=len(levels))
+    bad = (ev == 0) | (both_ends & (ev == n))
+    return {levels[i] for i in np.flatnonzero(bad)}
 
 
 def _independent_columns(X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
@@ -179,36 +177,34 @@ def _independent_columns(X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
-def _design(df: pd.DataFrame, *, modalities: list[str], reference: str, covariates: list[str],
+def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
             y_events: np.ndarray | None, both_ends: bool, constant: bool):
     """Build (X, names, covariates used) for one model."""
     cols, names = [], []
     if constant:
         cols.append(np.ones((len(df), 1)))
         names.append("const")
-    mod = df["modality"].to_numpy(dtype=object)
-    Xm = np.zeros((len(df), len(modalities)))
-    for j, m in enumerate(modalities):
-        Xm[mod == m, j] = 1.0
-    cols.append(Xm)
+    mcodes, mlevels = pd.factorize(df["modality"])
+    lookup = {m: i for i, m in enumerate(mlevels)}
+    cols.append((mcodes[:, None] == np.asarray([lookup.get(m, -2) for m in modalities])[None, :]).astype("float64"))
     names += [f"modality:{m}" for m in modalities]
     used = []
     for cov in covariates:
-        vals = df[cov].to_numpy()
         if cov == "baseline_leg_pain":
-            if np.nanstd(vals.astype(float)) > 0:
-                cols.append(vals.astype(float)[:, None])
+            vals = df[cov].to_numpy(dtype="float64")
+            if np.nanstd(vals) > 0:
+                cols.append(vals[:, None])
                 names.append(cov)
                 used.append(cov)
             continue
-        vals = vals.astype(object)
-        if len(pd.unique(vals)) < 2:
+        codes, levels = pd.factorize(df[cov], sort=True)
+        if len(levels) < 2:
             continue  # one value in the data (e.g. one clinic): left out
-        merge = _sparse_levels(vals, y_events, both_ends=both_ends)
-        X, levels = _one_hot(vals, merge=merge)
+        drop = _sparse_levels(codes, levels, y_events, both_ends=both_ends)
+        X, kept = _one_hot(codes, levels, drop=drop)
         if X.shape[1]:
             cols.append(X)
-            names += [f"{cov}:{lev}" for lev in levels]
+            names += [f"{cov}:{lev}" for lev in kept]
             used.append(cov)
     X = np.hstack(cols)
     keep = _independent_columns(X)
@@ -225,16 +221,13 @@ _PHRASES = {
 }
 
 
-def _screen(df: pd.DataFrame, modality: str, kind: str, y: np.ndarray | None) -> str | None:
+def _screen(n: int, events: int, kind: str) -> str | None:
     """Why a modality's comparison cannot be estimated, or None."""
-    mask = df["modality"].to_numpy(dtype=object) == modality
-    n = int(mask.sum())
     words = _PHRASES[kind]
     if kind == "linear":
         return words["none"] if n < 2 else None
     if n == 0:
         return words["none"]
-    events = int(y[mask].sum())
     if events == 0:
         return words["zero"].format(n=n)
     if kind == "logistic" and events == n:
@@ -251,9 +244,12 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     elif kind == "cox":
         y = df["surgery_event"].to_numpy(dtype="float64")
     others = [m for m in sorted(set(present) | set(df.attrs.get("all_modalities", []))) if m != reference]
-    notes = {m: _screen(df, m, kind, y) for m in others}
+    n_by = df.groupby("modality").size()
+    ev_by = pd.Series(y, index=df.index).groupby(df["modality"]).sum() if y is not None else n_by * 0
+    count = lambda m: (int(n_by.get(m, 0)), int(ev_by.get(m, 0)))  # noqa: E731
+    notes = {m: _screen(*count(m), kind) for m in others}
     notes = {m: (f"{v}: not estimable" if v else None) for m, v in notes.items()}
-    ref_note = _screen(df, reference, kind, y)
+    ref_note = _screen(*count(reference), kind)
     rows = []
     used: list[str] = []
     estimable = [m for m in others if notes[m] is None]
@@ -261,7 +257,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
         keep = df["modality"].isin(estimable + [reference]).to_numpy(dtype=bool)
         d = df[keep]
         yk = y[keep] if y is not None else None
-        X, names, used = _design(d, modalities=estimable, reference=reference, covariates=covariates,
+        X, names, used = _design(d, modalities=estimable, covariates=covariates,
                                  y_events=yk, both_ends=kind == "logistic", constant=kind != "cox")
         try:
             if kind == "linear":
@@ -300,12 +296,11 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
                          "note": notes[m] or "not estimable"})
     out = pd.DataFrame(rows, columns=["modality", ratio_name, "ci_low", "ci_high", "p", "note"])
     out = out.sort_values("modality").reset_index(drop=True)
+    out["note"] = pd.Series([n if isinstance(n, str) else None for n in out["note"]], dtype=object)
     out["p_holm"] = holm(out["p"].to_numpy())
-    counts = df.groupby("modality").size()
-    out["n"] = out["modality"].map(counts).fillna(0).astype("int64")
+    out["n"] = out["modality"].map(n_by).fillna(0).astype("int64")
     if y is not None:
-        ev = pd.Series(y).groupby(df["modality"].to_numpy()).sum()
-        out["events"] = out["modality"].map(ev).fillna(0).astype("int64")
+        out["events"] = out["modality"].map(ev_by).fillna(0).astype("int64")
     return out, used
 
 

@@ -222,8 +222,8 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=convert,
             )
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            msg = str(exc)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+            msg = "UTF8" if isinstance(exc, UnicodeDecodeError) else str(exc)
             if "UTF8" in msg or "UTF-8" in msg or "decode" in msg.lower():
                 if encoding == "utf8" and _decodes(path, "cp1252"):
                     continue
@@ -237,7 +237,12 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
             else:
                 log.add(path.name, None, None, f"could not be read as CSV{where}")
             return None
-        if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
+        try:
+            _ = table.column_names  # a header that is not valid text fails here
+            bad_bytes = any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types)
+        except UnicodeDecodeError:
+            bad_bytes = True
+        if bad_bytes:
             table = None  # bytes that are not UTF-8 text
             if encoding == "utf8" and _decodes(path, "cp1252"):
                 continue
@@ -339,9 +344,13 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
         return num.where(~unparsed)
     with np.errstate(invalid="ignore"):
         fractional = np.isfinite(values) & (np.floor(values) != values)
+        huge = np.isfinite(values) & (np.abs(values) > 1e12) & ~fractional
     _bad(log, file, name, s, fractional & ~skip, "a whole number", "not a whole number")
-    skip |= fractional
-    clean = num.where(~(unparsed | fractional))
+    rows = np.flatnonzero(huge & ~skip)
+    if len(rows):
+        log.add_rows(file, rows, name, "is far outside any sensible range (value not shown)", key="huge number")
+    skip |= fractional | huge
+    clean = num.where(~(unparsed | fractional | huge))
     return clean.astype("Int64")
 
 
@@ -454,10 +463,13 @@ def _episode_positions(ep_ids: pd.Series, visit_ids: pd.Series) -> np.ndarray:
     Arrow's hash join (``index_in``) avoids turning millions of ids into Python strings.
     """
     codes, uniques = pd.factorize(ep_ids)
+    if len(uniques) == 0:
+        return np.full(len(visit_ids), -1, dtype="int64")
     first = np.full(len(uniques), -1, dtype="int64")
     rows = np.flatnonzero(codes >= 0)[::-1]
     first[codes[rows]] = rows  # the earliest row is written last
-    idx = pc.fill_null(pc.index_in(pa.array(visit_ids), value_set=pa.array(uniques)), -1)
+    idx = pc.fill_null(pc.index_in(pa.array(visit_ids.astype("str")).cast(pa.string()),
+                                   value_set=pa.array(uniques.astype("str")).cast(pa.string())), -1)
     idx = idx.to_numpy().astype("int64")
     return np.where(idx >= 0, first[np.maximum(idx, 0)], -1)
 

@@ -11,9 +11,11 @@ published value named in the test:
   default, used only to compare with R's printed output); at-risk, event and
   censored counts as a table;
 - log-rank test across groups (statsmodels ``survdiff``);
-- Cox proportional hazards with Efron ties (statsmodels ``PHReg``), logistic
-  (``Logit``) and linear (``OLS``, t-based intervals) models built from numpy
-  design matrices (the formula interface is far too slow at a million rows);
+- Cox proportional hazards with Efron ties (our vectorised Newton-Raphson,
+  checked against statsmodels ``PHReg`` and R ``coxph``), logistic (statsmodels
+  ``Logit``) and linear (normal equations, t-based intervals, checked against
+  statsmodels ``OLS``) models on numpy design matrices (the formula interface
+  is far too slow at a million rows);
 - Holm adjustment of p-values across modalities.
 
 Comparisons that cannot be estimated (no events, every episode an event,
@@ -31,9 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from statsmodels.discrete.discrete_model import Logit
-from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
-from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
@@ -385,13 +385,31 @@ def _tidy(names, params, bse, stat, p, ci) -> pd.DataFrame:
 
 
 def linear_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
-    """Ordinary least squares with t-based intervals (statsmodels ``OLS``).
+    """Ordinary least squares with t-based intervals.
 
-    ``X`` must include the constant column if one is wanted.
+    Solved from the normal equations (Cholesky of X'X), which is exact for the
+    full-rank designs built by :mod:`analysis.compare` and about ten times
+    faster than statsmodels' pseudo-inverse at a million rows; a test checks it
+    against statsmodels ``OLS``. ``X`` must include the constant column if one
+    is wanted.
     """
-    fit = OLS(np.asarray(y, dtype="float64"), np.asarray(X, dtype="float64")).fit()
-    tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, fit.conf_int(alpha=1 - confidence))
-    return ModelResult(tab, float(fit.llf), True, int(fit.nobs))
+    yv = np.asarray(y, dtype="float64")
+    Xv = np.asarray(X, dtype="float64")
+    n, k = Xv.shape
+    xtx = Xv.T @ Xv
+    beta = np.linalg.solve(xtx, Xv.T @ yv)
+    resid = yv - Xv @ beta
+    df = n - k
+    sigma2 = float(resid @ resid) / df if df > 0 else np.nan
+    cov = sigma2 * np.linalg.inv(xtx)
+    se = np.sqrt(np.diag(cov))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = beta / se
+    p = 2 * sps.t.sf(np.abs(t), df) if df > 0 else np.full(k, np.nan)
+    q = sps.t.ppf(1 - (1 - confidence) / 2, df) if df > 0 else np.nan
+    ci = np.column_stack([beta - q * se, beta + q * se])
+    llf = -n / 2 * (np.log(2 * np.pi * float(resid @ resid) / n) + 1)
+    return ModelResult(_tidy(names, beta, se, t, p, ci), float(llf), True, n)
 
 
 def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
@@ -410,20 +428,117 @@ def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     return ModelResult(tab, float(fit.llf), converged, len(y_), int(y_.sum()))
 
 
-def cox_model(time, event, X, *, names, ties: str = "efron", confidence: float = 0.95) -> ModelResult:
-    """Cox proportional hazards (statsmodels ``PHReg``), Efron ties by default.
+class _CoxData:
+    """Sufficient structure for Cox partial likelihoods with tied times (Efron or Breslow).
 
-    statsmodels defaults to Breslow; R's ``coxph`` and this product use Efron.
+    Observations are grouped by distinct event time, so each Newton step costs a
+    few passes over the data and p x p work per distinct time, however many
+    episodes there are.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (ConvergenceWarning, RuntimeWarning))
-        model = PHReg(np.asarray(time, dtype="float64"), np.asarray(X, dtype="float64"),
-                      status=np.asarray(event, dtype="float64"), ties=ties)
-        fit = model.fit(method="newton", maxiter=100, disp=0, tol=1e-10)
-    converged = bool(getattr(fit, "mle_retvals", {}).get("converged", True))
-    ci = fit.conf_int(alpha=1 - confidence)
-    tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, ci)
-    return ModelResult(tab, float(fit.llf), converged, len(np.asarray(time)), int(np.asarray(event).sum()))
+
+    def __init__(self, time, event, X, ties):
+        t = np.asarray(time, dtype="float64")
+        e = np.asarray(event, dtype="float64") > 0
+        self.X = np.asarray(X, dtype="float64")
+        order = np.argsort(t, kind="stable")
+        self.t, self.e, self.X = t[order], e[order], self.X[order]
+        self.ev_times = np.unique(self.t[self.e])
+        # first sorted row with time >= each event time: the start of its risk set
+        self.risk_start = np.searchsorted(self.t, self.ev_times, side="left")
+        ev_rows = np.flatnonzero(self.e)
+        self.ev_rows = ev_rows
+        self.ev_group = np.searchsorted(self.ev_times, self.t[ev_rows])
+        self.d = np.bincount(self.ev_group, minlength=len(self.ev_times)).astype("float64")
+        # Efron: for event-time j the l-th tied event (l = 0..d_j-1) removes fraction l/d_j of the tied set
+        self.pair_group = np.repeat(np.arange(len(self.ev_times)), self.d.astype(int))
+        first = np.r_[0, np.cumsum(self.d)[:-1]].astype(int)
+        l = np.arange(len(self.pair_group)) - first[self.pair_group]
+        self.c = (l / self.d[self.pair_group]) if ties == "efron" else np.zeros(len(self.pair_group))
+        self.sum_x_events = self.X[ev_rows].sum(axis=0)
+
+    def evaluate(self, beta):
+        """Log partial likelihood, gradient and Hessian at beta."""
+        X, J = self.X, len(self.ev_times)
+        eta = X @ beta
+        shift = eta.max() if len(eta) else 0.0
+        w = np.exp(eta - shift)
+        wx = X * w[:, None]
+        # risk-set sums via reverse cumulative sums at each risk-set start
+        cw = np.r_[np.cumsum(w[::-1])[::-1], 0.0]
+        cwx = np.vstack([np.cumsum(wx[::-1], axis=0)[::-1], np.zeros((1, X.shape[1]))])
+        s0r, s1r = cw[self.risk_start], cwx[self.risk_start]
+        # tied-event sums per event time
+        s0d = np.bincount(self.ev_group, weights=w[self.ev_rows], minlength=J)
+        s1d = np.zeros((J, X.shape[1]))
+        np.add.at(s1d, self.ev_group, wx[self.ev_rows])
+        g, c = self.pair_group, self.c
+        s0 = s0r[g] - c * s0d[g]
+        ll = float(eta[self.ev_rows].sum() - (np.log(s0) + shift).sum())
+        inv = 1 / s0
+        a = np.bincount(g, weights=inv, minlength=J)
+        b = np.bincount(g, weights=c * inv, minlength=J)
+        grad = self.sum_x_events - (s1r * a[:, None]).sum(0) + (s1d * b[:, None]).sum(0)
+        # second moments: sum_j a_j S2_R,j = X' diag(w * A) X with A_i = sum of a_j over event times <= t_i
+        A = np.cumsum(a)[np.searchsorted(self.ev_times, self.t, side="right") - 1] if J else np.zeros(len(w))
+        A = np.where(np.searchsorted(self.ev_times, self.t, side="right") > 0, A, 0.0)
+        s2 = (X * (w * A)[:, None]).T @ X
+        wb = np.zeros(len(w))
+        wb[self.ev_rows] = w[self.ev_rows] * b[self.ev_group]
+        s2 -= (X * wb[:, None]).T @ X
+        alpha = np.bincount(g, weights=inv**2, minlength=J)
+        bet = np.bincount(g, weights=c * inv**2, minlength=J)
+        gam = np.bincount(g, weights=c**2 * inv**2, minlength=J)
+        outer = (s1r.T * alpha) @ s1r - (s1r.T * bet) @ s1d - (s1d.T * bet) @ s1r + (s1d.T * gam) @ s1d
+        hess = -(s2 - outer)
+        return ll, grad, hess
+
+
+def cox_model(time, event, X, *, names, ties: str = "efron", confidence: float = 0.95,
+              max_iter: int = 50, tol: float = 1e-10) -> ModelResult:
+    """Cox proportional hazards by Newton-Raphson, Efron ties by default (Breslow on request).
+
+    A vectorised implementation grouped by distinct event time: a million
+    episodes fit in seconds, where statsmodels ``PHReg`` loops in Python over
+    risk sets. It is checked against ``PHReg`` (both tie methods) and against R
+    ``coxph`` (Rossi, 7 decimals; aml) in the tests. Wald intervals.
+    """
+    if ties not in ("efron", "breslow"):
+        raise ValueError("ties must be 'efron' or 'breslow'")
+    data = _CoxData(time, event, X, ties)
+    k = data.X.shape[1]
+    beta = np.zeros(k)
+    ll, grad, hess = data.evaluate(beta)
+    converged = False
+    for _ in range(max_iter):
+        try:
+            step = np.linalg.solve(-hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        new = beta + step
+        new_ll, new_grad, new_hess = data.evaluate(new)
+        halvings = 0
+        while (not np.isfinite(new_ll) or new_ll < ll - 1e-12) and halvings < 30:
+            step /= 2
+            new = beta + step
+            new_ll, new_grad, new_hess = data.evaluate(new)
+            halvings += 1
+        done = np.max(np.abs(step)) < tol or abs(new_ll - ll) < tol * (1 + abs(ll))
+        beta, ll, grad, hess = new, new_ll, new_grad, new_hess
+        if done:
+            converged = True
+            break
+    with np.errstate(invalid="ignore", divide="ignore"):
+        try:
+            cov = np.linalg.inv(-hess)
+            se = np.sqrt(np.diag(cov))
+        except np.linalg.LinAlgError:
+            se = np.full(k, np.nan)
+        z = beta / se
+    p = 2 * sps.norm.sf(np.abs(z))
+    q = z_value(confidence)
+    ci = np.column_stack([beta - q * se, beta + q * se])
+    return ModelResult(_tidy(names, beta, se, z, p, ci), ll, converged and bool(np.all(np.isfinite(se))),
+                       len(data.t), int(data.e.sum()))
 
 
 def holm(pvalues) -> np.ndarray:

@@ -1,0 +1,134 @@
+"""`summary`: the JSON document (spec section 6), the terminal table, the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from analysis import load_records
+from analysis.cli import main
+from analysis.summary import ASSOCIATION_NOTE, format_summary, summarise
+
+OUTCOME_KEYS = {"episodes", "leg_pain_change", "responder", "recovered", "surgery_free"}
+
+
+@pytest.fixture(scope="module")
+def doc(sample_dir):
+    return summarise(load_records(sample_dir))
+
+
+def test_json_shape_matches_spec(doc):
+    assert set(doc) == {"data", "settings", "overall", "modalities", "tests", "adjusted"}
+    assert set(doc["data"]) == {"episodes", "visits", "clinics", "first_start", "last_start"}
+    assert set(doc["settings"]) == {"horizon_days", "population", "confidence", "reference"}
+    assert set(doc["overall"]) == OUTCOME_KEYS
+    assert set(doc["overall"]["leg_pain_change"]) == {"n", "mean", "ci_low", "ci_high"}
+    for key in ("responder", "recovered", "surgery_free"):
+        assert set(doc["overall"][key]) == {"n", "events", "rate", "ci_low", "ci_high"}
+    assert set(doc["tests"]["surgery_logrank"]) == {"chi2", "df", "p"}
+    assert set(doc["adjusted"]) == {"reference", "covariates", "leg_pain_change", "recovered", "surgery"}
+    for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
+        for row in doc["adjusted"][key]:
+            assert {"modality", est, "ci_low", "ci_high", "p", "note"} <= set(row)
+
+
+def test_json_values(doc, sample_dir):
+    rec = load_records(sample_dir)
+    assert doc["data"]["episodes"] == len(rec.episodes) and doc["data"]["visits"] == len(rec.visits)
+    assert doc["data"]["clinics"] == ["CEN", "NTH", "STH"]
+    assert doc["settings"] == {"horizon_days": 365, "population": "candidates", "confidence": 0.95,
+                               "reference": doc["adjusted"]["reference"]}
+    codes = [m["modality"] for m in doc["modalities"]]
+    assert codes == sorted(codes) and len(codes) == 9
+    counts = rec.episodes["modality"].value_counts()
+    assert doc["settings"]["reference"] == sorted(counts[counts == counts.max()].index)[0]
+    assert doc["settings"]["reference"] not in [r["modality"] for r in doc["adjusted"]["recovered"]]
+    assert sum(m["episodes"] for m in doc["modalities"]) == doc["overall"]["episodes"]
+    sf = doc["overall"]["surgery_free"]
+    assert sf["n"] == int(rec.episodes["surgical_candidate"].sum())
+    assert 0 < sf["ci_low"] < sf["rate"] < sf["ci_high"] < 1
+    assert doc["tests"]["surgery_logrank"]["df"] == 8
+    mck = next(m for m in doc["modalities"] if m["modality"] == "mckenzie")
+    assert mck["label"] == "McKenzie (MDT)"
+
+
+def test_numbers_are_unrounded(doc):
+    rate = doc["overall"]["recovered"]["rate"]
+    assert rate == doc["overall"]["recovered"]["events"] / doc["overall"]["recovered"]["n"]
+    assert round(rate, 4) != rate
+
+
+def test_terminal_table(doc):
+    text = format_summary(doc)
+    assert "McKenzie (MDT)" in text and "Overall" in text
+    assert ASSOCIATION_NOTE in text
+    assert "Surgery-free at 365 days among surgical candidates" in text
+
+
+def test_cli_summary_json(sample_dir, capsys):
+    assert main(["summary", str(sample_dir), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["horizon_days"] == 365
+
+
+def test_cli_summary_options(sample_dir, capsys):
+    args = ["summary", str(sample_dir), "--json", "--horizon-days", "180", "--reference", "mckenzie",
+            "--population", "all", "--clinic", "CEN,NTH", "--from", "2024-06-01", "--to", "2025-05-31"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"] == {"horizon_days": 180, "population": "all", "confidence": 0.95, "reference": "mckenzie"}
+    assert doc["data"]["clinics"] == ["CEN", "NTH"]
+    assert doc["data"]["first_start"] >= "2024-06-01" and doc["data"]["last_start"] <= "2025-05-31"
+    assert doc["overall"]["surgery_free"]["n"] == doc["overall"]["episodes"]
+
+
+def test_cli_summary_text(sample_dir, capsys):
+    assert main(["summary", str(sample_dir)]) == 0
+    out = capsys.readouterr()
+    assert "Adjusted comparisons against" in out.out
+    assert "Fitting" in out.err or "fitting" in out.err  # progress on stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--reference", "cupping"], "reference modality 'cupping' is not in the data"),
+    (["--clinic", "XYZ"], "clinic XYZ is not in the data (clinics: CEN, NTH, STH)"),
+    (["--from", "2025-02-30"], "'2025-02-30' is not a date written YYYY-MM-DD"),
+    (["--horizon-days", "0"], "must be at least 1 day"),
+    (["--from", "2025-06-01", "--to", "2025-01-01"], "--from is after --to"),
+])
+def test_cli_summary_usage_errors_exit_2(sample_dir, capsys, args, message):
+    try:
+        code = main(["summary", str(sample_dir), *args])
+    except SystemExit as exc:  # argparse rejects bad option values itself
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_summary_invalid_folder_exits_1(small_folder, capsys):
+    ep = pd.read_csv(small_folder / "episodes.csv", dtype=str, keep_default_na=False)
+    ep.loc[0, "global_change"] = "9"
+    ep.to_csv(small_folder / "episodes.csv", index=False)
+    assert main(["summary", str(small_folder)]) == 1
+    assert "episodes.csv row 2, column global_change: 9 is outside 1-7" in capsys.readouterr().out
+    assert main(["summary", str(small_folder), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["problems"][0]["row"] == 2
+
+
+def test_cli_summary_no_episodes_after_filter_exits_1(sample_dir, capsys):
+    assert main(["summary", str(sample_dir), "--from", "2030-01-01"]) == 1
+    assert "no episodes match the filters" in capsys.readouterr().out
+
+
+def test_json_has_no_nan(sample_dir, capsys):
+    main(["summary", str(sample_dir), "--json", "--clinic", "STH", "--from", "2025-10-01"])
+    text = capsys.readouterr().out
+    assert "NaN" not in text
+    doc = json.loads(text)
+    for row in doc["adjusted"]["surgery"]:
+        assert row["hazard_ratio"] is None or math.isfinite(row["hazard_ratio"])
+        if row["hazard_ratio"] is None:
+            assert row["note"]
