@@ -326,3 +326,15 @@ def test_many_problems_are_capped_and_counted(small_folder):
     assert len(listed) == 20
     summary = [p for p in problems if p.column == "leg_pain" and p.row is None]
     assert len(summary) == 1 and re.search(r"more rows with the same problem \(is outside 0-10\)", summary[0].problem)
+
+
+def test_identifier_in_visit_episode_id_is_named_not_echoed(small_folder):
+    def fn(df):
+        df.loc[3, "episode_id"] = "jo@example.org"
+        df.loc[4, "episode_id"] = "E999999"
+        return df
+    edit_csv(small_folder, "visits", fn)
+    msgs = messages(small_folder)
+    assert "visits.csv row 5, column episode_id: looks like an e-mail address; identifiers are refused (value not shown)" in msgs
+    assert "visits.csv row 6, column episode_id: does not match any episode in episodes.csv" in msgs
+    assert not any("example.org" in m for m in msgs)

@@ -2,70 +2,73 @@
 
 The public surface is listed in ``__all__``; modules are layered
 ``schema`` -> ``privacy`` -> ``io`` -> ``outcomes`` -> ``stats`` -> ``compare`` ->
-``tables`` -> ``summary`` -> ``cli``, and ``synth`` makes sample data. Lower layers never import higher ones.
+``tables`` -> ``summary`` -> ``cli``, and ``synth`` makes sample data. Lower
+layers never import higher ones.
+
+Names are imported on first use (PEP 562), so ``physio-outcomes validate``
+does not pay for loading scipy and statsmodels.
 """
 
-from .compare import adjusted_comparisons, choose_reference, outcome_table
-from .io import DataProblemError, Problem, Records, load_records, validate_folder
-from .outcomes import OutcomeSettings, derive_outcomes, filter_records
-from .privacy import classify_value, find_identifiers, is_valid_nhs_number, is_valid_nric, looks_like_ssn
-from .stats import (
-    at_risk_table,
-    cox_model,
-    holm,
-    kaplan_meier,
-    linear_model,
-    logistic_model,
-    logrank_test,
-    mean_ci,
-    newcombe_difference,
-    survival_at,
-    wilson_interval,
-)
-from .summary import format_summary, summarise
-from .synth import make_sample, write_sample
-from .tables import baseline_table, format_baseline_table
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
+#: Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
     # records contract and loading
-    "DataProblemError",
-    "Problem",
-    "Records",
-    "load_records",
-    "validate_folder",
+    "DataProblemError": "io",
+    "Problem": "io",
+    "Records": "io",
+    "load_records": "io",
+    "validate_folder": "io",
     # outcomes
-    "OutcomeSettings",
-    "derive_outcomes",
-    "filter_records",
+    "OutcomeSettings": "outcomes",
+    "derive_outcomes": "outcomes",
+    "filter_records": "outcomes",
     # statistics
-    "at_risk_table",
-    "cox_model",
-    "holm",
-    "kaplan_meier",
-    "linear_model",
-    "logistic_model",
-    "logrank_test",
-    "mean_ci",
-    "newcombe_difference",
-    "survival_at",
-    "wilson_interval",
-    # comparisons and tables
-    "adjusted_comparisons",
-    "baseline_table",
-    "choose_reference",
-    "format_baseline_table",
-    "format_summary",
-    "outcome_table",
-    "summarise",
+    "at_risk_table": "stats",
+    "cox_model": "stats",
+    "holm": "stats",
+    "kaplan_meier": "stats",
+    "linear_model": "stats",
+    "logistic_model": "stats",
+    "logrank_test": "stats",
+    "mean_ci": "stats",
+    "newcombe_difference": "stats",
+    "survival_at": "stats",
+    "wilson_interval": "stats",
+    # comparisons, tables, summary
+    "adjusted_comparisons": "compare",
+    "choose_reference": "compare",
+    "outcome_table": "compare",
+    "baseline_table": "tables",
+    "format_baseline_table": "tables",
+    "format_summary": "summary",
+    "summarise": "summary",
     # privacy
-    "classify_value",
-    "find_identifiers",
-    "is_valid_nhs_number",
-    "is_valid_nric",
-    "looks_like_ssn",
+    "classify_value": "privacy",
+    "find_identifiers": "privacy",
+    "is_valid_nhs_number": "privacy",
+    "is_valid_nric": "privacy",
+    "looks_like_ssn": "privacy",
     # sample data
-    "make_sample",
-    "write_sample",
-]
+    "make_sample": "synth",
+    "write_sample": "synth",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analysis' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

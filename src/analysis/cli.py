@@ -16,9 +16,6 @@ from pathlib import Path
 
 from . import __version__
 from .io import DataProblemError, Problem, load_records, validate_folder
-from .outcomes import OutcomeSettings, derive_outcomes, filter_records
-from .summary import format_summary, summarise
-from .synth import write_sample
 
 __all__ = ["main"]
 
@@ -108,6 +105,8 @@ def _load_filtered(args, *, json_mode: bool):
             raise _UsageError(f"clinic {', '.join(unknown)} is not in the data (clinics: {', '.join(known)})")
     if args.start_from and args.start_to and args.start_from > args.start_to:
         raise _UsageError("--from is after --to")
+    from .outcomes import filter_records
+
     records = filter_records(records, clinics=clinics, start_from=args.start_from, start_to=args.start_to)
     if len(records.episodes) == 0:
         msg = "no episodes match the filters (clinic and start-date period); nothing to summarise"
@@ -118,6 +117,9 @@ def _load_filtered(args, *, json_mode: bool):
 
 
 def _cmd_summary(args) -> int:
+    from .outcomes import OutcomeSettings, derive_outcomes
+    from .summary import format_summary, summarise
+
     settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population)
     records, code = _load_filtered(args, json_mode=args.json)
     if records is None:
@@ -158,6 +160,8 @@ def _cmd_sample(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise _UsageError(f"{out} exists and is not a folder")
+    from .synth import write_sample
+
     _progress(f"Generating {args.episodes:,} synthetic episodes (seed {args.seed}) ...")
     counts = write_sample(out, args.episodes, seed=args.seed, fmt=args.format)
     print(f"Wrote {counts['episodes']:,} episodes and {counts['visits']:,} visits to {out}")

@@ -427,6 +427,10 @@ def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
             log.add(file, 1, s.name, "is missing: this column is required")
     # identifier guard on every text cell (distinct values only)
     text_cols = [c for c in raw.columns if pd.api.types.is_string_dtype(raw[c].dtype)]
+    if table == "visits":
+        # a visit's episode_id is either one of the episodes' ids (scanned there) or an
+        # orphan, scanned with the cross-table rules: saves hashing millions of ids twice
+        text_cols = [c for c in text_cols if c != "episode_id"]
     skip: dict[str, np.ndarray] = {}
     findings = find_identifiers(
         raw,
@@ -548,6 +552,14 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
     pos = _episode_positions(ep["episode_id"], vi["episode_id"])
     cache["pos"] = pos
     orphan = (pos < 0) & vi["episode_id"].notna().to_numpy()
+    if orphan.any():
+        orphan_rows = np.flatnonzero(orphan)
+        ids = vi[["episode_id"]].iloc[orphan_rows].reset_index(drop=True)
+        for f in find_identifiers(ids, name_columns={"episode_id"}):
+            rows = orphan_rows[f.rows]
+            log.add_rows(vf, rows, "episode_id", f"looks like {f.description}; identifiers are refused (value not shown)",
+                         key=f"looks like {f.description}")
+            orphan[rows] = False
     log.add_rows(vf, np.flatnonzero(orphan), "episode_id", f"does not match any episode in {ef}", key="unknown episode")
     if not {"visit_no", "day"} <= set(vi.columns):
         return
