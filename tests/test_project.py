@@ -55,8 +55,9 @@ def test_notebooks_are_committed_without_outputs():
 
 def test_layers_never_import_upwards():
     """schema -> io/privacy -> outcomes -> stats -> tables/plots -> report -> cli."""
-    order = ["schema", "privacy", "io", "synth", "outcomes", "stats", "compare", "tables", "summary", "plots",
-             "disclosure", "report", "anonymise", "cli"]
+    order = ["schema", "privacy", "disclosure", "io", "synth", "outcomes", "stats", "compare", "describe", "tables",
+             "summary", "plots",
+             "report", "anonymise", "cli"]
     rank = {m: i for i, m in enumerate(order)}
     for path in (ROOT / "src" / "analysis").glob("*.py"):
         mod = path.stem

@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "OutcomeSettings": "outcomes",
     "derive_outcomes": "outcomes",
     "filter_records": "outcomes",
+    "prepare": "outcomes",
     # statistics
     "at_risk_table": "stats",
     "cox_model": "stats",

@@ -36,6 +36,7 @@ __all__ = [
     "SYMPTOM_BANDS",
     "derive_outcomes",
     "filter_records",
+    "prepare",
     "symptom_band",
 ]
 
@@ -188,7 +189,7 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
     --------
     >>> from analysis import load_records, derive_outcomes
     >>> out = derive_outcomes(load_records("data/sample"))
-    >>> round(out["baseline_leg_pain"].mean(), 1), out["recovered"].notna().mean() > 0.6
+    >>> round(float(out["baseline_leg_pain"].mean()), 1), bool(out["recovered"].notna().mean() > 0.6)
     (6.3, True)
     """
     s = settings or OutcomeSettings()
@@ -260,3 +261,41 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
     })
     out.attrs["settings"] = s
     return out
+
+
+def prepare(folder, *, clinics=None, start_from=None, start_to=None,
+            settings: OutcomeSettings | None = None) -> tuple[Records, pd.DataFrame]:
+    """Load, validate and filter a data folder, then derive the outcomes: the
+    first step of every notebook and of the report.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+    clinics : list of str, optional, keyword-only
+    start_from, start_to : str, optional, keyword-only
+        ``YYYY-MM-DD`` limits on start_date.
+    settings : OutcomeSettings, optional, keyword-only
+
+    Returns
+    -------
+    records : Records
+        The filtered records.
+    outcomes : pandas.DataFrame
+        :func:`derive_outcomes` of them.
+
+    Raises
+    ------
+    analysis.DataProblemError
+        When the folder breaks the records contract (every problem listed).
+
+    Examples
+    --------
+    >>> from analysis.outcomes import prepare
+    >>> records, outcomes = prepare("data/sample", clinics=["NTH"])
+    >>> len(records.episodes) == len(outcomes)
+    True
+    """
+    from .io import load_records
+
+    records = filter_records(load_records(folder), clinics=clinics, start_from=start_from, start_to=start_to)
+    return records, derive_outcomes(records, settings=settings)

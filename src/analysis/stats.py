@@ -157,7 +157,7 @@ def mean_ci(values, *, confidence: float = 0.95) -> dict:
         return {"n": 1, "mean": mean, "sd": np.nan, "ci_low": np.nan, "ci_high": np.nan}
     sd = float(x.std(ddof=1))
     half = float(sps.t.ppf(1 - (1 - confidence) / 2, n - 1)) * sd / np.sqrt(n)
-    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": float(mean - half), "ci_high": float(mean + half)}
 
 
 # ----------------------------------------------------------------- survival
@@ -188,7 +188,7 @@ def kaplan_meier(time, event, *, confidence: float = 0.95, conf_type: str = "log
     Examples
     --------
     >>> from analysis.stats import kaplan_meier
-    >>> kaplan_meier([1, 2, 2, 3], [True, True, False, False])[["time", "n_risk", "survival"]].to_dict("list")
+    >>> kaplan_meier([1, 2, 2, 3], [True, True, False, False])[["time", "n_risk", "survival"]].round(4).to_dict("list")
     {'time': [1.0, 2.0], 'n_risk': [4, 3], 'survival': [0.75, 0.5]}
     """
     t = np.asarray(time, dtype="float64")

@@ -140,7 +140,7 @@ def make_sample(n_episodes: int = 1500, *, seed: int = 2024, params: SampleParam
     --------
     >>> from analysis.synth import make_sample
     >>> ep, vi, cat = make_sample(200, seed=1)
-    >>> len(ep), len(cat), vi.groupby("episode_id").size().median() >= 4
+    >>> len(ep), len(cat), bool(vi.groupby("episode_id").size().median() >= 4)
     (200, 9, True)
     """
     p = params or SampleParameters()

@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import schema
 
-__all__ = ["TABLE1_VARIABLES", "baseline_table", "format_baseline_table"]
+__all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table", "format_outcome_table"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -246,3 +246,109 @@ def format_baseline_table(table: pd.DataFrame, *, count: Callable | None = None,
             row["SMD"] = ""
             out_rows.append(row)
     return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups, "SMD"])
+
+
+def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=None) -> pd.DataFrame:
+    """Crude outcomes by modality as a readable table, with disclosure control.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis.compare.outcome_table`.
+    horizon_days : int, keyword-only
+    rule : DisclosureRule, optional, keyword-only
+        From :func:`analysis.disclosure.disclosure_rule`; default ``internal``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``Modality``, ``Episodes``, ``Leg pain change, points (95% CI)``,
+        ``Responders (95% CI)``, ``Recovered (95% CI)``,
+        ``Surgery-free at N days (95% CI)``, each rate with its denominator.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, outcome_table
+    >>> from analysis.tables import format_outcome_table
+    >>> rec = load_records("data/sample")
+    >>> t = format_outcome_table(outcome_table(derive_outcomes(rec), labels=rec.labels))
+    >>> t.columns[1], t.iloc[0, 0]
+    ('Episodes', 'Overall')
+    """
+    from .disclosure import disclosure_rule
+
+    rule = rule or disclosure_rule("internal")
+
+    def rate(r, key):
+        n, e = r[f"{key}_n"], r[f"{key}_events"]
+        if not n or pd.isna(r[f"{key}_rate"]):
+            return "-"
+        if not rule.allows(n) or (rule.name == "public" and rule.percent(e, n) == "*"):
+            return "-" if rule.name != "public" else "*"
+        pct = rule.percent(e, n) if rule.name == "public" else f"{100 * r[f'{key}_rate']:.0f}%"
+        ci = f" ({100 * r[f'{key}_ci_low']:.0f} to {100 * r[f'{key}_ci_high']:.0f})" if pd.notna(r[f"{key}_ci_low"]) else ""
+        return f"{pct}{ci}, n = {rule.count(n)}"
+
+    def km(r):
+        n = r["surgery_free_n"]
+        if not n or pd.isna(r["surgery_free_rate"]) or not rule.allows(n):
+            return "-"
+        ci = f" ({100 * r['surgery_free_ci_low']:.0f} to {100 * r['surgery_free_ci_high']:.0f})" \
+            if pd.notna(r["surgery_free_ci_low"]) else ""
+        return f"{100 * r['surgery_free_rate']:.0f}%{ci}, n = {rule.count(n)}"
+
+    def mean(r):
+        n = r["leg_pain_change_n"]
+        if not n or not rule.allows(n) or pd.isna(r["leg_pain_change_mean"]):
+            return "-"
+        ci = f" ({r['leg_pain_change_ci_low']:+.1f} to {r['leg_pain_change_ci_high']:+.1f})" \
+            if pd.notna(r["leg_pain_change_ci_low"]) else ""
+        return f"{r['leg_pain_change_mean']:+.1f}{ci}, n = {rule.count(n)}"
+
+    rows = []
+    for r in table.to_dict("records"):
+        rows.append({
+            "Modality": r["label"],
+            "Episodes": rule.count(r["episodes"]),
+            "Leg pain change, points (95% CI)": mean(r),
+            "Responders (95% CI)": rate(r, "responder"),
+            "Recovered (95% CI)": rate(r, "recovered"),
+            f"Surgery-free at {horizon_days} days (95% CI)": km(r),
+        })
+    return pd.DataFrame(rows)
+
+
+def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.DataFrame:
+    """The three adjusted comparisons side by side, one row per modality.
+
+    Model estimates are exempt from count-based disclosure control.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, adjusted_comparisons
+    >>> from analysis.tables import format_adjusted_table
+    >>> rec = load_records("data/sample")
+    >>> t = format_adjusted_table(adjusted_comparisons(derive_outcomes(rec)), labels=rec.labels)
+    >>> list(t.columns)[:2]
+    ['Modality', 'Leg pain difference, points (95% CI)']
+    """
+    labels = labels or {}
+
+    def cell(r, est, fmt):
+        if pd.isna(r[est]):
+            return "not estimable"
+        p = "p < 0.001" if r["p"] < 0.001 else f"p = {r['p']:.3f}"
+        return f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}"
+
+    lp = adjusted["leg_pain_change"].set_index("modality")
+    rc = adjusted["recovered"].set_index("modality")
+    sg = adjusted["surgery"].set_index("modality")
+    rows = []
+    for m in lp.index:
+        rows.append({
+            "Modality": labels.get(m, m),
+            "Leg pain difference, points (95% CI)": cell(lp.loc[m], "difference", "+.2f"),
+            "Recovered, odds ratio (95% CI)": cell(rc.loc[m], "odds_ratio", ".2f"),
+            "Surgery, hazard ratio (95% CI)": cell(sg.loc[m], "hazard_ratio", ".2f"),
+        })
+    return pd.DataFrame(rows)

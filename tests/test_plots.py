@@ -1,0 +1,115 @@
+"""Figures draw what the tables say: lines, points and at-risk numbers."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from analysis import adjusted_comparisons, derive_outcomes, load_records  # noqa: E402
+from analysis.describe import funnel_data, pain_trajectories, survival_curves, completeness_table  # noqa: E402
+from analysis.disclosure import disclosure_rule  # noqa: E402
+from analysis.plots import (  # noqa: E402
+    PALETTE,
+    modality_colors,
+    plot_completeness,
+    plot_forest,
+    plot_funnel,
+    plot_survival,
+    plot_trajectories,
+)
+
+
+@pytest.fixture(scope="module")
+def data(sample_dir):
+    rec = load_records(sample_dir)
+    return rec, derive_outcomes(rec)
+
+
+@pytest.fixture(autouse=True)
+def close_figs():
+    yield
+    plt.close("all")
+
+
+def test_palette_is_fixed_per_code_whatever_the_subset():
+    full = modality_colors(["a", "b", "c", "d"])
+    assert full == {"a": PALETTE[0], "b": PALETTE[1], "c": PALETTE[2], "d": PALETTE[3]}
+    assert len(set(modality_colors([f"m{i}" for i in range(9)]).values())) == 9
+
+
+def test_trajectories_one_line_per_modality_with_right_points(data):
+    rec, _ = data
+    traj = pain_trajectories(rec)
+    fig = plot_trajectories(traj, labels=rec.labels)
+    ax = fig.axes[0]
+    assert len(ax.lines) == traj["group"].nunique()
+    mck = next(line for line in ax.lines if line.get_label() == "McKenzie (MDT)")
+    expected = traj[traj["group"] == "mckenzie"].sort_values("visit_no")["mean"].to_numpy()
+    np.testing.assert_allclose(mck.get_ydata(), expected)
+
+
+def test_trajectories_hide_small_points(data):
+    rec, _ = data
+    traj = pain_trajectories(rec)
+    fig = plot_trajectories(traj, min_n=60)
+    drawn = sum(len(line.get_xdata()) for line in fig.axes[0].lines)
+    assert drawn == int((traj["n"] >= 60).sum())
+
+
+def test_survival_at_risk_table_matches_statistics(data):
+    rec, out = data
+    curves, risk = survival_curves(out)
+    fig = plot_survival(curves, risk, labels=rec.labels, horizon=365)
+    table_ax = fig.axes[1]
+    shown = sorted((round(t.get_position()[0]), t.get_text()) for t in table_ax.texts)
+    expected = sorted((round(r["time"]), f"{r['at_risk']:,}") for r in risk.to_dict("records"))
+    assert shown == expected
+    assert len(fig.axes[0].lines) == curves["group"].nunique() + 1  # curves + horizon line
+
+
+def test_survival_at_risk_counts_use_disclosure(data):
+    rec, out = data
+    curves, risk = survival_curves(out)
+    rule = disclosure_rule("public")
+    fig = plot_survival(curves, risk, count_format=rule.count)
+    assert {t.get_text() for t in fig.axes[1].texts} <= {rule.count(n) for n in risk["at_risk"]}
+    assert all(t.get_text() == "*" or int(t.get_text().replace(",", "")) % 5 == 0 for t in fig.axes[1].texts)
+
+
+def test_forest_points_are_the_estimates(data):
+    rec, out = data
+    adj = adjusted_comparisons(out)
+    fig = plot_forest(adj["surgery"], estimate="hazard_ratio", labels=rec.labels)
+    pts = fig.axes[0].collections[1].get_offsets()
+    assert sorted(np.round(pts[:, 0], 10)) == sorted(np.round(adj["surgery"]["hazard_ratio"].dropna(), 10))
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_forest_marks_non_estimable(data):
+    rec, out = data
+    adj = adjusted_comparisons(out)["recovered"].copy()
+    adj.loc[0, ["odds_ratio", "ci_low", "ci_high"]] = np.nan
+    fig = plot_forest(adj, estimate="odds_ratio")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["not estimable"]
+    assert len(fig.axes[0].collections[1].get_offsets()) == len(adj) - 1
+
+
+def test_funnel_one_point_per_clinic_and_limits(data):
+    _, out = data
+    fd = funnel_data(out)
+    fig = plot_funnel(fd)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 1], fd["rate"])
+    assert len(ax.lines) == 5  # overall + 2 x 95% + 2 x 99.8%
+
+
+def test_completeness_heatmap_annotations(data):
+    rec, out = data
+    c = completeness_table(out)
+    fig = plot_completeness(c, labels=rec.labels)
+    assert len(fig.axes[0].texts) == len(c) * 6
