@@ -16,8 +16,8 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 report: $(STAMP)
-	$(PY) -m analysis validate data/sample
-	@echo "The HTML report is not built yet (a later issue); data/sample is valid."
+	$(PY) -m analysis report data/sample -o reports/sample-report.html
+	@echo "Open $(CURDIR)/reports/sample-report.html in a browser."
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks

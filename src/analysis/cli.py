@@ -138,6 +138,28 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from .report import build_report
+
+    folder = _data_folder(args.data)
+    out = Path(args.out)
+    if out.resolve().is_relative_to(folder.resolve()):
+        raise _UsageError("the report must not be written inside the data folder; choose another -o")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise _UsageError("the report file name must end in .html")
+    records, code = _load_filtered(args, json_mode=False)
+    if records is None:
+        return code
+    if args.reference and args.reference not in set(records.episodes["modality"]):
+        known = ", ".join(sorted(records.episodes["modality"].unique()))
+        raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")
+    path = build_report(folder, out, title=args.title, clinics=_clinics(args.clinic), start_from=args.start_from,
+                        start_to=args.start_to, horizon_days=args.horizon_days, population=args.population,
+                        reference=args.reference, disclosure=args.disclosure)
+    print(f"Report: {path}")
+    return 0
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="data folder (default: data/sample)")
     p.add_argument("--clinic", action="append", metavar="CODE",
@@ -186,6 +208,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_filters(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON (spec section 6)")
     p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("report", help="the clinic-meeting HTML report")
+    _add_filters(p)
+    p.add_argument("-o", "--out", default="reports/clinic-report.html", metavar="FILE.html",
+                   help="HTML file to write (default reports/clinic-report.html)")
+    p.add_argument("--title", default="Sciatica outcomes by treatment modality", help="report title")
+    p.add_argument("--disclosure", choices=("internal", "public", "none"), default="internal",
+                   help="disclosure control of small numbers (default internal)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("sample", help="write a synthetic data folder")
     p.add_argument("-o", "--out", required=True, help="folder to write")

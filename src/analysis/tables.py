@@ -23,7 +23,8 @@ import pandas as pd
 
 from . import schema
 
-__all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table", "format_outcome_table"]
+__all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table",
+           "format_completeness_table", "format_outcome_table"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -164,20 +165,16 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
                 "mean", "sd", "median", "q1", "q3", "smd"]]
 
 
-def format_baseline_table(table: pd.DataFrame, *, count: Callable | None = None,
-                          summary_allowed: Callable | None = None, decimals: int = 1) -> pd.DataFrame:
+def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) -> pd.DataFrame:
     """Wide, human-readable Table 1 from :func:`baseline_table`.
 
     Parameters
     ----------
     table : pandas.DataFrame
         Output of :func:`baseline_table`.
-    count : callable, optional, keyword-only
-        ``count(n) -> str`` for every count shown (disclosure control hooks in
-        here); default exact counts.
-    summary_allowed : callable, optional, keyword-only
-        ``summary_allowed(n) -> bool``: whether a mean, SD, median or
-        percentage over *n* episodes may be shown; default always.
+    rule : DisclosureRule, optional, keyword-only
+        Disclosure control for every count, percentage and summary
+        (:func:`analysis.disclosure.disclosure_rule`); default exact figures.
     decimals : int, keyword-only
 
     Returns
@@ -193,8 +190,10 @@ def format_baseline_table(table: pd.DataFrame, *, count: Callable | None = None,
     >>> list(wide.columns[:2]), wide.iloc[0, 0]
     (['Characteristic', 'Overall'], 'Episodes, n')
     """
-    count = count or (lambda n: f"{int(n):,}")
-    allowed = summary_allowed or (lambda n: True)
+    from .disclosure import disclosure_rule
+
+    rule = rule or disclosure_rule("none")
+    count, allowed = rule.count, rule.allows
     f = f"{{:.{decimals}f}}"
 
     def cell(r) -> str:
@@ -204,11 +203,14 @@ def format_baseline_table(table: pd.DataFrame, *, count: Callable | None = None,
             if r["n"] == 0:
                 return ""
             if not allowed(r["n"]):
-                return "-"
+                return "-" if rule.name != "public" else "*"
             if r["level"] == "median [IQR]":
                 return f"{f.format(r['median'])} [{f.format(r['q1'])}, {f.format(r['q3'])}]"
             sd = "" if np.isnan(r["sd"]) else f" ({f.format(r['sd'])})"
             return f"{f.format(r['mean'])}{sd}"
+        if rule.name == "public":
+            pct = rule.percent(r["n"], r["denominator"], decimals=decimals)
+            return f"{count(r['n'])} ({pct})" if pct not in ("", "*") else count(r["n"])
         pct = f" ({f.format(r['percent'])}%)" if allowed(r["denominator"]) and not np.isnan(r["percent"]) else ""
         return f"{count(r['n'])}{pct}"
 
@@ -351,4 +353,39 @@ def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.D
             "Recovered, odds ratio (95% CI)": cell(rc.loc[m], "odds_ratio", ".2f"),
             "Surgery, hazard ratio (95% CI)": cell(sg.loc[m], "hazard_ratio", ".2f"),
         })
+    return pd.DataFrame(rows)
+
+
+def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None, rule=None) -> pd.DataFrame:
+    """Completeness of each outcome by group as a readable table, with disclosure control.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis.describe.completeness_table`.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.describe import completeness_table
+    >>> from analysis.tables import format_completeness_table
+    >>> t = format_completeness_table(completeness_table(derive_outcomes(load_records("data/sample"))))
+    >>> t.columns[0], t.iloc[0, 0]
+    ('Group', 'Overall')
+    """
+    from .disclosure import disclosure_rule
+
+    labels = labels or {}
+    rule = rule or disclosure_rule("internal")
+    cols = {"baseline_leg_pain": "Leg pain at first visit", "final_leg_pain": "Leg pain at a later visit",
+            "global_change": "Global change rating", "baseline_odi": "ODI at first visit",
+            "ongoing": "Still in treatment", "short_followup": "Followed less than the horizon"}
+    rows = []
+    for r in table.to_dict("records"):
+        row = {"Group": labels.get(r["group"], r["group"]), "Episodes": rule.count(r["episodes"])}
+        for key, name in cols.items():
+            n = r[f"{key}_n"] if f"{key}_n" in r else r[key]
+            pct = rule.percent(n, r["episodes"])
+            row[name] = f"{rule.count(n)} ({pct})" if pct not in ("", "-", "*") else rule.count(n)
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -1,0 +1,371 @@
+"""The clinic-meeting HTML report (spec section 7).
+
+:func:`build_report` validates the data, executes the parameterised report
+notebook (``notebooks/report.ipynb``) with papermill, exports it with nbconvert
+(inputs hidden, through a template with nothing fetched from a network) and
+writes one self-contained HTML file atomically. The helpers below are what the
+report notebook calls, so the notebook holds only parameters and calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .disclosure import DisclosureRule
+from .outcomes import OutcomeSettings
+
+__all__ = [
+    "REPORT_NOTEBOOK",
+    "alt_forest",
+    "alt_funnel",
+    "alt_survival",
+    "alt_trajectories",
+    "build_report",
+    "figure_html",
+    "format_exclusions",
+    "logrank_html",
+    "headline_html",
+    "header_html",
+    "methods_html",
+    "note_html",
+    "table_html",
+]
+
+#: The parameterised report notebook executed by :func:`build_report`.
+REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "report.ipynb"
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class _HTML:
+    """Minimal rich-display object (text/html), so this module needs no IPython import."""
+
+    def __init__(self, data: str):
+        self.data = data
+
+    def _repr_html_(self) -> str:
+        return self.data
+
+    def __str__(self) -> str:
+        return self.data
+
+
+def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110) -> _HTML:
+    """Embed a matplotlib figure as a PNG ``<img>`` with alternative text, and close it.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from analysis.report import figure_html
+    >>> fig, ax = plt.subplots()
+    >>> out = str(figure_html(fig, "An empty plot"))
+    >>> out.startswith("<figure><img") and 'alt="An empty plot"' in out
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return _HTML(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">{cap}</figure>')
+
+
+def table_html(df: pd.DataFrame, *, caption: str | None = None) -> _HTML:
+    """A DataFrame as a plain HTML table (no index), escaped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.report import table_html
+    >>> "<table" in str(table_html(pd.DataFrame({"a": [1]})))
+    True
+    """
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    body = df.to_html(index=False, escape=True, border=0, na_rep="")
+    return _HTML(body.replace('<table class="dataframe">', f'<table class="dataframe">{cap}', 1))
+
+
+def note_html(text: str) -> _HTML:
+    """A highlighted note (e.g. association, not causation)."""
+    return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
+
+
+def header_html(records, *, title: str, clinics=None, start_from=None, start_to=None) -> _HTML:
+    """Title, period, clinics and dates of the report."""
+    ep = records.episodes
+    first = ep["start_date"].min().strftime("%d %B %Y") if len(ep) else "-"
+    last = ep["start_date"].max().strftime("%d %B %Y") if len(ep) else "-"
+    sites = ", ".join(sorted(ep["clinic"].unique()))
+    period = f"Episodes starting {first} to {last}"
+    if start_from or start_to:
+        period += f" (period asked for: {start_from or 'start'} to {start_to or 'end'})"
+    today = datetime.date.today().strftime("%d %B %Y")
+    return _HTML(
+        f"<h1>{html.escape(title)}</h1>"
+        f"<p><strong>{html.escape(period)}</strong><br>Clinics: {html.escape(sites)}"
+        f"{' (selected)' if clinics else ''}<br>Report produced {today} by physio-outcomes from "
+        f"anonymised records.</p>"
+    )
+
+
+def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule) -> _HTML:
+    """Four headline boxes: episodes, leg pain change, recovered, surgery-free (overall)."""
+    o = crude.iloc[0]
+
+    def pct(key):
+        n = o[f"{key}_n"]
+        if not n or pd.isna(o[f"{key}_rate"]) or not rule.allows(n):
+            return "-", ""
+        if rule.name == "public" and key != "surgery_free":
+            val = rule.percent(o[f"{key}_events"], n)
+        else:
+            val = f"{100 * o[f'{key}_rate']:.0f}%"
+        ci = (f"95% CI {100 * o[f'{key}_ci_low']:.0f} to {100 * o[f'{key}_ci_high']:.0f}%"
+              if pd.notna(o[f"{key}_ci_low"]) else "")
+        return val, ci
+
+    lp_n = o["leg_pain_change_n"]
+    lp = f"{o['leg_pain_change_mean']:+.1f}" if lp_n and rule.allows(lp_n) and pd.notna(o["leg_pain_change_mean"]) else "-"
+    lp_ci = (f"points on 0-10; 95% CI {o['leg_pain_change_ci_low']:+.1f} to {o['leg_pain_change_ci_high']:+.1f}"
+             if lp != "-" and pd.notna(o["leg_pain_change_ci_low"]) else "points on 0-10")
+    rec, rec_ci = pct("recovered")
+    sf, sf_ci = pct("surgery_free")
+    pop = "surgical candidates" if settings.population == "candidates" else "all episodes"
+    boxes = [
+        ("Episodes of care", rule.count(o["episodes"]), f"{rule.count(crude.shape[0] - 1)} modalities"),
+        ("Average change in leg pain", lp, lp_ci),
+        ("Recovered at discharge", rec, f"{rec_ci}; rated 6-7 of 7"),
+        (f"Surgery-free at {settings.horizon_days} days", sf, f"{sf_ci}; {pop}"),
+    ]
+    inner = "".join(f"<div>{html.escape(a)}<span class='value'>{html.escape(str(b))}</span>"
+                    f"<small>{html.escape(c)}</small></div>" for a, b, c in boxes)
+    return _HTML(f'<div class="report-headline">{inner}</div>')
+
+
+def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates: list[str],
+                 rule: DisclosureRule) -> _HTML:
+    """Plain-language methods and definitions, and the disclosure rule applied."""
+    from .summary import COVARIATE_LABELS
+
+    adj = ", ".join(COVARIATE_LABELS.get(c, c) for c in covariates) or "nothing (too little variation)"
+    pop = "surgical candidates" if settings.population == "candidates" else "all episodes"
+    items = [
+        ("Leg pain change", "last leg pain rating of the episode (at a later visit than the first) minus the "
+         "rating at the first visit, on the 0-10 scale; negative means less pain."),
+        ("Responder", f"leg pain improved by at least {settings.responder_points:g} points and at least "
+         f"{100 * settings.responder_fraction:.0f}% of the first rating (Ostelo et al. 2008)."),
+        ("Recovered", "global change at discharge rated 6 (much improved) or 7 (completely recovered) on the "
+         "7-point scale; episodes without a rating are left out of the percentage."),
+        ("Surgery-free", f"Kaplan-Meier probability of no spinal surgery by {settings.horizon_days} days among "
+         f"{pop}, counting each patient for as long as their surgery status is known."),
+        ("Intervals", "95% confidence intervals: Wilson for percentages, t for means, log(-log) for "
+         "Kaplan-Meier, Wald for model estimates."),
+        ("Adjusted comparisons", f"each modality against {reference_label} (the modality with most episodes "
+         f"unless chosen otherwise), adjusted for {adj}: a linear model for final leg pain, logistic regression "
+         "for recovery (odds ratio) and a Cox model with Efron ties for time to surgery (hazard ratio). p values "
+         "are not adjusted for multiple comparisons."),
+        ("Log-rank test", "tests whether the surgery-free curves of the modalities differ over the whole "
+         "follow-up."),
+        ("Funnel plot", "each clinic's recovery rate against its number of episodes, with the limits within "
+         "which 95% and 99.8% of clinics would fall by chance if all had the overall rate (Spiegelhalter 2005)."),
+    ]
+    body = "".join(f"<li><strong>{html.escape(a)}</strong>: {html.escape(b)}</li>" for a, b in items)
+    return _HTML(f"<ul>{body}</ul><p><strong>{html.escape(rule.statement)}</strong></p>"
+                 "<p>No patient- or episode-level data and no identifiers appear in this report.</p>")
+
+
+# ----------------------------------------------------------------- building the file
+
+
+def _progress(msg: str, stream) -> None:
+    if stream is not None:
+        print(msg, file=stream, flush=True)
+
+
+def build_report(data, out, *, title: str = "Sciatica outcomes by treatment modality", clinics=None,
+                 start_from=None, start_to=None, horizon_days: int = 365, population: str = "candidates",
+                 reference: str | None = None, disclosure: str = "internal", template=None,
+                 progress=sys.stderr, timeout: int = 600) -> Path:
+    """Build the self-contained clinic-meeting HTML report.
+
+    Parameters
+    ----------
+    data : str or pathlib.Path
+        Data folder; validated first (a :class:`~analysis.DataProblemError`
+        lists every problem and nothing is written).
+    out : str or pathlib.Path
+        HTML file to write (atomically: written beside it, then renamed).
+    title, clinics, start_from, start_to, horizon_days, population, reference, disclosure : keyword-only
+        Report parameters (see the report notebook's parameters cell).
+    template : path, optional, keyword-only
+        Report notebook; default :data:`REPORT_NOTEBOOK`.
+    progress : file or None, keyword-only
+        Where progress messages go (stderr by default).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    from .disclosure import disclosure_rule
+    from .outcomes import filter_records
+    from .io import load_records
+
+    t0 = time.perf_counter()
+    disclosure_rule(disclosure)  # refuse an unknown rule before doing any work
+    OutcomeSettings(horizon_days=horizon_days, population=population)
+    data = Path(data).resolve()
+    out = Path(out).resolve()
+    template = Path(template) if template else REPORT_NOTEBOOK
+    if not template.exists():
+        raise FileNotFoundError(f"report notebook not found: {template}")
+    _progress(f"[1/3] Checking {data} ...", progress)
+    records = filter_records(load_records(data), clinics=clinics, start_from=start_from, start_to=start_to)
+    if len(records.episodes) == 0:
+        raise ValueError("no episodes match the filters (clinic and start-date period); no report written")
+    if reference and reference not in set(records.episodes["modality"]):
+        raise ValueError(f"reference modality '{reference}' is not in the data")
+    params = {
+        "DATA_FOLDER": str(data), "CLINICS": list(clinics) if clinics else None,
+        "START_FROM": start_from, "START_TO": start_to, "TITLE": title, "HORIZON_DAYS": int(horizon_days),
+        "POPULATION": population, "REFERENCE": reference, "DISCLOSURE": disclosure,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:
+        executed = Path(tmp) / "report.ipynb"
+        _progress("[2/3] Running the analysis notebook ...", progress)
+        env_backend = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        try:
+            pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
+                                cwd=str(template.parent), progress_bar=False, log_output=False,
+                                execution_timeout=timeout)
+        finally:
+            if env_backend is None:
+                os.environ.pop("MPLBACKEND", None)
+            else:
+                os.environ["MPLBACKEND"] = env_backend
+        nb = nbformat.read(executed, as_version=4)
+        for cell in nb.cells:  # warnings on stderr are for the log, not the clinic meeting
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        images = sum(str(o.get("data", {}).get("text/html", "")).count("<img") for c in nb.cells
+                     if c.cell_type == "code" for o in c.outputs)
+        if images < 4:
+            raise RuntimeError(f"the report came out nearly empty ({images} figures); not written")
+        nb.metadata["title"] = title
+        _progress("[3/3] Exporting HTML ...", progress)
+        exporter = HTMLExporter(template_name="clinic_report", extra_template_basedirs=[str(_TEMPLATES)])
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        body, _ = exporter.from_notebook_node(nb)
+        fd, tmp_out = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(body)
+            os.replace(tmp_out, out)
+        except BaseException:
+            Path(tmp_out).unlink(missing_ok=True)
+            raise
+    _progress(f"Report written to {out} ({time.perf_counter() - t0:.1f} s)", progress)
+    return out
+
+
+# ----------------------------------------------------------------- alternative text for figures
+
+
+def _name(labels, code):
+    return (labels or {}).get(code, code)
+
+
+def alt_trajectories(traj: pd.DataFrame, *, labels=None, min_n: int = 1) -> str:
+    """Alternative text for the leg-pain trajectory figure, from its data."""
+    t = traj[traj["n"] >= min_n]
+    if t.empty:
+        return "Line chart of mean leg pain by visit number; too few episodes to show."
+    first = t[t["visit_no"] == t["visit_no"].min()]
+    return (f"Line chart of mean leg pain (0-10) by visit number for {t['group'].nunique()} modalities, visits "
+            f"{int(t['visit_no'].min())} to {int(t['visit_no'].max())}. At the first visit means range from "
+            f"{first['mean'].min():.1f} to {first['mean'].max():.1f}; every line falls over the visits.")
+
+
+def alt_survival(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule) -> str:
+    """Alternative text for the Kaplan-Meier figure, from the crude outcome table."""
+    rows = crude.iloc[1:]
+    shown = rows[rows["surgery_free_n"].map(rule.allows) & rows["surgery_free_rate"].notna()]
+    text = (f"Kaplan-Meier curves of the proportion surgery-free over {settings.horizon_days} days for "
+            f"{len(rows)} modalities, with the numbers at risk every 90 days in a table below.")
+    if len(shown):
+        lo, hi = shown.loc[shown["surgery_free_rate"].idxmin()], shown.loc[shown["surgery_free_rate"].idxmax()]
+        text += (f" At {settings.horizon_days} days the surgery-free proportion ranges from "
+                 f"{100 * lo['surgery_free_rate']:.0f}% ({lo['label']}) to {100 * hi['surgery_free_rate']:.0f}% "
+                 f"({hi['label']}).")
+    return text
+
+
+def alt_forest(adjusted: pd.DataFrame, *, estimate: str, labels=None, reference_label: str = "") -> str:
+    """Alternative text for a forest plot, from its table."""
+    what = {"difference": "difference in final leg pain (points)", "odds_ratio": "odds ratio of recovery",
+            "hazard_ratio": "hazard ratio of surgery"}[estimate]
+    parts = []
+    for r in adjusted.to_dict("records"):
+        if pd.isna(r[estimate]):
+            parts.append(f"{_name(labels, r['modality'])} not estimable")
+        else:
+            parts.append(f"{_name(labels, r['modality'])} {r[estimate]:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})")
+    return (f"Forest plot of the adjusted {what} against {reference_label}, with 95% confidence intervals: "
+            + "; ".join(parts) + ".")
+
+
+def alt_funnel(funnel: pd.DataFrame, *, unit: str = "clinic") -> str:
+    """Alternative text for the funnel plot."""
+    if funnel.empty:
+        return f"Funnel plot of recovery by {unit}: no {unit} has enough episodes to show."
+    out99 = funnel.loc[funnel["outside_99.8"], "unit"].tolist()
+    out95 = funnel.loc[funnel["outside_95"] & ~funnel["outside_99.8"], "unit"].tolist()
+    text = (f"Funnel plot of the recovery rate of {len(funnel)} {unit}s against their number of rated episodes, "
+            f"around the overall rate of {100 * funnel['overall'].iloc[0]:.0f}%. ")
+    if not out95 and not out99:
+        return text + "All lie within the 95% limits."
+    if out99:
+        text += f"Outside the 99.8% limits: {', '.join(map(str, out99))}. "
+    if out95:
+        text += f"Outside the 95% but within the 99.8% limits: {', '.join(map(str, out95))}."
+    return text.strip()
+
+
+def logrank_html(test: dict) -> _HTML:
+    """The log-rank test result in a sentence."""
+    if test.get("chi2") is None or pd.isna(test["chi2"]):
+        return _HTML("<p>The log-rank test could not be computed (it needs two modalities and at least one surgery).</p>")
+    p = "p < 0.001" if test["p"] < 0.001 else f"p = {test['p']:.3f}"
+    verdict = ("the curves differ more than chance alone would explain" if test["p"] < 0.05
+               else "no clear evidence that the curves differ")
+    return _HTML(f"<p>Log-rank test over the whole follow-up: chi-squared {test['chi2']:.2f} on {test['df']} "
+                 f"degrees of freedom, {p}: {verdict}.</p>")
+
+
+def format_exclusions(table: pd.DataFrame, *, rule: DisclosureRule) -> pd.DataFrame:
+    """The exclusions table for people, counts under the disclosure rule."""
+    return pd.DataFrame({
+        "Analysis": table["analysis"],
+        "Episodes included": table["included"].map(rule.count),
+        "Left out": table["excluded"].map(rule.count),
+        "Reason": table["reason"],
+    })
