@@ -160,6 +160,51 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_anonymise(args) -> int:
+    from .anonymise import KeyFileError, anonymise, dropped_kinds, new_key, read_key
+
+    try:
+        if args.new_key:
+            new_key(args.new_key)
+            _progress(f"New key written to {args.new_key} (readable only by you). Keep it safe and out of "
+                      "the data folder: the same key gives the same pseudonyms in later exports.")
+            if args.raw is None:
+                return 0
+        if args.raw is None:
+            raise _UsageError("give the raw export folder: physio-outcomes anonymise RAW -o OUT --key-file KEY")
+        if not args.out:
+            raise _UsageError("give the output folder with -o OUT")
+        key_path = args.key_file or args.new_key
+        if not key_path:
+            raise _UsageError("give --key-file KEY (or --new-key KEY to create one)")
+        key = read_key(key_path)
+    except KeyFileError as exc:
+        raise _UsageError(str(exc)) from None
+    raw = _data_folder(args.raw)
+    _progress(f"De-identifying {raw} ...")
+    try:
+        result = anonymise(raw, args.out, key=key, dates=args.dates, force=args.force)
+    except (FileExistsError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+    if not result.written:
+        _print_problems(result.problems)
+        print("Nothing was written: fix the export (or remove the offending column) and run again.")
+        return 1
+    dates = {"month": "start dates truncated to the first of the month",
+             "shift": "start dates shifted back by a keyed 0-364-day offset per patient",
+             "keep": "start dates kept as they were"}[args.dates]
+    print(f"Wrote {args.out}: " + ", ".join(f"{n:,} rows in {f}" for f, n in result.counts.items()))
+    print("patient_id and episode_id replaced by keyed pseudonyms (HMAC-SHA-256); " + dates + ".")
+    for f, cols in result.dropped.items():
+        print(f"Dropped from {f}: {', '.join(dropped_kinds(cols))}")
+    k = result.k_anonymity
+    print(f"k-anonymity over age band, sex, clinic, cause and start month: k = {k['k']} "
+          f"({k['groups']:,} groups; {k['episodes_below_5']:,} episodes in groups under 5).")
+    if k["warning"]:
+        print("Warning: " + k["warning"])
+    return 0
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="data folder (default: data/sample)")
     p.add_argument("--clinic", action="append", metavar="CODE",
@@ -217,6 +262,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--disclosure", choices=("internal", "public", "none"), default="internal",
                    help="disclosure control of small numbers (default internal)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("anonymise", help="de-identify a clinic's raw export into a data folder")
+    p.add_argument("raw", nargs="?", help="folder with the raw export (only read)")
+    p.add_argument("-o", "--out", help="data folder to create")
+    p.add_argument("--key-file", metavar="KEY", help="secret key for the pseudonyms (keep it out of the data)")
+    p.add_argument("--new-key", metavar="FILE", help="write a fresh random key to FILE (mode 600) and use it")
+    p.add_argument("--dates", choices=("month", "shift", "keep"), default="month",
+                   help="start_date: truncate to the month (default), shift per patient, or keep")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists and is not empty")
+    p.set_defaults(func=_cmd_anonymise)
 
     p = sub.add_parser("sample", help="write a synthetic data folder")
     p.add_argument("-o", "--out", required=True, help="folder to write")

@@ -507,6 +507,12 @@ def cox_model(time, event, X, *, names, ties: str = "efron", confidence: float =
     data = _CoxData(time, event, X, ties)
     k = data.X.shape[1]
     beta = np.zeros(k)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # diverging steps are halved below
+        return _cox_newton(data, beta, names, confidence, max_iter, tol)
+
+
+def _cox_newton(data: _CoxData, beta, names, confidence, max_iter, tol) -> ModelResult:
+    k = len(beta)
     ll, grad, hess = data.evaluate(beta)
     converged = False
     for _ in range(max_iter):
