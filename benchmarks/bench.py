@@ -29,7 +29,12 @@ STAGES = {
     # what `physio-outcomes summary --json` does: validate + load, outcomes, intervals, log-rank, 3 adjusted models
     "summary": ("import json\nfrom analysis import load_records\nfrom analysis.summary import summarise\n"
                 "json.dumps(summarise(load_records(FOLDER)))"),
+    # what `physio-outcomes report` does: validate, run the report notebook (papermill), export HTML (nbconvert)
+    "report": ("import tempfile, os\nfrom analysis.report import build_report\n"
+               "build_report(FOLDER, os.path.join(tempfile.mkdtemp(), 'r.html'), progress=None)"),
 }
+#: Stages run at the default sizes; the report is measured at --report-sizes (spec: 50,000 episodes).
+DEFAULT_STAGES = ["validate", "load", "summary"]
 
 CHILD = r'''
 import json, resource, sys, time
@@ -63,7 +68,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
+    ap.add_argument("--stages", nargs="+", default=DEFAULT_STAGES, choices=list(STAGES))
+    ap.add_argument("--report-sizes", type=int, nargs="*", default=[1_500, 50_000],
+                    help="sizes at which the full HTML report is timed (none: skip)")
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}  format: {args.format}")
     print(f"{'episodes':>10} {'visits':>10} {'stage':>10} {'seconds':>8} {'peak MB':>8}")
@@ -76,6 +83,14 @@ def main() -> None:
         for stage in args.stages:
             res = run_stage(stage, folder)
             print(f"{n:>10,} {visits:>10,} {stage:>10} {res['seconds']:>8.2f} {res['peak_mb']:>8.0f}", flush=True)
+    for n in args.report_sizes:
+        folder = ensure_data(n, "csv")
+        visits = sum(1 for _ in open(folder / "visits.csv")) - 1
+        res = run_stage("report", folder)
+        # peak_mb is the parent process; the notebook kernel runs in a child process
+        print(f"{n:>10,} {visits:>10,} {'report':>10} {res['seconds']:>8.2f} {res['peak_mb']:>8.0f}*", flush=True)
+    if args.report_sizes:
+        print("* report peak memory is that of the calling process; the notebook kernel is a separate process")
 
 
 if __name__ == "__main__":
