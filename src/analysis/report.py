@@ -254,7 +254,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         try:
             pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
                                 cwd=str(template.parent), progress_bar=False, log_output=False,
-                                execution_timeout=timeout)
+                                execution_timeout=timeout, extra_arguments=["--IPKernelApp.log_level=ERROR"])
         finally:
             if env_backend is None:
                 os.environ.pop("MPLBACKEND", None)
