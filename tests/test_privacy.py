@@ -90,6 +90,8 @@ def test_ssn(value, expected):
     ("John Smith", "name"),
     ("Smith, John", "name"),
     ("Mrs Patel", "name"),
+    ("NHS no: 943 476 5870", "nhs_number"),
+    ("seen by SSN 536-90-4399", "ssn"),
 ])
 def test_identifier_kinds(value, kind):
     assert classify_value(value, names=True) == kind
@@ -99,6 +101,7 @@ def test_identifier_kinds(value, kind):
     "E000123", "P100042", "NTH-T3", "CEN", "mckenzie;education", "disc_herniation", "18-29", "90+",
     "info@presidio.", "S123456D", "A1234567B", "10:30", "North Clinic", "Clinical Pilates",
     "666-12-3456", "123-00-4567", "12345678", "2024", "4.5", "goals_met", "Traction",
+    "E-3a9434765870bfcd",  # a hexadecimal pseudonym with a mod-11-valid digit run inside
 ])
 def test_look_alikes_pass(value):
     """Codes and values that resemble identifiers but are not: must not be refused."""

@@ -271,6 +271,15 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
     Returns
     -------
     AnonymiseResult
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from analysis.anonymise import anonymise
+    >>> out = os.path.join(tempfile.mkdtemp(), "anon")
+    >>> res = anonymise("data/sample", out, key=b"k" * 32)
+    >>> res.written, sorted(os.listdir(out))
+    (True, ['episodes.csv', 'modalities.csv', 'visits.csv'])
     """
     raw, out = Path(raw).resolve(), Path(out).resolve()
     if dates not in ("month", "shift", "keep"):

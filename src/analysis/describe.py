@@ -17,6 +17,7 @@ from .outcomes import OutcomeSettings
 from .stats import at_risk_table, kaplan_meier, wilson_interval, z_value
 
 __all__ = [
+    "COMPLETENESS_ITEMS",
     "completeness_table",
     "data_overview",
     "exclusions_table",
@@ -178,6 +179,17 @@ def funnel_data(outcomes: pd.DataFrame, *, by: str = "clinic", outcome: str = "r
     out["outside_95"] = (out["rate"] < lim["low_95"]) | (out["rate"] > lim["high_95"])
     out["outside_99.8"] = (out["rate"] < lim["low_99.8"]) | (out["rate"] > lim["high_99.8"])
     return out.reset_index(drop=True)
+
+
+#: Completeness items -> label shown in tables and figures.
+COMPLETENESS_ITEMS = {
+    "baseline_leg_pain": "Leg pain at first visit",
+    "final_leg_pain": "Leg pain at a later visit",
+    "global_change": "Global change rating",
+    "baseline_odi": "ODI at first visit",
+    "ongoing": "Still in treatment",
+    "short_followup": "Followed less than the horizon",
+}
 
 
 def completeness_table(outcomes: pd.DataFrame, *, by: str = "modality") -> pd.DataFrame:

@@ -56,6 +56,12 @@ class Problem:
     column : str or None
     problem : str
         What is wrong, in plain words. Never contains an identifier.
+
+    Examples
+    --------
+    >>> from analysis import Problem
+    >>> str(Problem("episodes.csv", 14, "global_change", "9 is outside 1-7"))
+    'episodes.csv row 14, column global_change: 9 is outside 1-7'
     """
 
     file: str
@@ -83,6 +89,12 @@ class DataProblemError(Exception):
     ----------
     problems : list of Problem
         Every problem found.
+
+    Examples
+    --------
+    >>> from analysis import DataProblemError, Problem
+    >>> str(DataProblemError([Problem("visits.csv", 2, "day", "is negative")])).splitlines()[0]
+    '1 problem in the data:'
     """
 
     def __init__(self, problems: list[Problem]):
@@ -110,6 +122,13 @@ class Records:
     folder : pathlib.Path
     files : dict
         Table name -> file name read.
+
+    Examples
+    --------
+    >>> from analysis import load_records
+    >>> rec = load_records("data/sample")
+    >>> rec.files["episodes"], rec.has_catalogue
+    ('episodes.csv', True)
     """
 
     episodes: pd.DataFrame

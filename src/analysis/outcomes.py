@@ -62,6 +62,12 @@ class OutcomeSettings:
         Global change ratings that count as recovered (6, 7).
     confidence : float
         Two-sided confidence level (0.95).
+
+    Examples
+    --------
+    >>> from analysis import OutcomeSettings
+    >>> OutcomeSettings(horizon_days=180).with_(population="all").population
+    'all'
     """
 
     horizon_days: int = 365

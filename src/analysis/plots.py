@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .describe import funnel_limits
+from .describe import COMPLETENESS_ITEMS, funnel_limits
 
 __all__ = [
     "PALETTE",
@@ -344,9 +344,7 @@ def plot_completeness(table: pd.DataFrame, *, labels: dict | None = None, ax=Non
     60
     """
     labels = labels or {}
-    cols = {"baseline_leg_pain_pct": "Leg pain at first visit", "final_leg_pain_pct": "Leg pain at a later visit",
-            "global_change_pct": "Global change at discharge", "baseline_odi_pct": "ODI at first visit",
-            "ongoing_pct": "Still in treatment", "short_followup_pct": "Followed < horizon"}
+    cols = {f"{k}_pct": v for k, v in COMPLETENESS_ITEMS.items()}
     data = table.set_index(table["group"].map(lambda g: labels.get(g, g)))[list(cols)].rename(columns=cols)
     with _style():
         fig, ax = _new_ax(ax, (11, 0.5 * len(data) + 2.5))

@@ -217,6 +217,14 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     -------
     pathlib.Path
         The written file.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from analysis.report import build_report
+    >>> path = build_report("data/sample", os.path.join(tempfile.mkdtemp(), "r.html"), progress=None)
+    >>> path.stat().st_size > 100_000
+    True
     """
     import nbformat
     import papermill as pm

@@ -392,6 +392,14 @@ def linear_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     faster than statsmodels' pseudo-inverse at a million rows; a test checks it
     against statsmodels ``OLS``. ``X`` must include the constant column if one
     is wanted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.stats import linear_model
+    >>> X = np.column_stack([np.ones(4), [0.0, 1, 2, 3]])
+    >>> linear_model([1.0, 3, 5, 7.5], X, names=["const", "x"]).table["coef"].round(2).tolist()
+    [0.9, 2.15]
     """
     yv = np.asarray(y, dtype="float64")
     Xv = np.asarray(X, dtype="float64")
@@ -417,6 +425,15 @@ def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
 
     ``X`` must include the constant column. Separation and non-convergence are
     reported through ``converged`` (and huge standard errors), never raised.
+
+    Examples
+    --------
+    >>> import pandas as pd, numpy as np
+    >>> from analysis.stats import logistic_model
+    >>> d = pd.read_csv("tests/data/spector.csv")  # Spector & Mazzeo (1980)
+    >>> X = np.column_stack([d[["GPA", "TUCE", "PSI"]], np.ones(len(d))])
+    >>> logistic_model(d["GRADE"], X, names=["GPA", "TUCE", "PSI", "const"]).table["coef"].round(3).tolist()
+    [2.826, 0.095, 2.379, -13.021]
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
@@ -501,6 +518,15 @@ def cox_model(time, event, X, *, names, ties: str = "efron", confidence: float =
     episodes fit in seconds, where statsmodels ``PHReg`` loops in Python over
     risk sets. It is checked against ``PHReg`` (both tie methods) and against R
     ``coxph`` (Rossi, 7 decimals; aml) in the tests. Wald intervals.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.stats import cox_model
+    >>> aml = pd.read_csv("tests/data/aml.csv")  # R survival::aml
+    >>> x = (aml["x"] == "Nonmaintained").to_numpy(float)[:, None]
+    >>> round(float(cox_model(aml["time"], aml["status"], x, names=["Nonmaintained"]).table["coef"].iloc[0]), 4)
+    0.9155
     """
     if ties not in ("efron", "breslow"):
         raise ValueError("ties must be 'efron' or 'breslow'")

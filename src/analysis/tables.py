@@ -377,13 +377,12 @@ def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None
 
     labels = labels or {}
     rule = rule or disclosure_rule("internal")
-    cols = {"baseline_leg_pain": "Leg pain at first visit", "final_leg_pain": "Leg pain at a later visit",
-            "global_change": "Global change rating", "baseline_odi": "ODI at first visit",
-            "ongoing": "Still in treatment", "short_followup": "Followed less than the horizon"}
+    from .describe import COMPLETENESS_ITEMS
+
     rows = []
     for r in table.to_dict("records"):
         row = {"Group": labels.get(r["group"], r["group"]), "Episodes": rule.count(r["episodes"])}
-        for key, name in cols.items():
+        for key, name in COMPLETENESS_ITEMS.items():
             n = r[f"{key}_n"] if f"{key}_n" in r else r[key]
             pct = rule.percent(n, r["episodes"])
             row[name] = f"{rule.count(n)} ({pct})" if pct not in ("", "-", "*") else rule.count(n)
