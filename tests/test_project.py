@@ -66,3 +66,19 @@ def test_layers_never_import_upwards():
         for imp in re.findall(r"^from \.(\w+) import", path.read_text(), flags=re.M):
             if imp in rank:
                 assert rank[imp] < rank[mod] or imp == "__init__", f"{mod} imports higher layer {imp}"
+
+
+def test_every_notebook_figure_is_shown():
+    """Each cell that draws a figure shows it (nbval runs the notebooks but cannot see a missing figure)."""
+    import nbclient
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nbclient.NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"]).execute()
+        for cell in nb.cells:
+            if cell.cell_type != "code" or "plots.plot_" not in cell.source:
+                continue
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert images, f"{path.name}: a figure was drawn but not shown:\n{cell.source[:120]}"

@@ -24,7 +24,7 @@ import pandas as pd
 from . import schema
 
 __all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table",
-           "format_completeness_table", "format_outcome_table"]
+           "display_table", "format_completeness_table", "format_outcome_table"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -388,3 +388,19 @@ def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None
             row[name] = f"{rule.count(n)} ({pct})" if pct not in ("", "-", "*") else rule.count(n)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def display_table(df: pd.DataFrame):
+    """A table styled for notebooks: no index, first column left-aligned with its indentation kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.tables import display_table
+    >>> "text-align: left" in display_table(pd.DataFrame({"a": ["  x"], "b": [1]})).to_html()
+    True
+    """
+    first = df.columns[0]
+    return (df.style.hide(axis="index")
+            .set_properties(subset=[first], **{"text-align": "left", "white-space": "pre"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
