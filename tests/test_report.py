@@ -137,7 +137,7 @@ def test_invalid_data_writes_nothing(small_folder, tmp_path):
 def test_failed_build_leaves_no_file(sample_dir, tmp_path):
     broken = tmp_path / "broken.ipynb"
     nb = json.loads(Path(__file__).resolve().parents[1].joinpath("notebooks", "report.ipynb").read_text())
-    nb["cells"].insert(2, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+    nb["cells"].insert(2, {"cell_type": "code", "id": "boom", "metadata": {}, "outputs": [], "execution_count": None,
                            "source": "raise RuntimeError('boom')"})
     broken.write_text(json.dumps(nb))
     out = tmp_path / "out" / "r.html"

@@ -70,3 +70,11 @@ def test_outcome_table_formatting(data):
     t = format_outcome_table(outcome_table(out, labels=rec.labels))
     assert t.iloc[0]["Modality"] == "Overall" and "McKenzie (MDT)" in set(t["Modality"])
     assert t.iloc[0]["Recovered (95% CI)"].endswith(f"n = {out['recovered'].notna().sum():,}")
+
+
+def test_hidden_counts_do_not_leak_through_percentages(data):
+    _, out = data
+    wide = format_baseline_table(baseline_table(out), rule=disclosure_rule("internal"))
+    cells = wide.drop(columns=["Characteristic", "SMD"]).to_numpy().ravel()
+    assert any(c == "1-7" for c in cells)
+    assert not any(str(c).startswith("1-7 (") for c in cells)

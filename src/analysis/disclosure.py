@@ -111,12 +111,30 @@ class DisclosureRule:
             return "-"
         return f"{100 * events / n:.{decimals}f}%"
 
+    def count_percent(self, n, denominator, *, decimals: int = 1) -> str:
+        """``n (p%)`` as shown. When the count itself is hidden (1-7) its percentage is
+        hidden too, since the percentage would give the count away.
+
+        Examples
+        --------
+        >>> from analysis.disclosure import disclosure_rule
+        >>> r = disclosure_rule("internal")
+        >>> r.count_percent(2, 105), r.count_percent(20, 105), r.count_percent(20, 5)
+        ('1-7', '20 (19.0%)', '20')
+        """
+        shown = self.count(n)
+        if not denominator or (self.name != "none" and 1 <= int(n) <= 7):
+            return shown
+        pct = self.percent(n, denominator, decimals=decimals)
+        return f"{shown} ({pct})" if pct not in ("", "-", "*") else shown
+
     @property
     def statement(self) -> str:
         """The rule in plain words, for the report."""
         if self.name == "internal":
-            return ("Disclosure control (internal): counts from 1 to 7 are shown as '1-7', and no rate, mean "
-                    "or percentage is shown when it rests on fewer than 8 episodes ('-').")
+            return ("Disclosure control (internal): counts from 1 to 7 are shown as '1-7' (without the "
+                    "percentage that would reveal them), and no rate, mean or percentage is shown when it rests "
+                    "on fewer than 8 episodes ('-').")
         if self.name == "public":
             return ("Disclosure control (public, NHS England HES rule): counts of 1 to 7 are suppressed ('*'), "
                     "0 is shown as 0 and other counts are rounded to the nearest 5; percentages are calculated "

@@ -208,11 +208,7 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
                 return f"{f.format(r['median'])} [{f.format(r['q1'])}, {f.format(r['q3'])}]"
             sd = "" if np.isnan(r["sd"]) else f" ({f.format(r['sd'])})"
             return f"{f.format(r['mean'])}{sd}"
-        if rule.name == "public":
-            pct = rule.percent(r["n"], r["denominator"], decimals=decimals)
-            return f"{count(r['n'])} ({pct})" if pct not in ("", "*") else count(r["n"])
-        pct = f" ({f.format(r['percent'])}%)" if allowed(r["denominator"]) and not np.isnan(r["percent"]) else ""
-        return f"{count(r['n'])}{pct}"
+        return rule.count_percent(r["n"], r["denominator"], decimals=decimals)
 
     t = table.copy()
     t["cell"] = [cell(r) for r in t.to_dict("records")]
@@ -384,8 +380,7 @@ def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None
         row = {"Group": labels.get(r["group"], r["group"]), "Episodes": rule.count(r["episodes"])}
         for key, name in COMPLETENESS_ITEMS.items():
             n = r[f"{key}_n"] if f"{key}_n" in r else r[key]
-            pct = rule.percent(n, r["episodes"])
-            row[name] = f"{rule.count(n)} ({pct})" if pct not in ("", "-", "*") else rule.count(n)
+            row[name] = rule.count_percent(n, r["episodes"], decimals=0)
         rows.append(row)
     return pd.DataFrame(rows)
 
