@@ -141,7 +141,7 @@ def test_failed_build_leaves_no_file(sample_dir, tmp_path):
                            "source": "raise RuntimeError('boom')"})
     broken.write_text(json.dumps(nb))
     out = tmp_path / "out" / "r.html"
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="boom"):  # papermill's execution error carries the cell's error
         build_report(sample_dir, out, template=broken, progress=None)
     assert not out.exists()
     assert not list((tmp_path / "out").glob("*"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 
-import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 
-import numpy as np
-import pytest
 
 from analysis import load_records, write_sample
 from analysis.synth import make_sample

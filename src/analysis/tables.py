@@ -16,7 +16,6 @@ it into the familiar wide table of strings.
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Callable
 
 import numpy as np
 import pandas as pd
