@@ -338,3 +338,13 @@ def test_identifier_in_visit_episode_id_is_named_not_echoed(small_folder):
     assert "visits.csv row 5, column episode_id: looks like an e-mail address; identifiers are refused (value not shown)" in msgs
     assert "visits.csv row 6, column episode_id: does not match any episode in episodes.csv" in msgs
     assert not any("example.org" in m for m in msgs)
+
+
+def test_xlsx_with_real_excel_dates(small_tables, tmp_path):
+    """A spreadsheet that stores start_date as an Excel date (not text) is read as that date."""
+    ep, vi, cat = (t.copy() for t in small_tables)
+    ref = load_records(write_folder(tmp_path / "ref", ep, vi, cat))
+    ep["start_date"] = pd.to_datetime(ep["start_date"])
+    folder = write_folder(tmp_path / "x", ep, vi, cat, fmt="xlsx")
+    rec = load_records(folder)
+    pd.testing.assert_series_equal(rec.episodes["start_date"], ref.episodes["start_date"])
