@@ -206,3 +206,15 @@ def test_report_in_headless_chromium_offline(sample_dir, tmp_path):
     assert external == [] and failed == [] and errors == []
     assert n_img >= 6 and loaded
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_headline_numbers_match_the_summary(sample_report, sample_dir):
+    from analysis import load_records
+    from analysis.summary import summarise
+
+    o = summarise(load_records(sample_dir))["overall"]
+    heads = dict(re.findall(r"<div>([^<]+)<span class='value'>([^<]+)</span>", sample_report))
+    assert heads["Episodes of care"] == f"{o['episodes']:,}"
+    assert heads["Average change in leg pain"] == f"{o['leg_pain_change']['mean']:+.1f}"
+    assert heads["Recovered at discharge"] == f"{100 * o['recovered']['rate']:.0f}%"
+    assert heads["Surgery-free at 365 days"] == f"{100 * o['surgery_free']['rate']:.0f}%"

@@ -257,17 +257,9 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:
         executed = Path(tmp) / "report.ipynb"
         _progress("[2/3] Running the analysis notebook ...", progress)
-        env_backend = os.environ.get("MPLBACKEND")
-        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-        try:
-            pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
-                                cwd=str(template.parent), progress_bar=False, log_output=False,
-                                execution_timeout=timeout, extra_arguments=["--IPKernelApp.log_level=ERROR"])
-        finally:
-            if env_backend is None:
-                os.environ.pop("MPLBACKEND", None)
-            else:
-                os.environ["MPLBACKEND"] = env_backend
+        pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
+                            cwd=str(template.parent), progress_bar=False, log_output=False,
+                            execution_timeout=timeout, extra_arguments=["--IPKernelApp.log_level=ERROR"])
         nb = nbformat.read(executed, as_version=4)
         for cell in nb.cells:  # warnings on stderr are for the log, not the clinic meeting
             if cell.cell_type == "code":
