@@ -213,7 +213,7 @@ def test_headline_numbers_match_the_summary(sample_report, sample_dir):
     from analysis.summary import summarise
 
     o = summarise(load_records(sample_dir))["overall"]
-    heads = dict(re.findall(r"<div>([^<]+)<span class='value'>([^<]+)</span>", sample_report))
+    heads = dict(re.findall(r"<div>([^<]+)<span class=[\"']value[\"']>([^<]+)</span>", sample_report))
     assert heads["Episodes of care"] == f"{o['episodes']:,}"
     assert heads["Average change in leg pain"] == f"{o['leg_pain_change']['mean']:+.1f}"
     assert heads["Recovered at discharge"] == f"{100 * o['recovered']['rate']:.0f}%"
