@@ -113,3 +113,13 @@ def test_completeness_heatmap_annotations(data):
     c = completeness_table(out)
     fig = plot_completeness(c, labels=rec.labels)
     assert len(fig.axes[0].texts) == len(c) * 6
+
+
+def test_survival_curves_leave_out_tiny_groups(data):
+    _, out = data
+    small = out.copy()
+    small.loc[small.index[small["in_population"]][:3], "modality"] = "zz_tiny"
+    curves, risk = survival_curves(small, min_n=8)
+    assert "zz_tiny" not in set(curves["group"]) and "zz_tiny" not in set(risk["group"])
+    curves_all, _ = survival_curves(small)
+    assert "zz_tiny" in set(curves_all["group"])

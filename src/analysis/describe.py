@@ -72,7 +72,7 @@ def pain_trajectories(records: Records, *, by: str = "modality", measure: str = 
 
 
 def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence: float = 0.95,
-                    times=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    times=None, min_n: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Kaplan-Meier surgery-free curves per group in the surgery-free population.
 
     Parameters
@@ -84,6 +84,9 @@ def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence:
     times : sequence of float, optional, keyword-only
         Times for the at-risk table; default every 90 days up to the horizon
         (and the horizon itself).
+    min_n : int, keyword-only
+        Groups with fewer episodes in the population are left out (each step of
+        a tiny group's curve would reveal one patient; disclosure control).
 
     Returns
     -------
@@ -104,6 +107,8 @@ def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence:
     """
     s = outcomes.attrs.get("settings") or OutcomeSettings()
     pop = outcomes[outcomes["in_population"]]
+    sizes = pop[by].value_counts()
+    pop = pop[pop[by].isin(sizes[sizes >= min_n].index)]
     if times is None:
         times = [t for t in range(0, s.horizon_days, 90) if s.horizon_days - t >= 45] + [s.horizon_days]
     frames = []
