@@ -166,14 +166,17 @@ class _Log:
             self.problems.append(Problem(file, row, column, problem))
 
     def add_rows(self, file: str, rows, column: str | None, problems, key: str) -> None:
-        """Add one problem per row; *problems* is a string or a parallel sequence."""
+        """Add one problem per row (0-based positions).
+
+        *problems* is one string for every row, or the messages of the first rows
+        (at least MAX_ROWS_PER_PROBLEM of them): only those rows are listed, the
+        rest are counted, so callers never build millions of messages.
+        """
         rows = np.asarray(rows)
         k = (file, column, key)
-        if isinstance(problems, str):
-            problems = [problems] * len(rows)
-        already = self._counts[k]
-        take = max(0, MAX_ROWS_PER_PROBLEM - already)
-        for r, p in zip(rows[:take], list(problems)[:take]):
+        take = max(0, MAX_ROWS_PER_PROBLEM - self._counts[k])
+        msgs = [problems] * min(take, len(rows)) if isinstance(problems, str) else list(problems)[:take]
+        for r, p in zip(rows[:take], msgs, strict=True):
             self.problems.append(Problem(file, int(r) + 2, column, p))
         self._counts[k] += len(rows)
 
@@ -307,7 +310,6 @@ def _bad(log: _Log, file: str, column: str, s: pd.Series, mask: np.ndarray, expe
     if len(rows) == 0:
         return
     shown = [f"{_show(v)} is not {expected}" for v in s.iloc[rows[:MAX_ROWS_PER_PROBLEM]]]
-    shown += [""] * (len(rows) - len(shown))
     log.add_rows(file, rows, column, shown, key=key)
 
 
@@ -410,10 +412,10 @@ def _column_rules(df: pd.DataFrame, table: str, file: str, log: _Log, skip: dict
         elif check.startswith("allowed") or check.startswith("isin"):
             allowed = ", ".join(spec.allowed or ())
             msgs = [f"{_show(v)} is not one of {allowed}" for v in values[:MAX_ROWS_PER_PROBLEM]]
-            log.add_rows(file, idx, column, msgs + [""] * (len(idx) - len(msgs)), key="not an allowed value")
+            log.add_rows(file, idx, column, msgs, key="not an allowed value")
         elif check.startswith("minimum") or check.startswith("maximum") or "greater" in check or "less" in check:
             msgs = [f"{_show(v)} {_bounds_text(spec)}" for v in values[:MAX_ROWS_PER_PROBLEM]]
-            log.add_rows(file, idx, column, msgs + [""] * (len(idx) - len(msgs)), key=_bounds_text(spec))
+            log.add_rows(file, idx, column, msgs, key=_bounds_text(spec))
         elif check == "field_uniqueness":
             pass  # reported with the row it repeats by the cross-table rules
         else:  # pragma: no cover - a check we did not declare
@@ -550,7 +552,7 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
             m = ep["modality"]
             bad = (m.notna() & ~m.isin(codes)).to_numpy(dtype=bool)
             msgs = [f"{_show(v)} is not a code in modalities.csv" for v in m[bad].iloc[:MAX_ROWS_PER_PROBLEM]]
-            log.add_rows(ef, np.flatnonzero(bad), "modality", msgs + [""] * (int(bad.sum()) - len(msgs)), key="modality not in catalogue")
+            log.add_rows(ef, np.flatnonzero(bad), "modality", msgs, key="modality not in catalogue")
     if vi is None:
         return
     if cat is not None and "modalities" in vi.columns and "code" in cat.columns:
@@ -565,7 +567,7 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
             col = vi["modalities"]
             bad = col.isin(list(bad_vals)).to_numpy(dtype=bool)
             msgs = [f"{_show(bad_vals[v])} is not a code in modalities.csv" for v in col[bad].iloc[:MAX_ROWS_PER_PROBLEM]]
-            log.add_rows(vf, np.flatnonzero(bad), "modalities", msgs + [""] * (int(bad.sum()) - len(msgs)), key="code not in catalogue")
+            log.add_rows(vf, np.flatnonzero(bad), "modalities", msgs, key="code not in catalogue")
     if ep is None or "episode_id" not in vi.columns or "episode_id" not in ep.columns:
         return
     pos = _episode_positions(ep["episode_id"], vi["episode_id"])
@@ -601,21 +603,21 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
         at = np.flatnonzero(same_key) + 1
         rows, first = rows_ok[order[at]], rows_ok[order[run_start[at]]]
         srt = np.argsort(rows, kind="stable")
-        log.add_rows(vf, rows[srt], "visit_no", [f"this visit number already appears for the episode on row {f + 2}" for f in first[srt][:MAX_ROWS_PER_PROBLEM]] + [""] * max(0, len(rows) - MAX_ROWS_PER_PROBLEM), key="visit_no repeated")
+        log.add_rows(vf, rows[srt], "visit_no", [f"this visit number already appears for the episode on row {f + 2}" for f in first[srt][:MAX_ROWS_PER_PROBLEM]], key="visit_no repeated")
     first_visit = ok & (vno == 1) & ~np.isnan(day) & (day != 0)
-    log.add_rows(vf, np.flatnonzero(first_visit), "day", [f"visit 1 must be on day 0, not day {int(x)}" for x in day[first_visit][:MAX_ROWS_PER_PROBLEM]] + [""] * max(0, int(first_visit.sum()) - MAX_ROWS_PER_PROBLEM), key="visit 1 not on day 0")
+    log.add_rows(vf, np.flatnonzero(first_visit), "day", [f"visit 1 must be on day 0, not day {int(x)}" for x in day[first_visit][:MAX_ROWS_PER_PROBLEM]], key="visit 1 not on day 0")
     # day never goes down as visit_no goes up, within an episode
     back = same_ep & (ds[1:] < ds[:-1])
     bad_rows = rows_ok[order[1:][back]]
     prev_days, this_days = ds[:-1][back], ds[1:][back]
     srt = np.argsort(bad_rows, kind="stable")
-    log.add_rows(vf, bad_rows[srt], "day", [f"day {int(a)} is before the previous visit's day {int(b)}" for a, b in zip(this_days[srt][:MAX_ROWS_PER_PROBLEM], prev_days[srt][:MAX_ROWS_PER_PROBLEM])] + [""] * max(0, len(bad_rows) - MAX_ROWS_PER_PROBLEM), key="day goes down")
+    log.add_rows(vf, bad_rows[srt], "day", [f"day {int(a)} is before the previous visit's day {int(b)}" for a, b in zip(this_days[srt][:MAX_ROWS_PER_PROBLEM], prev_days[srt][:MAX_ROWS_PER_PROBLEM])], key="day goes down")
     if "discharge_day" in ep.columns:
         dis = ep["discharge_day"].to_numpy(dtype="float64", na_value=np.nan)
         vd = np.full(len(vi), np.nan)
         vd[pos >= 0] = dis[pos[pos >= 0]]
         late = ~np.isnan(vd) & ~np.isnan(day) & (day > vd)
-        log.add_rows(vf, np.flatnonzero(late), "day", [f"day {int(a)} is after the episode's discharge_day {int(b)}" for a, b in zip(day[late][:MAX_ROWS_PER_PROBLEM], vd[late][:MAX_ROWS_PER_PROBLEM])] + [""] * max(0, int(late.sum()) - MAX_ROWS_PER_PROBLEM), key="visit after discharge")
+        log.add_rows(vf, np.flatnonzero(late), "day", [f"day {int(a)} is after the episode's discharge_day {int(b)}" for a, b in zip(day[late][:MAX_ROWS_PER_PROBLEM], vd[late][:MAX_ROWS_PER_PROBLEM])], key="visit after discharge")
 
 
 # ------------------------------------------------------------------ public API
