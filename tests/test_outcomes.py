@@ -105,4 +105,6 @@ def test_filter_records(sample_dir):
     assert set(f.episodes["clinic"]) == {"CEN"}
     assert f.episodes["start_date"].between(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-06-30")).all()
     assert set(f.visits["episode_id"]) <= set(f.episodes["episode_id"])
+    carried = f.visit_positions()  # carried over from the unfiltered records, not recomputed
+    assert (f.episodes["episode_id"].to_numpy()[carried] == f.visits["episode_id"].to_numpy()).all()
     assert len(derive_outcomes(f)) == len(f.episodes)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from scipy import stats as sps
 
 from .io import Records
@@ -55,11 +53,12 @@ def pain_trajectories(records: Records, *, by: str = "modality", measure: str = 
     (10, True)
     """
     ep, vi = records.episodes, records.visits
-    pos = pc.fill_null(pc.index_in(pa.array(vi["episode_id"]), value_set=pa.array(ep["episode_id"])), -1).to_numpy()
+    pos = records.visit_positions()
+    ok = pos >= 0
     v = pd.DataFrame({
-        "group": ep[by].to_numpy(dtype=object)[pos],
-        "visit_no": vi["visit_no"].to_numpy(),
-        "value": vi[measure].to_numpy(dtype="float64", na_value=np.nan),
+        "group": ep[by].to_numpy(dtype=object)[pos[ok]],
+        "visit_no": vi["visit_no"].to_numpy()[ok],
+        "value": vi[measure].to_numpy(dtype="float64", na_value=np.nan)[ok],
     })
     v = v[(v["visit_no"] <= max_visit) & v["value"].notna()]
     g = v.groupby(["group", "visit_no"], sort=True)["value"]

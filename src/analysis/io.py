@@ -136,6 +136,22 @@ class Records:
     modalities: pd.DataFrame
     folder: Path
     files: dict[str, str] = field(default_factory=dict)
+    _visit_pos: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def visit_positions(self) -> np.ndarray:
+        """Row in ``episodes`` of each visit's episode (-1 for none), computed once.
+
+        Examples
+        --------
+        >>> from analysis import load_records
+        >>> rec = load_records("data/sample")
+        >>> pos = rec.visit_positions()
+        >>> bool((rec.episodes["episode_id"].to_numpy()[pos] == rec.visits["episode_id"].to_numpy()).all())
+        True
+        """
+        if self._visit_pos is None or len(self._visit_pos) != len(self.visits):
+            self._visit_pos = _episode_positions(self.episodes["episode_id"], self.visits["episode_id"])
+        return self._visit_pos
 
     @property
     def has_catalogue(self) -> bool:
@@ -664,8 +680,10 @@ def _finish(ep: pd.DataFrame, vi: pd.DataFrame, cat: pd.DataFrame | None, folder
             vi[spec.name] = vi[spec.name].astype("int64")
     ep = ep[[s.name for s in schema.EPISODES]]
     vi = vi[[s.name for s in schema.VISITS]]
+    pos = cache["pos"]
     if not cache.get("order_ok"):
-        vi = vi.iloc[np.lexsort((vi["visit_no"].to_numpy(), cache["pos"]))].reset_index(drop=True)
+        order = np.lexsort((vi["visit_no"].to_numpy(), pos))
+        vi, pos = vi.iloc[order].reset_index(drop=True), pos[order]
     if cat is None:
         codes = sorted(set(ep["modality"].dropna()))
         cat = pd.DataFrame({"code": codes, "label": codes, "description": pd.Series([pd.NA] * len(codes), dtype="str")})
@@ -673,7 +691,7 @@ def _finish(ep: pd.DataFrame, vi: pd.DataFrame, cat: pd.DataFrame | None, folder
         if "description" not in cat.columns:
             cat["description"] = pd.Series(pd.NA, index=cat.index, dtype="str")
         cat = cat[["code", "label", "description"]].sort_values("code").reset_index(drop=True)
-    return Records(episodes=ep, visits=vi, modalities=cat, folder=folder, files=files)
+    return Records(episodes=ep, visits=vi, modalities=cat, folder=folder, files=files, _visit_pos=pos)
 
 
 def _empty_dtype(spec: ColumnSpec) -> str:

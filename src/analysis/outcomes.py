@@ -26,8 +26,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .io import Records
 
@@ -140,11 +138,12 @@ def filter_records(records: Records, *, clinics=None, start_from=None, start_to=
         keep &= (ep["start_date"] <= pd.Timestamp(start_to)).to_numpy(dtype=bool)
     if keep.all():
         return records
-    ep2 = ep[keep].reset_index(drop=True)
-    vi = records.visits
-    vkeep = pc.is_in(pa.array(vi["episode_id"]), value_set=pa.array(ep2["episode_id"])).to_numpy(zero_copy_only=False)
-    vi2 = vi[vkeep].reset_index(drop=True)
-    return Records(episodes=ep2, visits=vi2, modalities=records.modalities, folder=records.folder, files=records.files)
+    pos = records.visit_positions()
+    vkeep = (pos >= 0) & keep[np.maximum(pos, 0)]
+    new_row = np.cumsum(keep) - 1  # old episode row -> new row
+    return Records(episodes=ep[keep].reset_index(drop=True), visits=records.visits[vkeep].reset_index(drop=True),
+                   modalities=records.modalities, folder=records.folder, files=records.files,
+                   _visit_pos=new_row[pos[vkeep]])
 
 
 def _first_last(pos: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,8 +200,7 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
     s = settings or OutcomeSettings()
     ep, vi = records.episodes, records.visits
     n = len(ep)
-    pos = pc.fill_null(pc.index_in(pa.array(vi["episode_id"]), value_set=pa.array(ep["episode_id"])), -1)
-    pos = pos.to_numpy().astype("int64")
+    pos = records.visit_positions()
     order_ok = len(pos) < 2 or bool(np.all(np.diff(pos) >= 0))
     if not order_ok:  # load_records sorts visits; accept hand-made frames too
         o = np.lexsort((vi["visit_no"].to_numpy(), pos))
