@@ -85,10 +85,10 @@ def _clinics(values: list[str] | None) -> list[str] | None:
     return [c.strip() for v in values for c in v.split(",") if c.strip()]
 
 
-def _load_filtered(args, *, json_mode: bool):
+def _load_filtered(args, *, json_mode: bool, step: str = ""):
     """Validate, load and filter; returns (records, exit code or None)."""
     folder = _data_folder(args.data)
-    _progress(f"Reading and checking {folder} ...")
+    _progress(f"{step}Reading and checking {folder} ...")
     try:
         records = load_records(folder)
     except DataProblemError as exc:
@@ -109,10 +109,13 @@ def _load_filtered(args, *, json_mode: bool):
 
     records = filter_records(records, clinics=clinics, start_from=args.start_from, start_to=args.start_to)
     if len(records.episodes) == 0:
-        msg = "no episodes match the filters (clinic and start-date period); nothing to summarise"
+        msg = "no episodes match the filters (clinic and start-date period); nothing to analyse"
         print(json.dumps({"problems": [{"file": None, "row": None, "column": None, "problem": msg}]})
               if json_mode else f"1 problem found:\n  - {msg}")
         return None, 1
+    if args.reference and args.reference not in set(records.episodes["modality"]):
+        known = ", ".join(sorted(records.episodes["modality"].unique()))
+        raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")
     return records, None
 
 
@@ -124,9 +127,6 @@ def _cmd_summary(args) -> int:
     records, code = _load_filtered(args, json_mode=args.json)
     if records is None:
         return code
-    if args.reference and args.reference not in set(records.episodes["modality"]):
-        known = ", ".join(sorted(records.episodes["modality"].unique()))
-        raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")
     _progress(f"Deriving outcomes for {len(records.episodes):,} episodes ...")
     outcomes = derive_outcomes(records, settings=settings)
     _progress("Estimating intervals and fitting the adjusted models ...")
@@ -147,15 +147,12 @@ def _cmd_report(args) -> int:
         raise _UsageError("the report must not be written inside the data folder; choose another -o")
     if out.suffix.lower() not in (".html", ".htm"):
         raise _UsageError("the report file name must end in .html")
-    records, code = _load_filtered(args, json_mode=False)
+    records, code = _load_filtered(args, json_mode=False, step="[1/3] ")
     if records is None:
         return code
-    if args.reference and args.reference not in set(records.episodes["modality"]):
-        known = ", ".join(sorted(records.episodes["modality"].unique()))
-        raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")
     path = build_report(folder, out, title=args.title, clinics=_clinics(args.clinic), start_from=args.start_from,
                         start_to=args.start_to, horizon_days=args.horizon_days, population=args.population,
-                        reference=args.reference, disclosure=args.disclosure)
+                        reference=args.reference, disclosure=args.disclosure, checked=records)
     print(f"Report: {path}")
     return 0
 

@@ -196,7 +196,7 @@ def _progress(msg: str, stream) -> None:
 def build_report(data, out, *, title: str = "Sciatica outcomes by treatment modality", clinics=None,
                  start_from=None, start_to=None, horizon_days: int = 365, population: str = "candidates",
                  reference: str | None = None, disclosure: str = "internal", template=None,
-                 progress=sys.stderr, timeout: int = 600) -> Path:
+                 progress=sys.stderr, timeout: int = 600, checked=None) -> Path:
     """Build the self-contained clinic-meeting HTML report.
 
     Parameters
@@ -212,6 +212,10 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         Report notebook; default :data:`REPORT_NOTEBOOK`.
     progress : file or None, keyword-only
         Where progress messages go (stderr by default).
+    checked : Records, optional, keyword-only
+        The already validated and filtered records of *data* (the command line
+        has them): skips reading the folder a second time before the notebook
+        reads it.
 
     Returns
     -------
@@ -242,8 +246,11 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     template = Path(template) if template else REPORT_NOTEBOOK
     if not template.exists():
         raise FileNotFoundError(f"report notebook not found: {template}")
-    _progress(f"[1/3] Checking {data} ...", progress)
-    records = filter_records(load_records(data), clinics=clinics, start_from=start_from, start_to=start_to)
+    if checked is None:
+        _progress(f"[1/3] Checking {data} ...", progress)
+        records = filter_records(load_records(data), clinics=clinics, start_from=start_from, start_to=start_to)
+    else:
+        records = checked
     if len(records.episodes) == 0:
         raise ValueError("no episodes match the filters (clinic and start-date period); no report written")
     if reference and reference not in set(records.episodes["modality"]):
