@@ -104,6 +104,7 @@ def test_internal_rule_suppresses_small_modality(tiny_folder, tmp_path):
     cells = re.findall(r"<td>(.*?)</td>", row)
     assert cells[0] == "1-7"          # 3 episodes shown as 1-7
     assert set(cells[1:]) == {"-"}    # no rate or mean over fewer than 8 episodes
+    assert "<small>10 modalities</small>" in html  # a count of modalities is not a count of people
     assert "Disclosure control (internal)" in html
 
 

@@ -78,3 +78,15 @@ def test_hidden_counts_do_not_leak_through_percentages(data):
     cells = wide.drop(columns=["Characteristic", "SMD"]).to_numpy().ravel()
     assert any(c == "1-7" for c in cells)
     assert not any(str(c).startswith("1-7 (") for c in cells)
+
+
+def test_format_estimate_under_each_rule():
+    from analysis.tables import format_estimate
+
+    row = {"recovered_n": 20, "recovered_events": 5, "recovered_rate": 0.25, "recovered_ci_low": 0.11,
+           "recovered_ci_high": 0.47, "leg_pain_change_n": 6, "leg_pain_change_mean": -2.0,
+           "leg_pain_change_ci_low": -3.0, "leg_pain_change_ci_high": -1.0}
+    assert format_estimate(row, "recovered", rule=disclosure_rule("internal")) == ("25%", "11 to 47")
+    assert format_estimate(row, "recovered", rule=disclosure_rule("public")) == ("*", "")  # 5 events
+    assert format_estimate(row, "leg_pain_change", rule=disclosure_rule("internal")) == ("-", "")  # 6 episodes
+    assert format_estimate(row, "leg_pain_change", rule=disclosure_rule("none")) == ("-2.0", "-3.0 to -1.0")

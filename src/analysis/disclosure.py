@@ -84,6 +84,11 @@ class DisclosureRule:
             return "1-7" if 1 <= n <= 7 else f"{n:,}"
         return f"{int(hes_round(n)):,}" if hes_round(n) != "*" else "*"
 
+    @property
+    def hidden(self) -> str:
+        """What stands in place of a figure that may not be shown: ``*`` (public) or ``-``."""
+        return "*" if self.name == "public" else "-"
+
     def allows(self, n) -> bool:
         """Whether a rate, mean or percentage over *n* episodes may be shown."""
         if self.name == "none":

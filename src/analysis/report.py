@@ -121,32 +121,23 @@ def header_html(records, *, title: str, clinics=None, start_from=None, start_to=
 
 def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule) -> _HTML:
     """Four headline boxes: episodes, leg pain change, recovered, surgery-free (overall)."""
+    from .tables import format_estimate
+
     o = crude.iloc[0]
 
-    def pct(key):
-        n = o[f"{key}_n"]
-        if not n or pd.isna(o[f"{key}_rate"]) or not rule.allows(n):
-            return "-", ""
-        if rule.name == "public" and key != "surgery_free":
-            val = rule.percent(o[f"{key}_events"], n)
-        else:
-            val = f"{100 * o[f'{key}_rate']:.0f}%"
-        ci = (f"95% CI {100 * o[f'{key}_ci_low']:.0f} to {100 * o[f'{key}_ci_high']:.0f}%"
-              if pd.notna(o[f"{key}_ci_low"]) else "")
-        return val, ci
+    def box(key, unit):
+        value, ci = format_estimate(o, key, rule=rule)
+        return value, (f"95% CI {ci}{unit}; " if ci else "")
 
-    lp_n = o["leg_pain_change_n"]
-    lp = f"{o['leg_pain_change_mean']:+.1f}" if lp_n and rule.allows(lp_n) and pd.notna(o["leg_pain_change_mean"]) else "-"
-    lp_ci = (f"points on 0-10; 95% CI {o['leg_pain_change_ci_low']:+.1f} to {o['leg_pain_change_ci_high']:+.1f}"
-             if lp != "-" and pd.notna(o["leg_pain_change_ci_low"]) else "points on 0-10")
-    rec, rec_ci = pct("recovered")
-    sf, sf_ci = pct("surgery_free")
+    lp, lp_ci = box("leg_pain_change", "")
+    rec, rec_ci = box("recovered", "%")
+    sf, sf_ci = box("surgery_free", "%")
     pop = "surgical candidates" if settings.population == "candidates" else "all episodes"
     boxes = [
-        ("Episodes of care", rule.count(o["episodes"]), f"{rule.count(crude.shape[0] - 1)} modalities"),
-        ("Average change in leg pain", lp, lp_ci),
-        ("Recovered at discharge", rec, f"{rec_ci}; rated 6-7 of 7"),
-        (f"Surgery-free at {settings.horizon_days} days", sf, f"{sf_ci}; {pop}"),
+        ("Episodes of care", rule.count(o["episodes"]), f"{len(crude) - 1} modalities"),
+        ("Average change in leg pain", lp, f"{lp_ci}points on the 0-10 scale"),
+        ("Recovered at discharge", rec, f"{rec_ci}rated 6-7 of 7"),
+        (f"Surgery-free at {settings.horizon_days} days", sf, f"{sf_ci}{pop}"),
     ]
     inner = "".join(f"<div>{html.escape(a)}<span class='value'>{html.escape(str(b))}</span>"
                     f"<small>{html.escape(c)}</small></div>" for a, b, c in boxes)

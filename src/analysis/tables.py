@@ -23,7 +23,7 @@ import pandas as pd
 from . import schema
 
 __all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table",
-           "display_table", "format_completeness_table", "format_outcome_table"]
+           "display_table", "format_completeness_table", "format_estimate", "format_outcome_table"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -245,6 +245,50 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
     return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups, "SMD"])
 
 
+def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
+    """One crude estimate of :func:`analysis.compare.outcome_table` as shown under a disclosure rule.
+
+    Parameters
+    ----------
+    row : mapping
+        A row of the outcome table.
+    key : {"leg_pain_change", "responder", "recovered", "surgery_free"}
+    rule : DisclosureRule, keyword-only
+
+    Returns
+    -------
+    (value, interval) : tuple of str
+        e.g. ``("49%", "46 to 52")`` or ``("-2.3", "-2.4 to -2.2")``; the value is
+        ``rule.hidden`` (and the interval empty) when it rests on too few episodes
+        (or, under the public rule, a percentage's numerator is 1-7).
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.tables import format_estimate
+    >>> row = {"recovered_n": 200, "recovered_events": 30, "recovered_rate": 0.15,
+    ...        "recovered_ci_low": 0.107, "recovered_ci_high": 0.206}
+    >>> format_estimate(row, "recovered", rule=disclosure_rule("internal"))
+    ('15%', '11 to 21')
+    """
+    n = row[f"{key}_n"]
+    estimate = row[f"{key}_mean" if key == "leg_pain_change" else f"{key}_rate"]
+    if not n or pd.isna(estimate):
+        return "-", ""
+    if not rule.allows(n):
+        return rule.hidden, ""
+    low, high = row[f"{key}_ci_low"], row[f"{key}_ci_high"]
+    if key == "leg_pain_change":
+        return f"{estimate:+.1f}", (f"{low:+.1f} to {high:+.1f}" if pd.notna(low) else "")
+    if rule.name == "public" and key != "surgery_free":  # counted percentages: from rounded figures
+        value = rule.percent(row[f"{key}_events"], n)
+        if value == "*":
+            return "*", ""
+    else:
+        value = f"{100 * estimate:.0f}%"
+    return value, (f"{100 * low:.0f} to {100 * high:.0f}" if pd.notna(low) else "")
+
+
 def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=None) -> pd.DataFrame:
     """Crude outcomes by modality as a readable table, with disclosure control.
 
@@ -276,41 +320,21 @@ def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=N
 
     rule = rule or disclosure_rule("internal")
 
-    def rate(r, key):
-        n, e = r[f"{key}_n"], r[f"{key}_events"]
-        if not n or pd.isna(r[f"{key}_rate"]):
-            return "-"
-        if not rule.allows(n) or (rule.name == "public" and rule.percent(e, n) == "*"):
-            return "-" if rule.name != "public" else "*"
-        pct = rule.percent(e, n) if rule.name == "public" else f"{100 * r[f'{key}_rate']:.0f}%"
-        ci = f" ({100 * r[f'{key}_ci_low']:.0f} to {100 * r[f'{key}_ci_high']:.0f})" if pd.notna(r[f"{key}_ci_low"]) else ""
-        return f"{pct}{ci}, n = {rule.count(n)}"
-
-    def km(r):
-        n = r["surgery_free_n"]
-        if not n or pd.isna(r["surgery_free_rate"]) or not rule.allows(n):
-            return "-"
-        ci = f" ({100 * r['surgery_free_ci_low']:.0f} to {100 * r['surgery_free_ci_high']:.0f})" \
-            if pd.notna(r["surgery_free_ci_low"]) else ""
-        return f"{100 * r['surgery_free_rate']:.0f}%{ci}, n = {rule.count(n)}"
-
-    def mean(r):
-        n = r["leg_pain_change_n"]
-        if not n or not rule.allows(n) or pd.isna(r["leg_pain_change_mean"]):
-            return "-"
-        ci = f" ({r['leg_pain_change_ci_low']:+.1f} to {r['leg_pain_change_ci_high']:+.1f})" \
-            if pd.notna(r["leg_pain_change_ci_low"]) else ""
-        return f"{r['leg_pain_change_mean']:+.1f}{ci}, n = {rule.count(n)}"
+    def cell(r, key):
+        value, ci = format_estimate(r, key, rule=rule)
+        if value in ("-", "*"):
+            return value
+        return f"{value}{f' ({ci})' if ci else ''}, n = {rule.count(r[f'{key}_n'])}"
 
     rows = []
     for r in table.to_dict("records"):
         rows.append({
             "Modality": r["label"],
             "Episodes": rule.count(r["episodes"]),
-            "Leg pain change, points (95% CI)": mean(r),
-            "Responders (95% CI)": rate(r, "responder"),
-            "Recovered (95% CI)": rate(r, "recovered"),
-            f"Surgery-free at {horizon_days} days (95% CI)": km(r),
+            "Leg pain change, points (95% CI)": cell(r, "leg_pain_change"),
+            "Responders (95% CI)": cell(r, "responder"),
+            "Recovered (95% CI)": cell(r, "recovered"),
+            f"Surgery-free at {horizon_days} days (95% CI)": cell(r, "surgery_free"),
         })
     return pd.DataFrame(rows)
 
