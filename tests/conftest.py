@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import derive_outcomes, load_records
 from analysis.synth import make_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +21,13 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 def sample_dir() -> Path:
     """The committed synthetic sample folder (read-only: never write into it)."""
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def data(sample_dir):
+    """The sample's records and derived outcomes (read-only: copy before changing)."""
+    rec = load_records(sample_dir)
+    return rec, derive_outcomes(rec)
 
 
 @pytest.fixture(scope="session")

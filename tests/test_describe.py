@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import derive_outcomes, load_records
 from analysis.describe import completeness_table, data_overview, exclusions_table, funnel_data, pain_trajectories
 from analysis.summary import format_summary, summarise
-
-
-@pytest.fixture(scope="module")
-def data(sample_dir):
-    rec = load_records(sample_dir)
-    return rec, derive_outcomes(rec)
 
 
 def test_exclusions_add_up(data):

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis import adjusted_comparisons, derive_outcomes, load_records  # noqa: E402
+from analysis import adjusted_comparisons  # noqa: E402
 from analysis.describe import funnel_data, pain_trajectories, survival_curves, completeness_table  # noqa: E402
 from analysis.disclosure import disclosure_rule  # noqa: E402
 from analysis.plots import (  # noqa: E402
@@ -22,12 +22,6 @@ from analysis.plots import (  # noqa: E402
     plot_survival,
     plot_trajectories,
 )
-
-
-@pytest.fixture(scope="module")
-def data(sample_dir):
-    rec = load_records(sample_dir)
-    return rec, derive_outcomes(rec)
 
 
 @pytest.fixture(autouse=True)

@@ -6,15 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import derive_outcomes, load_records, outcome_table
+from analysis import outcome_table
 from analysis.disclosure import disclosure_rule
 from analysis.tables import baseline_table, format_baseline_table, format_outcome_table
-
-
-@pytest.fixture(scope="module")
-def data(sample_dir):
-    rec = load_records(sample_dir)
-    return rec, derive_outcomes(rec)
 
 
 def test_types_come_from_the_schema(data):
