@@ -29,15 +29,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .clustered import clustered_cox_model, clustered_logistic_model, random_intercept_model
 from .outcomes import OutcomeSettings
+from .sensitivity import COMMON_OUTCOME, e_value
 from .stats import cox_model, holm, linear_model, logistic_model, mean_ci, survival_at, wilson_interval
 
 __all__ = [
     "ADJUSTMENT_SET",
+    "CLUSTER_CHOICES",
     "adjusted_comparisons",
     "choose_reference",
+    "default_cluster",
+    "model_methods",
     "outcome_table",
 ]
+
+#: ``--cluster`` choices.
+CLUSTER_CHOICES = ("therapist", "clinic", "none")
+#: Fewer events per estimated parameter than this earns a caution in ``note``.
+MIN_EVENTS_PER_PARAMETER = 10
 
 #: Default case-mix adjustment set (spec section 4), in model order after the modality terms.
 ADJUSTMENT_SET = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "cause", "clinic")
@@ -235,8 +245,62 @@ def _screen(n: int, events: int, kind: str) -> str | None:
     return None
 
 
+def default_cluster(outcomes: pd.DataFrame) -> str:
+    """``therapist`` when therapist codes are recorded, else ``none`` (spec section 4).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.compare import default_cluster
+    >>> default_cluster(pd.DataFrame({"therapist": ["T1", None]})), default_cluster(pd.DataFrame({"x": [1]}))
+    ('therapist', 'none')
+    """
+    if "therapist" in outcomes.columns and outcomes["therapist"].notna().any():
+        return "therapist"
+    return "none"
+
+
+def model_methods(cluster: str, *, population: str = "candidates") -> dict:
+    """Plain names of the model and interval method used for each outcome.
+
+    Examples
+    --------
+    >>> from analysis.compare import model_methods
+    >>> model_methods("none")["recovered"]
+    'logistic regression, Wald intervals'
+    """
+    strat = "; stratified by surgical candidacy" if population == "all" else ""
+    if cluster == "none":
+        return {
+            "leg_pain_change": "linear regression, t intervals (episodes independent)",
+            "recovered": "logistic regression, Wald intervals",
+            "surgery": f"Cox proportional hazards (Efron ties), Wald intervals{strat}",
+        }
+    return {
+        "leg_pain_change": f"linear mixed model with a random intercept per {cluster} (REML), t intervals with "
+                           f"clusters - 1 degrees of freedom",
+        "recovered": f"logistic regression with Mancl-DeRouen bias-reduced standard errors clustered by {cluster}, "
+                     f"t intervals with clusters - 1 degrees of freedom",
+        "surgery": f"Cox proportional hazards (Efron ties) with robust standard errors clustered by {cluster} "
+                   f"(small-sample factor G/(G-1)), t intervals with clusters - 1 degrees of freedom{strat}",
+    }
+
+
+def _epv_note(kind: str, events: int, n: int, params: int) -> str | None:
+    if kind == "linear" or params == 0:
+        return None
+    limiting = min(events, n - events) if kind == "logistic" else events
+    epv = limiting / params
+    if epv >= MIN_EVENTS_PER_PARAMETER:
+        return None
+    what = "recoveries (or non-recoveries, whichever is fewer)" if kind == "logistic" else "surgeries"
+    return (f"caution: only {epv:.1f} {what} per estimated model parameter (fewer than "
+            f"{MIN_EVENTS_PER_PARAMETER}); the estimate may be unstable")
+
+
 def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], outcome: str,
-         s: OutcomeSettings, ratio_name: str) -> tuple[pd.DataFrame, list[str]]:
+         s: OutcomeSettings, ratio_name: str, cluster: str = "none",
+         strata: str | None = None) -> tuple[pd.DataFrame, list[str], dict]:
     present = sorted(df["modality"].unique())
     y = None
     if kind == "logistic":
@@ -252,6 +316,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     ref_note = _screen(*count(reference), kind)
     rows = []
     used: list[str] = []
+    info = {"clusters": None, "epv": None}
     estimable = [m for m in others if notes[m] is None]
     if ref_note is None and estimable:
         keep = df["modality"].isin(estimable + [reference]).to_numpy(dtype=bool)
@@ -259,17 +324,30 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
         yk = y[keep] if y is not None else None
         X, names, used = _design(d, modalities=estimable, covariates=covariates,
                                  y_events=yk, both_ends=kind == "logistic", constant=kind != "cox")
+        groups = d[cluster].to_numpy(dtype=object, na_value=None) if cluster != "none" else None
+        st = d[strata].to_numpy() if strata else None
         try:
             if kind == "linear":
-                res = linear_model(d[outcome].to_numpy(dtype="float64"), X, names=names, confidence=s.confidence)
+                yy = d[outcome].to_numpy(dtype="float64")
+                res = (linear_model(yy, X, names=names, confidence=s.confidence) if groups is None else
+                       random_intercept_model(yy, X, groups, names=names, confidence=s.confidence))
             elif kind == "logistic":
-                res = logistic_model(yk, X, names=names, confidence=s.confidence)
+                res = (logistic_model(yk, X, names=names, confidence=s.confidence) if groups is None else
+                       clustered_logistic_model(yk, X, groups, names=names, confidence=s.confidence))
             else:
-                res = cox_model(d["surgery_time"].to_numpy(dtype="float64"), yk, X, names=names, confidence=s.confidence)
+                tt = d["surgery_time"].to_numpy(dtype="float64")
+                res = (cox_model(tt, yk, X, names=names, strata=st, confidence=s.confidence) if groups is None else
+                       clustered_cox_model(tt, yk, X, groups, names=names, strata=st, confidence=s.confidence))
             tab = res.table.set_index("term")
             ok_fit = res.converged
+            info["clusters"] = res.extra.get("clusters")
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             tab, ok_fit = None, False
+        params = X.shape[1] - (1 if kind != "cox" else 0)
+        caution = _epv_note(kind, int(np.nansum(yk)) if yk is not None else 0, len(d), params)
+        if kind != "linear" and params:
+            ev = int(np.nansum(yk))
+            info["epv"] = (min(ev, len(d) - ev) if kind == "logistic" else ev) / params
         for m in estimable:
             term = f"modality:{m}"
             if tab is None or not ok_fit:
@@ -285,7 +363,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
             est, lo, hi = r["coef"], r["ci_low"], r["ci_high"]
             if kind != "linear":
                 est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
-            rows.append({"modality": m, ratio_name: est, "ci_low": lo, "ci_high": hi, "p": r["p"], "note": None})
+            rows.append({"modality": m, ratio_name: est, "ci_low": lo, "ci_high": hi, "p": r["p"], "note": caution})
     elif ref_note is not None:
         for m in others:
             notes[m] = notes[m] or f"not estimable: the reference modality ({reference}) has {ref_note}"
@@ -298,14 +376,24 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     out = out.sort_values("modality").reset_index(drop=True)
     out["note"] = pd.Series([n if isinstance(n, str) else None for n in out["note"]], dtype=object)
     out["p_holm"] = holm(out["p"].to_numpy())
+    # E-values (VanderWeele & Ding 2017), converted to the risk-ratio scale first
+    if kind == "linear":
+        sd = float(np.nanstd(df[outcome].to_numpy(dtype="float64"), ddof=1)) if len(df) > 1 else np.nan
+        ev, ev_ci = e_value(out[ratio_name], out["ci_low"], out["ci_high"], scale="difference", sd=sd)
+    else:
+        freq = float(np.nanmean(y)) if y is not None and len(y) else 0.0
+        ev, ev_ci = e_value(out[ratio_name], out["ci_low"], out["ci_high"], scale=ratio_name,
+                            common=freq > COMMON_OUTCOME)
+    out["e_value"], out["e_value_ci"] = ev, ev_ci
     out["n"] = out["modality"].map(n_by).fillna(0).astype("int64")
     if y is not None:
         out["events"] = out["modality"].map(ev_by).fillna(0).astype("int64")
-    return out, used
+    return out, used, info
 
 
 def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None,
-                         covariates=ADJUSTMENT_SET, settings: OutcomeSettings | None = None) -> dict:
+                         covariates=ADJUSTMENT_SET, settings: OutcomeSettings | None = None,
+                         cluster: str | None = None) -> dict:
     """Case-mix-adjusted comparisons of each modality against a reference.
 
     Parameters
@@ -315,43 +403,77 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
     reference : str, optional, keyword-only
         Reference modality; default :func:`choose_reference`.
     covariates : sequence of str, keyword-only
-        Adjustment set (default :data:`ADJUSTMENT_SET`).
+        Adjustment set (default :data:`ADJUSTMENT_SET`). Episodes with a
+        missing value in any of them are left out of the models and counted
+        in ``missing_covariates``.
     settings : OutcomeSettings, optional, keyword-only
+    cluster : {"therapist", "clinic", "none"}, optional, keyword-only
+        Allow for episodes clustered within therapists or clinics (see
+        :mod:`analysis.clustered`); ``"none"`` treats episodes as independent
+        (ordinary linear, logistic and Cox models). Default
+        :func:`default_cluster`.
 
     Returns
     -------
     dict
         ``reference`` (str), ``covariates`` (list of the covariates used in at
-        least one model), and three DataFrames, one row per non-reference
-        modality in code order: ``leg_pain_change`` (``difference``),
-        ``recovered`` (``odds_ratio``), ``surgery`` (``hazard_ratio``), each
-        with ``ci_low``, ``ci_high``, ``p``, ``p_holm``, ``note``, ``n`` and
-        (binary and survival outcomes) ``events``.
+        least one model), ``cluster``, ``method`` (outcome -> plain name of the
+        model), ``clusters`` (outcome -> number of clusters or None),
+        ``events_per_parameter`` (outcome -> float or None),
+        ``missing_covariates`` (episodes left out for a missing covariate),
+        and three DataFrames, one row per non-reference modality in code
+        order: ``leg_pain_change`` (``difference``), ``recovered``
+        (``odds_ratio``), ``surgery`` (``hazard_ratio``), each with
+        ``ci_low``, ``ci_high``, ``p``, ``p_holm`` (Holm within the outcome),
+        ``e_value``, ``e_value_ci``, ``note``, ``n`` and (binary and survival
+        outcomes) ``events``. With ``population="all"`` the Cox model is
+        stratified by ``surgical_candidate``.
+
+    Raises
+    ------
+    ValueError
+        If *cluster* is not a known choice or names a column with no codes.
 
     Examples
     --------
     >>> from analysis import load_records, derive_outcomes
     >>> from analysis.compare import adjusted_comparisons
     >>> adj = adjusted_comparisons(derive_outcomes(load_records("data/sample")))
-    >>> adj["reference"], list(adj["recovered"].columns[:3])
-    ('electrotherapy', ['modality', 'odds_ratio', 'ci_low'])
+    >>> adj["reference"], adj["cluster"], list(adj["recovered"].columns[:3])
+    ('electrotherapy', 'therapist', ['modality', 'odds_ratio', 'ci_low'])
     """
     s = settings or outcomes.attrs.get("settings") or OutcomeSettings()
     ref = reference or choose_reference(outcomes)
     covs = list(covariates)
+    cluster = cluster or default_cluster(outcomes)
+    if cluster not in CLUSTER_CHOICES:
+        raise ValueError(f"cluster must be one of {', '.join(CLUSTER_CHOICES)}, not '{cluster}'")
+    if cluster != "none" and (cluster not in outcomes.columns or outcomes[cluster].isna().all()):
+        raise ValueError(f"cannot cluster by {cluster}: the records have no {cluster} codes (use cluster='none')")
     all_mods = sorted(outcomes["modality"].unique())
     base_ok = outcomes["baseline_leg_pain"].notna()
+    cov_cols = [c for c in covs if c in outcomes.columns]
+    cov_ok = outcomes[cov_cols].notna().all(axis=1) if cov_cols else pd.Series(True, index=outcomes.index)
+    missing_cov = int((~cov_ok & base_ok).sum())
+    ok = base_ok & cov_ok
 
     def subset(mask):
         d = outcomes[mask.to_numpy(dtype=bool) if hasattr(mask, "to_numpy") else mask]
         d.attrs["all_modalities"] = all_mods
         return d
 
-    lp, u1 = _fit("linear", subset(base_ok & outcomes["final_leg_pain"].notna()), reference=ref, covariates=covs,
-                  outcome="final_leg_pain", s=s, ratio_name="difference")
-    rc, u2 = _fit("logistic", subset(base_ok & outcomes["recovered"].notna()), reference=ref, covariates=covs,
-                  outcome="recovered", s=s, ratio_name="odds_ratio")
-    sg, u3 = _fit("cox", subset(base_ok & outcomes["in_population"]), reference=ref, covariates=covs,
-                  outcome="surgery_event", s=s, ratio_name="hazard_ratio")
+    kw = dict(reference=ref, covariates=covs, s=s, cluster=cluster)
+    lp, u1, i1 = _fit("linear", subset(ok & outcomes["final_leg_pain"].notna()), outcome="final_leg_pain",
+                      ratio_name="difference", **kw)
+    rc, u2, i2 = _fit("logistic", subset(ok & outcomes["recovered"].notna()), outcome="recovered",
+                      ratio_name="odds_ratio", **kw)
+    sg, u3, i3 = _fit("cox", subset(ok & outcomes["in_population"]), outcome="surgery_event",
+                      ratio_name="hazard_ratio", strata="surgical_candidate" if s.population == "all" else None, **kw)
     used = [c for c in covs if c in set(u1) | set(u2) | set(u3)]
-    return {"reference": ref, "covariates": used, "leg_pain_change": lp, "recovered": rc, "surgery": sg}
+    infos = {"leg_pain_change": i1, "recovered": i2, "surgery": i3}
+    return {"reference": ref, "covariates": used, "cluster": cluster,
+            "method": model_methods(cluster, population=s.population),
+            "clusters": {k: v["clusters"] for k, v in infos.items()},
+            "events_per_parameter": {k: v["epv"] for k, v in infos.items()},
+            "missing_covariates": missing_cov,
+            "leg_pain_change": lp, "recovered": rc, "surgery": sg}
