@@ -113,6 +113,9 @@ def _load_filtered(args, *, json_mode: bool, step: str = ""):
         print(json.dumps({"problems": [{"file": None, "row": None, "column": None, "problem": msg}]})
               if json_mode else f"1 problem found:\n  - {msg}")
         return None, 1
+    cluster = getattr(args, "cluster", None)
+    if cluster in ("therapist", "clinic") and records.episodes[cluster].isna().all():
+        raise _UsageError(f"--cluster {cluster}: the records have no {cluster} codes; use --cluster none")
     if args.reference and args.reference not in set(records.episodes["modality"]):
         known = ", ".join(sorted(records.episodes["modality"].unique()))
         raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")
@@ -130,7 +133,7 @@ def _cmd_summary(args) -> int:
     _progress(f"Deriving outcomes for {len(records.episodes):,} episodes ...")
     outcomes = derive_outcomes(records, settings=settings)
     _progress("Estimating intervals and fitting the adjusted models ...")
-    doc = summarise(records, settings=settings, reference=args.reference, outcomes=outcomes)
+    doc = summarise(records, settings=settings, reference=args.reference, outcomes=outcomes, cluster=args.cluster)
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -152,7 +155,8 @@ def _cmd_report(args) -> int:
         return code
     path = build_report(folder, out, title=args.title, clinics=_clinics(args.clinic), start_from=args.start_from,
                         start_to=args.start_to, horizon_days=args.horizon_days, population=args.population,
-                        reference=args.reference, disclosure=args.disclosure, checked=records)
+                        reference=args.reference, disclosure=args.disclosure, cluster=args.cluster,
+                        checked=records)
     print(f"Report: {path}")
     return 0
 
@@ -216,6 +220,9 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
                    help="reference modality for adjusted comparisons (default: the one with most episodes)")
     p.add_argument("--population", choices=("candidates", "all"), default="candidates",
                    help="surgery-free population: surgical candidates (default) or all episodes")
+    p.add_argument("--cluster", choices=("therapist", "clinic", "none"), default=None,
+                   help="allow for episodes clustered within therapists or clinics in the adjusted models "
+                        "(default: therapist when the records have therapist codes, else none)")
 
 
 def _cmd_sample(args) -> int:

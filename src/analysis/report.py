@@ -36,6 +36,8 @@ __all__ = [
     "logrank_html",
     "headline_html",
     "header_html",
+    "evalue_html",
+    "tipping_point_html",
     "methods_html",
     "note_html",
     "table_html",
@@ -119,8 +121,14 @@ def header_html(records, *, title: str, clinics=None, start_from=None, start_to=
     )
 
 
-def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule) -> _HTML:
-    """Four headline boxes: episodes, leg pain change, recovered, surgery-free (overall)."""
+def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule,
+                  missing_adjusted: pd.DataFrame | None = None) -> _HTML:
+    """Four headline boxes: episodes, leg pain change, recovered, surgery-free (overall).
+
+    With *missing_adjusted* (from :func:`analysis.missing.recovery_missing_adjusted`)
+    the recovery box shows the rate with missing ratings imputed (spec section 3)
+    and the complete-case rate beside it.
+    """
     from .tables import format_estimate
 
     o = crude.iloc[0]
@@ -131,12 +139,21 @@ def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: Discl
 
     lp, lp_ci = box("leg_pain_change", "")
     rec, rec_ci = box("recovered", "%")
+    rec_title, rec_note = "Recovered at discharge", f"{rec_ci}rated 6-7 of 7"
+    if missing_adjusted is not None and len(missing_adjusted):
+        m = missing_adjusted.iloc[0]
+        if pd.notna(m["rate"]) and rule.allows(m["n"]) and (rule.name != "public" or rule.allows(m["n"] - m["missing"])):
+            cc = rec
+            rec = f"{100 * m['rate']:.0f}%"
+            rec_title = "Recovered at discharge (missing ratings imputed)"
+            rec_note = (f"95% CI {100 * m['ci_low']:.0f} to {100 * m['ci_high']:.0f}%; rated 6-7 of 7; "
+                        f"{cc} of those who gave a rating")
     sf, sf_ci = box("surgery_free", "%")
     pop = "surgical candidates" if settings.population == "candidates" else "all episodes"
     boxes = [
         ("Episodes of care", rule.count(o["episodes"]), f"{len(crude) - 1} modalities"),
         ("Average change in leg pain", lp, f"{lp_ci}points on the 0-10 scale"),
-        ("Recovered at discharge", rec, f"{rec_ci}rated 6-7 of 7"),
+        (rec_title, rec, rec_note),
         (f"Surgery-free at {settings.horizon_days} days", sf, f"{sf_ci}{pop}"),
     ]
     inner = "".join(f"<div>{html.escape(a)}<span class='value'>{html.escape(str(b))}</span>"
@@ -144,8 +161,69 @@ def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: Discl
     return _HTML(f'<div class="report-headline">{inner}</div>')
 
 
+def tipping_point_html(tp: dict, *, rule: DisclosureRule) -> _HTML:
+    """One plain sentence on the missing ratings and how different they would have to be to matter.
+
+    Parameters
+    ----------
+    tp : dict
+        From :func:`analysis.missing.recovery_tipping_point`.
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.report import tipping_point_html
+    >>> tp = {"rate": .49, "ci_low": .46, "ci_high": .52, "missing": 441, "n": 1491, "expected_unrated": .49,
+    ...       "odds_ratio_low": .59, "unrated_rate_low": .39, "odds_ratio_high": 1.83, "unrated_rate_high": .6}
+    >>> "39%" in str(tipping_point_html(tp, rule=disclosure_rule("internal")))
+    True
+    """
+    if not tp.get("missing") or tp.get("rate") is None or not rule.allows(tp.get("n")):
+        return _HTML("")
+    text = (f"{rule.count(tp['missing'])} of {rule.count(tp['n'])} discharged episodes have no recovery rating. "
+            f"The headline rate assumes they recovered as often as rated patients with the same pain scores and "
+            f"case mix would (about {100 * tp['expected_unrated']:.0f}% of them). ")
+    if tp.get("unrated_rate_low") is not None:
+        text += (f"It would fall below its 95% interval ({100 * tp['ci_low']:.0f}%) only if in truth no more "
+                 f"than {100 * tp['unrated_rate_low']:.0f}% of the unrated patients had recovered (odds "
+                 f"{tp['odds_ratio_low']:.2f} times those of similar rated patients)")
+        if tp.get("unrated_rate_high") is not None:
+            text += (f", and rise above it ({100 * tp['ci_high']:.0f}%) only if at least "
+                     f"{100 * tp['unrated_rate_high']:.0f}% had")
+        text += "."
+    else:
+        text += "Even very different recovery among the unrated patients would keep the rate within its interval."
+    return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
+
+
+def evalue_html(adjusted: dict) -> _HTML:
+    """What the E-values mean, and the events-per-parameter cautions of the models, in plain words.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, adjusted_comparisons
+    >>> from analysis.report import evalue_html
+    >>> out = str(evalue_html(adjusted_comparisons(derive_outcomes(load_records("data/sample")))))
+    >>> "E-value" in out, "Caution" in out
+    (True, True)
+    """
+    text = ("E-value: how strongly an unmeasured factor (for example severity not captured by the case mix) "
+            "would have to be linked, as a risk ratio, to both the choice of modality and the outcome to explain "
+            "a difference away. Values near 1 mean a weak hidden factor could do it; the E-value of the interval "
+            "is 1 whenever the interval already includes no difference.")
+    parts = [f"<p>{html.escape(text)}</p>"]
+    what = {"recovered": ("recovery", "recoveries or non-recoveries, whichever is fewer"),
+            "surgery": ("surgery", "surgeries")}
+    for key, (name, events) in what.items():
+        epv = adjusted.get("events_per_parameter", {}).get(key)
+        if epv is not None and epv < 10:
+            parts.append(f'<p class="report-note">{html.escape(f"Caution: the {name} model rests on only {epv:.1f} {events} per estimated parameter (fewer than 10 is too few for stable estimates); read its ratios as rough.")}</p>')
+    return _HTML("".join(parts))
+
+
 def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates: list[str],
-                 rule: DisclosureRule) -> _HTML:
+                 rule: DisclosureRule, cluster: str = "none", method: dict | None = None,
+                 imputations: int = 20) -> _HTML:
     """Plain-language methods and definitions, and the disclosure rule applied."""
     from .summary import COVARIATE_LABELS
 
@@ -157,15 +235,26 @@ def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates:
         ("Responder", f"leg pain improved by at least {settings.responder_points:g} points and at least "
          f"{100 * settings.responder_fraction:.0f}% of the first rating (Ostelo et al. 2008)."),
         ("Recovered", "global change at discharge rated 6 (much improved) or 7 (completely recovered) on the "
-         "7-point scale; episodes without a rating are left out of the percentage."),
+         "7-point scale. The headline figure counts every discharged episode: a missing rating is filled in "
+         f"{imputations} times at random from what was recorded (leg pain change, case mix, modality, discharge "
+         "reason and number of visits) and the results are combined by Rubin's rules (multiple imputation). "
+         "The table by modality shows the rate among those who gave a rating."),
         ("Surgery-free", f"Kaplan-Meier probability of no spinal surgery by {settings.horizon_days} days among "
          f"{pop}, counting each patient for as long as their surgery status is known."),
         ("Intervals", "95% confidence intervals: Wilson for percentages, t for means, log(-log) for "
          "Kaplan-Meier, Wald for model estimates."),
         ("Adjusted comparisons", f"each modality against {reference_label} (the modality with most episodes "
-         f"unless chosen otherwise), adjusted for {adj}: a linear model for final leg pain, logistic regression "
-         "for recovery (odds ratio) and a Cox model with Efron ties for time to surgery (hazard ratio). p values "
-         "are not adjusted for multiple comparisons."),
+         f"unless chosen otherwise), adjusted for {adj}. Models: " + "; ".join(
+             f"{k.replace('_', ' ')}: {v}" for k, v in (method or {}).items()) + ". "
+         + ("Patients of one " + cluster + " tend to do alike, so the intervals and p values allow for "
+            "episodes being grouped by " + cluster + ". " if cluster != "none" else
+            "Episodes are treated as independent. ")
+         + "p values are Holm-adjusted within each outcome, because several modalities are compared at once. "
+         "A model with fewer than 10 events per estimated parameter is marked with a caution: its estimates "
+         "may be unstable."),
+        ("E-value", "for each comparison, the minimum strength of association (as a risk ratio) that an "
+         "unmeasured confounder would need with both the modality and the outcome to explain the association "
+         "away (VanderWeele and Ding 2017); odds and hazard ratios of common outcomes are converted first."),
         ("Log-rank test", "tests whether the surgery-free curves of the modalities differ over the whole "
          "follow-up."),
         ("Funnel plot", "each clinic's recovery rate against its number of episodes, with the limits within "
@@ -187,7 +276,7 @@ def _progress(msg: str, stream) -> None:
 def build_report(data, out, *, title: str = "Sciatica outcomes by treatment modality", clinics=None,
                  start_from=None, start_to=None, horizon_days: int = 365, population: str = "candidates",
                  reference: str | None = None, disclosure: str = "internal", template=None,
-                 progress=sys.stderr, timeout: int = 600, checked=None) -> Path:
+                 progress=sys.stderr, timeout: int = 600, checked=None, cluster: str | None = None) -> Path:
     """Build the self-contained clinic-meeting HTML report.
 
     Parameters
@@ -197,7 +286,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         lists every problem and nothing is written).
     out : str or pathlib.Path
         HTML file to write (atomically: written beside it, then renamed).
-    title, clinics, start_from, start_to, horizon_days, population, reference, disclosure : keyword-only
+    title, clinics, start_from, start_to, horizon_days, population, reference, disclosure, cluster : keyword-only
         Report parameters (see the report notebook's parameters cell).
     template : path, optional, keyword-only
         Report notebook; default :data:`REPORT_NOTEBOOK`.
@@ -249,7 +338,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     params = {
         "DATA_FOLDER": str(data), "CLINICS": list(clinics) if clinics else None,
         "START_FROM": start_from, "START_TO": start_to, "TITLE": title, "HORIZON_DAYS": int(horizon_days),
-        "POPULATION": population, "REFERENCE": reference, "DISCLOSURE": disclosure,
+        "POPULATION": population, "REFERENCE": reference, "DISCLOSURE": disclosure, "CLUSTER": cluster,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .compare import adjusted_comparisons, choose_reference, outcome_table
 from .io import Records
+from .missing import recovery_missing_adjusted
 from .outcomes import OutcomeSettings, derive_outcomes
 from .stats import logrank_test
 
@@ -49,24 +50,28 @@ def _num(x):
     return x
 
 
-def _outcomes_block(row: pd.Series) -> dict:
+def _outcomes_block(row: pd.Series, mi: dict | None) -> dict:
     block = {"episodes": int(row["episodes"])}
     block["leg_pain_change"] = {k: _num(row[f"leg_pain_change_{k}"]) for k in ("n", "mean", "ci_low", "ci_high")}
     for key in ("responder", "recovered", "surgery_free"):
         block[key] = {k: _num(row[f"{key}_{k}"]) for k in ("n", "events", "rate", "ci_low", "ci_high")}
+    mi = mi or {"n": 0, "missing": 0, "imputations": 0, "rate": None, "ci_low": None, "ci_high": None}
+    block["recovered_missing_adjusted"] = {k: _num(mi[k]) for k in ("n", "missing", "imputations", "rate",
+                                                                   "ci_low", "ci_high")}
     return block
 
 
 def _adjusted_rows(df: pd.DataFrame, estimate: str) -> list[dict]:
     return [
         {"modality": r["modality"], estimate: _num(r[estimate]), "ci_low": _num(r["ci_low"]),
-         "ci_high": _num(r["ci_high"]), "p": _num(r["p"]), "p_holm": _num(r["p_holm"]), "note": r["note"]}
+         "ci_high": _num(r["ci_high"]), "p": _num(r["p"]), "p_holm": _num(r["p_holm"]),
+         "e_value": _num(r["e_value"]), "e_value_ci": _num(r["e_value_ci"]), "note": r["note"]}
         for r in df.to_dict("records")
     ]
 
 
 def summarise(records: Records, *, settings: OutcomeSettings | None = None, reference: str | None = None,
-              outcomes: pd.DataFrame | None = None) -> dict:
+              outcomes: pd.DataFrame | None = None, cluster: str | None = None, imputations: int = 20) -> dict:
     """Build the ``summary --json`` document for (already filtered) records.
 
     Parameters
@@ -77,6 +82,11 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
         Reference modality; default the one with most episodes (ties by code).
     outcomes : pandas.DataFrame, optional, keyword-only
         Pre-computed :func:`derive_outcomes` output for these records.
+    cluster : {"therapist", "clinic", "none"}, optional, keyword-only
+        Clustering allowed for in the adjusted models; default ``therapist``
+        when therapist codes are recorded, else ``none``.
+    imputations : int, keyword-only
+        Imputations for ``recovered_missing_adjusted`` (20).
 
     Returns
     -------
@@ -100,11 +110,13 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     ep = records.episodes
     pop = out[out["in_population"]]
     lr = logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"])
-    adj = adjusted_comparisons(out, reference=ref, settings=s)
+    adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster)
+    mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations,
+                                                           confidence=s.confidence).to_dict("records")}
     modalities = []
     for row in tab.iloc[1:].to_dict("records"):
         modalities.append({"modality": row["group"], "label": labels.get(row["group"], row["group"]),
-                           **_outcomes_block(pd.Series(row))})
+                           **_outcomes_block(pd.Series(row), mi.get(row["group"]))})
     return {
         "data": {
             "episodes": int(len(ep)),
@@ -115,12 +127,14 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
         },
         "settings": {"horizon_days": int(s.horizon_days), "population": s.population,
                      "confidence": s.confidence, "reference": ref},
-        "overall": _outcomes_block(tab.iloc[0]),
+        "overall": _outcomes_block(tab.iloc[0], mi.get("Overall")),
         "modalities": modalities,
         "tests": {"surgery_logrank": {"chi2": _num(lr["chi2"]), "df": int(lr["df"]), "p": _num(lr["p"])}},
         "adjusted": {
             "reference": ref,
             "covariates": adj["covariates"],
+            "cluster": adj["cluster"],
+            "method": adj["method"],
             "leg_pain_change": _adjusted_rows(adj["leg_pain_change"], "difference"),
             "recovered": _adjusted_rows(adj["recovered"], "odds_ratio"),
             "surgery": _adjusted_rows(adj["surgery"], "hazard_ratio"),

@@ -342,6 +342,8 @@ def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=N
 def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.DataFrame:
     """The three adjusted comparisons side by side, one row per modality.
 
+    Each cell: estimate (95% CI), the Holm-adjusted p value and the E-value;
+    a caution (fewer than 10 events per parameter) is marked with ``!``.
     Model estimates are exempt from count-based disclosure control.
 
     Examples
@@ -350,16 +352,18 @@ def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.D
     >>> from analysis.tables import format_adjusted_table
     >>> rec = load_records("data/sample")
     >>> t = format_adjusted_table(adjusted_comparisons(derive_outcomes(rec)), labels=rec.labels)
-    >>> list(t.columns)[:2]
-    ['Modality', 'Leg pain difference, points (95% CI)']
+    >>> list(t.columns)[:2], "Holm p" in t.iloc[0, 1]
+    (['Modality', 'Leg pain difference, points (95% CI)'], True)
     """
     labels = labels or {}
 
     def cell(r, est, fmt):
         if pd.isna(r[est]):
             return "not estimable"
-        p = "p < 0.001" if r["p"] < 0.001 else f"p = {r['p']:.3f}"
-        return f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}"
+        p = "Holm p < 0.001" if r["p_holm"] < 0.001 else f"Holm p = {r['p_holm']:.3f}"
+        caution = " !" if isinstance(r.get("note"), str) and r["note"].startswith("caution") else ""
+        return (f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}, "
+                f"E-value {r['e_value']:.2f}{caution}")
 
     lp = adjusted["leg_pain_change"].set_index("modality")
     rc = adjusted["recovered"].set_index("modality")
