@@ -217,5 +217,8 @@ def test_headline_numbers_match_the_summary(sample_report, sample_dir):
     heads = dict(re.findall(r"<div>([^<]+)<span class=[\"']value[\"']>([^<]+)</span>", sample_report))
     assert heads["Episodes of care"] == f"{o['episodes']:,}"
     assert heads["Average change in leg pain"] == f"{o['leg_pain_change']['mean']:+.1f}"
-    assert heads["Recovered at discharge"] == f"{100 * o['recovered']['rate']:.0f}%"
+    mi = o["recovered_missing_adjusted"]
+    assert heads["Recovered at discharge (missing ratings imputed)"] == f"{100 * mi['rate']:.0f}%"
+    # the complete-case rate stands beside it
+    assert f"{100 * o['recovered']['rate']:.0f}% of those who gave a rating" in sample_report
     assert heads["Surgery-free at 365 days"] == f"{100 * o['surgery_free']['rate']:.0f}%"

@@ -12,7 +12,7 @@ from analysis import load_records
 from analysis.cli import main
 from analysis.summary import ASSOCIATION_NOTE, format_summary, summarise
 
-OUTCOME_KEYS = {"episodes", "leg_pain_change", "responder", "recovered", "surgery_free"}
+OUTCOME_KEYS = {"episodes", "leg_pain_change", "responder", "recovered", "surgery_free", "recovered_missing_adjusted"}
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,15 @@ def test_json_shape_matches_spec(doc):
     for key in ("responder", "recovered", "surgery_free"):
         assert set(doc["overall"][key]) == {"n", "events", "rate", "ci_low", "ci_high"}
     assert set(doc["tests"]["surgery_logrank"]) == {"chi2", "df", "p"}
-    assert set(doc["adjusted"]) == {"reference", "covariates", "leg_pain_change", "recovered", "surgery"}
+    assert set(doc["overall"]["recovered_missing_adjusted"]) == {"n", "missing", "imputations", "rate", "ci_low",
+                                                                 "ci_high"}
+    assert set(doc["adjusted"]) == {"reference", "covariates", "cluster", "method", "leg_pain_change", "recovered",
+                                    "surgery"}
+    assert doc["adjusted"]["cluster"] == "therapist"  # the sample records therapists: the default
+    assert set(doc["adjusted"]["method"]) == {"leg_pain_change", "recovered", "surgery"}
     for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
         for row in doc["adjusted"][key]:
-            assert {"modality", est, "ci_low", "ci_high", "p", "note"} <= set(row)
+            assert set(row) == {"modality", est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci", "note"}
 
 
 def test_json_values(doc, sample_dir):

@@ -43,7 +43,7 @@ def test_smd_known_values():
         "surgical_candidate": [True] * 5 + [False] * 5 + [True] * 3 + [False] * 7,
         "symptom_weeks": list(range(10)) + list(range(2, 12)),
     })
-    t = baseline_table(out).drop_duplicates("variable").set_index("variable")["smd"]
+    t = baseline_table(out).drop_duplicates("variable").set_index("variable")["smd_max"]
     assert t["surgical_candidate"] == pytest.approx(0.2 / np.sqrt((0.25 + 0.21) / 2))
     sd = np.std(range(10), ddof=1)
     assert t["symptom_weeks"] == pytest.approx(2 / sd)
@@ -69,7 +69,7 @@ def test_outcome_table_formatting(data):
 def test_hidden_counts_do_not_leak_through_percentages(data):
     _, out = data
     wide = format_baseline_table(baseline_table(out), rule=disclosure_rule("internal"))
-    cells = wide.drop(columns=["Characteristic", "SMD"]).to_numpy().ravel()
+    cells = wide.drop(columns=["Characteristic"]).to_numpy().ravel()
     assert any(c == "1-7" for c in cells)
     assert not any(str(c).startswith("1-7 (") for c in cells)
 

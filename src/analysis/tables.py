@@ -3,10 +3,12 @@
 Each variable is summarised by its *declared* type in the records contract
 (:mod:`analysis.schema`), never a guessed one: categories as n (%), whole
 numbers and numbers as mean (SD) and median [IQR], yes/no as n (%). Missing
-values get their own row. An ``Overall`` column comes first and the
-standardised mean difference (SMD) is the largest over all pairs of groups
-(for categories, the multi-level SMD of Yang & Dalton 2012). An SMD above
-0.1 is the usual sign that groups differ in case mix.
+values get their own row. An ``Overall`` column comes first. Each group's
+standardised mean difference (SMD) is against the reference group (the
+modality with most episodes unless chosen; for categories, the multi-level SMD
+of Yang & Dalton 2012). An SMD above 0.1 is the usual sign that a group differs
+from the reference in case mix. (The largest of all pairs is not used: with
+nine modalities it exceeds 0.1 even when labels are shuffled at random.)
 
 :func:`baseline_table` returns a tidy, numeric long table (so reports can
 apply disclosure control to every count); :func:`format_baseline_table` turns
@@ -15,15 +17,14 @@ it into the familiar wide table of strings.
 
 from __future__ import annotations
 
-from itertools import combinations
-
 import numpy as np
 import pandas as pd
 
 from . import schema
 
 __all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table",
-           "display_table", "format_completeness_table", "format_estimate", "format_outcome_table"]
+           "display_table", "format_completeness_table", "format_estimate", "format_outcome_table",
+           "format_recovery_missing_table", "largest_differences"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -63,7 +64,8 @@ def _smd_categorical(pa_: np.ndarray, pb: np.ndarray) -> float:
     return float(np.sqrt(max(val, 0.0)))
 
 
-def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict | None = None) -> pd.DataFrame:
+def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict | None = None,
+                   reference: str | None = None) -> pd.DataFrame:
     """Baseline characteristics by group, as a tidy numeric table.
 
     Parameters
@@ -74,6 +76,9 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
         Grouping column.
     labels : dict, optional, keyword-only
         Group code -> label.
+    reference : str, optional, keyword-only
+        Group the SMDs are measured against; default the one with most
+        episodes (ties by code order).
 
     Returns
     -------
@@ -84,8 +89,10 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
         variables ``mean (SD)`` / ``median [IQR]``), ``group`` (``Overall`` first,
         then codes in code order), ``group_label``, ``n`` (count in the cell, or
         episodes with a value), ``denominator``, ``percent``, ``mean``, ``sd``,
-        ``median``, ``q1``, ``q3``, and ``smd`` (largest pairwise SMD of the
-        variable, repeated on its rows).
+        ``median``, ``q1``, ``q3``, ``smd`` (the group's SMD against the
+        reference group; NaN for ``Overall`` and the reference) and
+        ``smd_max`` (the largest of them for the variable, repeated on its
+        rows). ``attrs["reference"]`` names the reference group.
 
     Examples
     --------
@@ -95,8 +102,14 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
     >>> t1[(t1["variable"] == "sex") & (t1["group"] == "Overall")]["level"].tolist()
     ['female', 'male', 'other', 'unknown']
     """
+    from .compare import choose_reference
+
     labels = labels or {}
     groups = sorted(outcomes[by].dropna().unique(), key=str)
+    ref = reference if reference is not None else (choose_reference(outcomes, by=by) if groups else None)
+    if groups and ref not in groups:
+        raise ValueError(f"reference group '{ref}' is not in the data")
+    smds: dict = {}
     frames = [("Overall", "Overall", outcomes)] + [
         (g, labels.get(g, g), outcomes[outcomes[by] == g]) for g in groups
     ]
@@ -121,7 +134,7 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
                 rows.append({**base, "level": "median [IQR]", "n": len(ok), "median": q[1], "q1": q[0], "q3": q[2]})
                 miss = len(x) - len(ok)
                 rows.append({**base, "level": "Missing", "n": miss, "percent": 100 * miss / len(x) if len(x) else np.nan})
-            smd = max((_smd_continuous(per_group[a], per_group[b]) for a, b in combinations(groups, 2)), default=np.nan)
+            smd = {g: _smd_continuous(per_group[g], per_group[ref]) for g in groups if g != ref}
         else:
             kind = "binary" if spec.kind == "boolean" else "categorical"
             if spec.kind == "boolean":
@@ -147,21 +160,25 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
                 rows.append({"variable": col, "label": label, "kind": kind, "level": "Missing", "group": code,
                              "group_label": lab, "n": miss, "denominator": len(v),
                              "percent": 100 * miss / len(v) if len(v) else np.nan})
-            smd = max((_smd_categorical(props[a], props[b]) for a, b in combinations(groups, 2)
-                       if props[a].sum() and props[b].sum()), default=np.nan)
+            smd = {g: (_smd_categorical(props[g], props[ref]) if props[g].sum() and props[ref].sum() else np.nan)
+                   for g in groups if g != ref}
+        vals = [v for v in smd.values() if not np.isnan(v)]
         for r in rows:
             if r["variable"] == col:
-                r["smd"] = smd
+                r["smd"] = smd.get(r["group"], np.nan)
+                r["smd_max"] = max(vals) if vals else np.nan
     out = pd.DataFrame(rows)
-    for c in ("percent", "mean", "sd", "median", "q1", "q3", "smd"):
+    for c in ("percent", "mean", "sd", "median", "q1", "q3", "smd", "smd_max"):
         if c not in out:
             out[c] = np.nan
     # drop Missing rows for variables with nothing missing anywhere
     miss = out[out["level"] == "Missing"].groupby("variable")["n"].sum()
     drop = set(miss[miss == 0].index)
     out = out[~((out["level"] == "Missing") & out["variable"].isin(drop))].reset_index(drop=True)
-    return out[["variable", "label", "kind", "level", "group", "group_label", "n", "denominator", "percent",
-                "mean", "sd", "median", "q1", "q3", "smd"]]
+    out = out[["variable", "label", "kind", "level", "group", "group_label", "n", "denominator", "percent",
+               "mean", "sd", "median", "q1", "q3", "smd", "smd_max"]]
+    out.attrs["reference"] = ref
+    return out
 
 
 def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) -> pd.DataFrame:
@@ -179,7 +196,9 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
     Returns
     -------
     pandas.DataFrame
-        Columns ``Characteristic``, ``Overall``, one per group label, ``SMD``.
+        Columns ``Characteristic``, ``Overall``, one per group label. Under
+        each characteristic a row ``SMD against <reference>`` gives each
+        group's SMD against the reference group (above 0.1 marked ``(>0.1)``).
 
     Examples
     --------
@@ -213,36 +232,70 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
     t["cell"] = [cell(r) for r in t.to_dict("records")]
     order_groups = list(dict.fromkeys(t["group_label"]))
     var_order = list(dict.fromkeys(t["variable"]))
+    ref = table.attrs.get("reference")
+    ref_label = next((lab for g, lab in zip(t["group"], t["group_label"]) if g == ref), ref)
     out_rows = []
     for var in var_order:
         sub = t[t["variable"] == var]
         first = sub.iloc[0]
-        smd = first["smd"]
         if first["kind"] == "count":
             row = {"Characteristic": "Episodes, n"}
             row.update({g: c for g, c in zip(sub["group_label"], sub["cell"])})
-            row["SMD"] = ""
             out_rows.append(row)
             continue
         if first["kind"] == "binary":
             yes = sub[sub["level"] == "yes"]
             row = {"Characteristic": f"{first['label']}, n (%)"}
             row.update({g: c for g, c in zip(yes["group_label"], yes["cell"])})
-            row["SMD"] = "" if np.isnan(smd) else f"{smd:.2f}"
             out_rows.append(row)
             levels = ["Missing"] if (sub["level"] == "Missing").any() else []
         else:
             head = f"{first['label']}, n (%)" if first["kind"] == "categorical" else first["label"]
-            out_rows.append({"Characteristic": head, **{g: "" for g in order_groups},
-                             "SMD": "" if np.isnan(smd) else f"{smd:.2f}"})
+            out_rows.append({"Characteristic": head, **{g: "" for g in order_groups}})
             levels = list(dict.fromkeys(sub["level"]))
         for lev in levels:
             ls = sub[sub["level"] == lev]
             row = {"Characteristic": f"    {lev}"}
             row.update({g: c for g, c in zip(ls["group_label"], ls["cell"])})
-            row["SMD"] = ""
             out_rows.append(row)
-    return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups, "SMD"])
+        if ref is not None:
+            per = sub.drop_duplicates("group").set_index("group_label")["smd"]
+            row = {"Characteristic": f"    SMD against {ref_label}"}
+            row.update({g: ("" if pd.isna(v) else f"{v:.2f}" + (" (>0.1)" if v > 0.1 else "")) for g, v in per.items()})
+            out_rows.append(row)
+    return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups]).fillna("")
+
+
+def largest_differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Each characteristic's largest SMD against the reference group, and which group has it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`baseline_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``Characteristic``, ``Largest SMD``, ``Group``, ``Groups above 0.1``;
+        largest first.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.tables import baseline_table, largest_differences
+    >>> d = largest_differences(baseline_table(derive_outcomes(load_records("data/sample"))))
+    >>> list(d.columns)
+    ['Characteristic', 'Largest SMD', 'Group', 'Groups above 0.1']
+    """
+    t = table[table["smd"].notna()].drop_duplicates(["variable", "group"])
+    rows = []
+    for var, sub in t.groupby("variable", sort=False):
+        top = sub.loc[sub["smd"].idxmax()]
+        rows.append({"Characteristic": top["label"], "Largest SMD": float(top["smd"]), "Group": top["group_label"],
+                     "Groups above 0.1": int((sub["smd"] > 0.1).sum())})
+    out = pd.DataFrame(rows, columns=["Characteristic", "Largest SMD", "Group", "Groups above 0.1"])
+    return out.sort_values("Largest SMD", ascending=False).reset_index(drop=True)
 
 
 def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
@@ -376,6 +429,40 @@ def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.D
             "Recovered, odds ratio (95% CI)": cell(rc.loc[m], "odds_ratio", ".2f"),
             "Surgery, hazard ratio (95% CI)": cell(sg.loc[m], "hazard_ratio", ".2f"),
         })
+    return pd.DataFrame(rows)
+
+
+def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = None, rule=None) -> pd.DataFrame:
+    """Recovery with missing ratings imputed, beside the complete-case rate, under a disclosure rule.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis.missing.recovery_missing_adjusted`.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.missing import recovery_missing_adjusted
+    >>> from analysis.tables import format_recovery_missing_table
+    >>> t = format_recovery_missing_table(recovery_missing_adjusted(derive_outcomes(load_records("data/sample"))))
+    >>> list(t.columns)[:3]
+    ['Group', 'Discharged episodes', 'Without a rating']
+    """
+    from .disclosure import disclosure_rule
+
+    labels = labels or {}
+    rule = rule or disclosure_rule("internal")
+    rows = []
+    for r in table.to_dict("records"):
+        n, miss = r["n"], r["missing"]
+        ok = pd.notna(r["rate"]) and rule.allows(n) and (rule.name != "public" or rule.allows(n - miss))
+        mi = f"{100 * r['rate']:.0f}% ({100 * r['ci_low']:.0f} to {100 * r['ci_high']:.0f})" if ok else rule.hidden
+        cc_ok = pd.notna(r["complete_case_rate"]) and rule.allows(n - miss)
+        rows.append({"Group": labels.get(r["group"], r["group"]), "Discharged episodes": rule.count(n),
+                     "Without a rating": rule.count_percent(miss, n, decimals=0),
+                     "Recovered, missing ratings imputed (95% CI)": mi,
+                     "Recovered among those rated": f"{100 * r['complete_case_rate']:.0f}%" if cc_ok else rule.hidden})
     return pd.DataFrame(rows)
 
 
