@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from analysis.cli import main
 
@@ -93,3 +94,83 @@ def test_console_script_matches_module(sample_dir):
     exe = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     mod = run("--version")
     assert exe.returncode == 0 and exe.stdout == mod.stdout
+
+
+# ----------------------------------------------------------------- options that change numbers
+
+
+def _summary(capsys, *args):
+    assert main(["summary", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_horizon_days_gives_kaplan_meier_at_that_day(sample_dir, capsys, data):
+    from analysis.stats import survival_at
+
+    _, out = data
+    doc = _summary(capsys, str(sample_dir), "--horizon-days", "180")
+    pop = out[out["in_population"]]
+    km = survival_at(pop["surgery_time"], pop["surgery_event"], 180)
+    assert doc["overall"]["surgery_free"]["rate"] == pytest.approx(km["rate"])
+    assert doc["overall"]["surgery_free"]["events"] == int((pop["surgery_event"] & (pop["surgery_time"] <= 180)).sum())
+    assert doc["overall"]["surgery_free"]["rate"] > _summary(capsys, str(sample_dir))["overall"]["surgery_free"]["rate"]
+
+
+def test_reference_changes_the_adjusted_comparisons(sample_dir, capsys):
+    default = _summary(capsys, str(sample_dir))
+    other = _summary(capsys, str(sample_dir), "--reference", "mckenzie")
+    assert other["adjusted"]["reference"] == "mckenzie"
+    d = {r["modality"]: r["difference"] for r in default["adjusted"]["leg_pain_change"]}
+    o = {r["modality"]: r["difference"] for r in other["adjusted"]["leg_pain_change"]}
+    ref = default["adjusted"]["reference"]
+    assert "mckenzie" not in o and ref in o
+    # differences against a new reference are the old ones shifted by the new reference's old difference
+    assert o[ref] == pytest.approx(-d["mckenzie"], abs=0.05)
+    assert o["traction"] == pytest.approx(d["traction"] - d["mckenzie"], abs=0.05)
+
+
+def test_population_all_changes_the_surgery_population(sample_dir, capsys, data):
+    rec, _ = data
+    cand = _summary(capsys, str(sample_dir))
+    everyone = _summary(capsys, str(sample_dir), "--population", "all")
+    assert cand["overall"]["surgery_free"]["n"] == int(rec.episodes["surgical_candidate"].sum())
+    assert everyone["overall"]["surgery_free"]["n"] == len(rec.episodes)
+    assert everyone["overall"]["surgery_free"]["rate"] > cand["overall"]["surgery_free"]["rate"]
+
+
+def test_clinic_repeated_or_comma_separated(sample_dir, capsys, data):
+    rec, _ = data
+    a = _summary(capsys, str(sample_dir), "--clinic", "NTH", "--clinic", "STH")
+    b = _summary(capsys, str(sample_dir), "--clinic", "NTH,STH")
+    assert a["data"] == b["data"] and a["data"]["clinics"] == ["NTH", "STH"]
+    assert a["data"]["episodes"] == int(rec.episodes["clinic"].isin(["NTH", "STH"]).sum())
+    assert a["overall"] == b["overall"]
+
+
+def test_from_and_to_include_their_boundary_days(sample_dir, capsys, data):
+    rec, _ = data
+    days = rec.episodes["start_date"].dt.strftime("%Y-%m-%d")
+    first, last = sorted(days.unique())[10], sorted(days.unique())[40]
+    doc = _summary(capsys, str(sample_dir), "--from", first, "--to", last)
+    assert doc["data"]["first_start"] == first and doc["data"]["last_start"] == last
+    assert doc["data"]["episodes"] == int(((days >= first) & (days <= last)).sum())
+
+
+def test_cluster_option(sample_dir, capsys):
+    none = _summary(capsys, str(sample_dir), "--cluster", "none")
+    ther = _summary(capsys, str(sample_dir))
+    assert none["adjusted"]["cluster"] == "none" and ther["adjusted"]["cluster"] == "therapist"
+    assert "Mancl-DeRouen" in ther["adjusted"]["method"]["recovered"]
+    wn = [r["ci_high"] - r["ci_low"] for r in none["adjusted"]["recovered"]]
+    wt = [r["ci_high"] - r["ci_low"] for r in ther["adjusted"]["recovered"]]
+    assert wn != wt
+
+
+def test_cluster_without_codes_is_a_usage_error(small_folder, capsys):
+    ep = pd.read_csv(small_folder / "episodes.csv", dtype=str, keep_default_na=False)
+    ep["therapist"] = ""
+    ep.to_csv(small_folder / "episodes.csv", index=False)
+    assert main(["summary", str(small_folder), "--cluster", "therapist"]) == 2
+    assert "the records have no therapist codes; use --cluster none" in capsys.readouterr().err
+    assert main(["summary", str(small_folder), "--json"]) == 0  # default falls back to none
+    assert json.loads(capsys.readouterr().out)["adjusted"]["cluster"] == "none"

@@ -362,7 +362,8 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
                 continue
             est, lo, hi = r["coef"], r["ci_low"], r["ci_high"]
             if kind != "linear":
-                est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+                with np.errstate(over="ignore"):
+                    est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
             rows.append({"modality": m, ratio_name: est, "ci_low": lo, "ci_high": hi, "p": r["p"], "note": caution})
     elif ref_note is not None:
         for m in others:

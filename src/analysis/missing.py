@@ -113,6 +113,8 @@ def _prepare(outcomes: pd.DataFrame, seed: int):
     rated = d["recovered"].notna().to_numpy(dtype=bool)
     y = d["recovered"].to_numpy(dtype="float64", na_value=np.nan)
     y0 = np.nan_to_num(y)
+    if not rated.any():
+        raise ValueError("no rated episodes")
     rng = np.random.default_rng(seed)
     X, _ = _design(d, rated, y0)
     keep, beta, cov = _fit_imputation_model(X, y0, rated, rng)
