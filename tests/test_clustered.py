@@ -81,19 +81,41 @@ def test_mancl_derouen_with_singleton_clusters(grouped):
     np.testing.assert_allclose(ours.table["se"], gee.bse, rtol=1e-5)
 
 
-def test_clustered_cox_matches_statsmodels_phreg_robust():
-    """Without tied times, our Lin-Wei sandwich x sqrt(G/(G-1)) equals PHReg's robust SE by group."""
+@pytest.fixture(scope="module")
+def survival_clusters():
     rng = np.random.default_rng(9)
     n, G = 600, 20
     g = rng.integers(0, G, n)
     X = np.column_stack([rng.normal(size=n), rng.random(n) < 0.5]).astype(float)
     t = rng.exponential(1 / np.exp(X @ [0.5, -0.4] + rng.normal(0, .3, G)[g]))
     c = rng.exponential(2.0, n)
-    time_, ev = np.minimum(t, c), (t <= c).astype(float)
+    return np.minimum(t, c), (t <= c).astype(float), X, g
+
+
+def test_cox_sandwich_with_one_episode_clusters_matches_phreg_robust(survival_clusters):
+    """Clusters of one are left uncorrected: the plain Lin-Wei sandwich, as statsmodels PHReg
+    computes it (no tied times, so Breslow = Efron)."""
+    time_, ev, X, _ = survival_clusters
+    ours = clustered_cox_model(time_, ev, X, np.arange(len(ev)), names=["x1", "x2"])
+    ph = sm.PHReg(time_, X, status=ev, ties="breslow").fit(groups=np.arange(len(ev)))
+    np.testing.assert_allclose(ours.table["coef"], ph.params, atol=1e-6)
+    np.testing.assert_allclose(ours.table["se"], ph.bse, rtol=1e-5)
+
+
+def test_cox_bias_reduction_inflates_the_clustered_sandwich(survival_clusters):
+    """With 20 clusters the leverage-corrected SE exceeds PHReg's plain robust SE by cluster,
+    and the clusters' information shares add up to the information matrix."""
+    from analysis.stats import _CoxData
+
+    time_, ev, X, g = survival_clusters
     ours = clustered_cox_model(time_, ev, X, g, names=["x1", "x2"])
     ph = sm.PHReg(time_, X, status=ev, ties="breslow").fit(groups=g)
-    np.testing.assert_allclose(ours.table["coef"], ph.params, atol=1e-6)
-    np.testing.assert_allclose(ours.table["se"], ph.bse * np.sqrt(G / (G - 1)), rtol=1e-5)
+    ratio = ours.table["se"].to_numpy() / ph.bse
+    assert (ratio > 1.01).all() and (ratio < 1.3).all()
+    data = _CoxData(time_, ev, X, "efron")
+    beta = ours.table["coef"].to_numpy()
+    parts = data.cluster_information(beta, g, 20, np.arange(20))
+    np.testing.assert_allclose(sum(parts.values()), -data.evaluate(beta)[2], rtol=1e-10)
 
 
 def test_stratified_cox_matches_statsmodels_phreg():

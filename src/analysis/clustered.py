@@ -23,9 +23,10 @@ coverage; ``docs/methods.md`` carries its table):
   covariance and a t reference with G - 1 degrees of freedom. The
   per-cluster leverage correction is computed with the Woodbury identity
   from p x p matrices, so it never forms an n_g x n_g matrix.
-- **Cox (surgery)**: the Lin-Wei robust sandwich summed by cluster, with the
-  G / (G - 1) small-sample factor and a t reference with G - 1 degrees of
-  freedom.
+- **Cox (surgery)**: the Lin-Wei robust sandwich summed by cluster, each
+  cluster's score corrected for its leverage in the Mancl-DeRouen way
+  (U*_g = I (I - I_g)^-1 U_g, from the cluster's share I_g of the
+  information), and a t reference with G - 1 degrees of freedom.
 
 Episodes without a cluster code (no therapist recorded) count as clusters of
 their own.
@@ -295,20 +296,24 @@ def clustered_logistic_model(y, X, groups, *, names, confidence: float = 0.95) -
 
 
 def clustered_cox_model(time, event, X, groups, *, names, strata=None, confidence: float = 0.95) -> ModelResult:
-    """Cox model (Efron ties) with the Lin-Wei robust covariance summed by cluster.
+    """Cox model (Efron ties) with a bias-reduced robust covariance by cluster.
 
-    Score residuals are computed in their Breslow form at the Efron estimate;
-    the sandwich I^-1 (sum_g U_g U_g') I^-1 is multiplied by G / (G - 1) and
-    intervals use a t distribution with G - 1 degrees of freedom.
+    The Lin-Wei robust sandwich I^-1 (sum_g U_g U_g') I^-1 summed by cluster,
+    with each cluster's score U_g (Breslow-form score residuals at the Efron
+    estimate) inflated for its own leverage as Mancl and DeRouen do for GEE:
+    U*_g = I (I - I_g)^-1 U_g, I_g being the cluster's share of the
+    information. Clusters of one episode are left uncorrected (their leverage
+    is negligible). Intervals and p values use a t distribution with G - 1
+    degrees of freedom.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from analysis.clustered import clustered_cox_model
     >>> d = pd.read_csv("tests/data/rossi.csv")
-    >>> res = clustered_cox_model(d["week"], d["arrest"], d[["fin", "age"]], range(len(d)), names=["fin", "age"])
+    >>> res = clustered_cox_model(d["week"], d["arrest"], d[["fin", "age"]], d.index % 20, names=["fin", "age"])
     >>> res.extra["clusters"]
-    432
+    20
     """
     base = cox_model(time, event, X, names=names, strata=strata, confidence=confidence)
     beta = base.table["coef"].to_numpy()
@@ -316,19 +321,31 @@ def clustered_cox_model(time, event, X, groups, *, names, strata=None, confidenc
     t = np.asarray(time, dtype="float64")
     e = np.asarray(event, dtype="float64") > 0
     st = np.zeros(len(t), dtype="int64") if strata is None else pd.factorize(pd.Series(strata, dtype="str"))[0]
+    codes = cluster_codes(groups)
+    G = int(codes.max()) + 1
+    sizes = np.bincount(codes, minlength=G)
+    multi = np.flatnonzero(sizes > 1)
+    k = Xv.shape[1]
     resid = np.zeros_like(Xv)
-    info = np.zeros((Xv.shape[1], Xv.shape[1]))
+    info = np.zeros((k, k))
+    info_g = np.zeros((len(multi), k, k))
+    slot = {g: i for i, g in enumerate(multi)}
     for s in np.unique(st):
         idx = np.flatnonzero(st == s)
         data = _CoxData(t[idx], e[idx], Xv[idx], "efron")
         _, _, hess = data.evaluate(beta)
         info -= hess
         resid[idx[data.order]] = data.score_residuals(beta)
-    codes = cluster_codes(groups)
-    G = int(codes.max()) + 1
+        sub = codes[idx]
+        present = np.intersect1d(np.unique(sub), multi)
+        for g, ig in data.cluster_information(beta, sub, G, present).items():
+            info_g[slot[g]] += ig
     U = _cluster_sums(resid, codes, G)
+    Ustar = U.copy()
+    for i, g in enumerate(multi):
+        Ustar[g] = info @ (np.linalg.pinv(info - info_g[i]) @ U[g])
     Iinv = np.linalg.pinv(info)
-    cov = Iinv @ (U.T @ U) @ Iinv * (G / (G - 1) if G > 1 else np.nan)
+    cov = Iinv @ (Ustar.T @ Ustar) @ Iinv
     tab = _t_table(names, beta, cov, float(G - 1), confidence)
     res = ModelResult(tab, base.loglike, base.converged, base.n, base.events)
     res.extra = {"clusters": G, "df": float(G - 1)}

@@ -281,8 +281,8 @@ def model_methods(cluster: str, *, population: str = "candidates") -> dict:
                            f"clusters - 1 degrees of freedom",
         "recovered": f"logistic regression with Mancl-DeRouen bias-reduced standard errors clustered by {cluster}, "
                      f"t intervals with clusters - 1 degrees of freedom",
-        "surgery": f"Cox proportional hazards (Efron ties) with robust standard errors clustered by {cluster} "
-                   f"(small-sample factor G/(G-1)), t intervals with clusters - 1 degrees of freedom{strat}",
+        "surgery": f"Cox proportional hazards (Efron ties) with bias-reduced robust standard errors clustered by "
+                   f"{cluster}, t intervals with clusters - 1 degrees of freedom{strat}",
     }
 
 

@@ -537,6 +537,41 @@ class _CoxData:
         return resid
 
 
+    def cluster_information(self, beta, codes: np.ndarray, G: int, clusters: np.ndarray) -> dict:
+        """Each listed cluster's share of the information matrix (Breslow form), in time-sorted order.
+
+        I = sum_i w_i sum_{t_j <= t_i} (d_j / S0_j) (x_i - xbar_j)(x_i - xbar_j)'; the terms of the
+        rows of cluster g add up to I_g. *codes* are cluster codes in the original row order.
+        """
+        X, J, k = self.X, len(self.ev_times), self.X.shape[1]
+        out = {}
+        if J == 0:
+            return out
+        eta = X @ beta
+        w = np.exp(eta - eta.max())
+        cw = np.r_[np.cumsum(w[::-1])[::-1], 0.0]
+        cwx = np.vstack([np.cumsum((X * w[:, None])[::-1], axis=0)[::-1], np.zeros((1, k))])
+        s0, s1 = cw[self.risk_start], cwx[self.risk_start]
+        xbar = s1 / s0[:, None]
+        hz = self.d / s0
+        upto = np.searchsorted(self.ev_times, self.t, side="right")
+        A = np.r_[0.0, np.cumsum(hz)][upto]
+        B = np.vstack([np.zeros((1, k)), np.cumsum(xbar * hz[:, None], axis=0)])[upto]
+        Ccum = np.concatenate([np.zeros((1, k, k)), np.cumsum(np.einsum("j,ja,jb->jab", hz, xbar, xbar), axis=0)])
+        c = codes[self.order]
+        order = np.argsort(c, kind="stable")
+        bounds = np.searchsorted(c[order], np.arange(G + 1))
+        for g in clusters:
+            rows = order[bounds[g]:bounds[g + 1]]
+            if not len(rows):
+                continue
+            xg, wg = X[rows], w[rows]
+            xb = (xg * wg[:, None]).T @ B[rows]
+            Wu = np.bincount(upto[rows], weights=wg, minlength=J + 1)
+            out[g] = (xg * (wg * A[rows])[:, None]).T @ xg - xb - xb.T + np.tensordot(Wu, Ccum, axes=1)
+        return out
+
+
 class _StrataData:
     """Several :class:`_CoxData` strata sharing one coefficient vector (stratified Cox)."""
 
