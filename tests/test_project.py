@@ -55,7 +55,8 @@ def test_notebooks_are_committed_without_outputs():
 
 def test_layers_never_import_upwards():
     """schema -> io/privacy -> outcomes -> stats -> tables/plots -> report -> cli."""
-    order = ["schema", "privacy", "disclosure", "io", "synth", "outcomes", "stats", "compare", "describe", "tables",
+    order = ["schema", "privacy", "disclosure", "io", "synth", "outcomes", "stats", "clustered", "sensitivity",
+             "compare", "missing", "describe", "tables",
              "summary", "plots",
              "report", "anonymise", "cli"]
     rank = {m: i for i, m in enumerate(order)}
@@ -82,3 +83,15 @@ def test_every_notebook_figure_is_shown():
                 continue
             images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
             assert images, f"{path.name}: a figure was drawn but not shown:\n{cell.source[:120]}"
+
+
+def test_clustering_study_runs(tmp_path):
+    """The simulation study script still runs end to end (2 replicates; the real run is 200)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, str(ROOT / "studies" / "clustering_study.py"), "--replicates", "2"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "| leg pain difference | clustered by therapist (new) | 8 |" in res.stdout
+    assert "| recovery rate | multiple imputation (20, Rubin) | 12 |" in res.stdout

@@ -1,7 +1,8 @@
 """physio-outcomes: outcome analysis of sciatica physiotherapy records.
 
 The public surface is listed in ``__all__``; modules are layered
-``schema`` -> ``privacy`` -> ``io`` -> ``outcomes`` -> ``stats`` -> ``compare`` ->
+``schema`` -> ``privacy`` -> ``io`` -> ``outcomes`` -> ``stats`` -> ``clustered``,
+``sensitivity`` -> ``compare`` -> ``missing`` ->
 ``tables`` -> ``summary`` -> ``cli``, and ``synth`` makes sample data. Lower
 layers never import higher ones.
 
@@ -40,6 +41,13 @@ _EXPORTS: dict[str, str] = {
     "newcombe_difference": "stats",
     "survival_at": "stats",
     "wilson_interval": "stats",
+    # clustered models, sensitivity, missing ratings
+    "clustered_cox_model": "clustered",
+    "clustered_logistic_model": "clustered",
+    "random_intercept_model": "clustered",
+    "e_value": "sensitivity",
+    "recovery_missing_adjusted": "missing",
+    "recovery_tipping_point": "missing",
     # comparisons, tables, summary
     "adjusted_comparisons": "compare",
     "choose_reference": "compare",

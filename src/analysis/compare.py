@@ -278,7 +278,7 @@ def model_methods(cluster: str, *, population: str = "candidates") -> dict:
         }
     return {
         "leg_pain_change": f"linear mixed model with a random intercept per {cluster} (REML), t intervals with "
-                           f"clusters - 1 degrees of freedom",
+                           f"Satterthwaite degrees of freedom",
         "recovered": f"logistic regression with Mancl-DeRouen bias-reduced standard errors clustered by {cluster}, "
                      f"t intervals with clusters - 1 degrees of freedom",
         "surgery": f"Cox proportional hazards (Efron ties) with bias-reduced robust standard errors clustered by "

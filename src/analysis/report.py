@@ -217,7 +217,9 @@ def evalue_html(adjusted: dict) -> _HTML:
     for key, (name, events) in what.items():
         epv = adjusted.get("events_per_parameter", {}).get(key)
         if epv is not None and epv < 10:
-            parts.append(f'<p class="report-note">{html.escape(f"Caution: the {name} model rests on only {epv:.1f} {events} per estimated parameter (fewer than 10 is too few for stable estimates); read its ratios as rough.")}</p>')
+            msg = (f"Caution (marked !): the {name} model rests on only {epv:.1f} {events} per estimated parameter "
+                   "(fewer than 10 is too few for stable estimates); read its ratios as rough.")
+            parts.append(f'<p class="report-note">{html.escape(msg)}</p>')
     return _HTML("".join(parts))
 
 

@@ -215,20 +215,35 @@ def format_summary(doc: dict, *, labels: dict | None = None) -> str:
     ref_label = labels.get(adj["reference"], adj["reference"])
     lines += ["", f"Adjusted comparisons against {ref_label} (reference)",
               f"Adjusted for: {', '.join(COVARIATE_LABELS.get(c, c) for c in adj['covariates']) or 'nothing'}"]
-    header = ["Modality", "Leg pain difference", "p", "Recovered, odds ratio", "p", "Surgery, hazard ratio", "p"]
+    header = ["Modality", "Leg pain difference", "Holm p", "Recovered, odds ratio", "Holm p", "Surgery, hazard ratio",
+              "Holm p"]
     rows = []
     by = {k: {r["modality"]: r for r in adj[k]} for k in ("leg_pain_change", "recovered", "surgery")}
     for m in sorted(by["leg_pain_change"]):
         lp, rc, sg = by["leg_pain_change"][m], by["recovered"][m], by["surgery"][m]
-        rows.append([labels.get(m, m), _ratio(lp, "difference", "+.2f"), _p(lp["p"]), _ratio(rc, "odds_ratio", ".2f"),
-                     _p(rc["p"]), _ratio(sg, "hazard_ratio", ".2f"), _p(sg["p"])])
+        rows.append([labels.get(m, m), _ratio(lp, "difference", "+.2f"), _p(lp["p_holm"]),
+                     _ratio(rc, "odds_ratio", ".2f"), _p(rc["p_holm"]), _ratio(sg, "hazard_ratio", ".2f"),
+                     _p(sg["p_holm"])])
     lines += _table(header, rows, "lrrrrrr")
     notes = [f"- {labels.get(r['modality'], r['modality'])}, {k.replace('_', ' ')}: {r['note']}"
-             for k in ("leg_pain_change", "recovered", "surgery") for r in adj[k] if r["note"]]
+             for k in ("leg_pain_change", "recovered", "surgery") for r in adj[k]
+             if r["note"] and not r["note"].startswith("caution")]
     if notes:
         lines += ["", "Not estimable:", *notes]
+    cautions = {k: next(r["note"] for r in adj[k] if r["note"] and r["note"].startswith("caution"))
+                for k in ("recovered", "surgery") if any(r["note"] and r["note"].startswith("caution") for r in adj[k])}
+    for k, note in cautions.items():
+        lines += ["", f"{'Recovery' if k == 'recovered' else 'Surgery'} model {note}."]
+    if "method" in adj:
+        lines += ["", f"Clustering: {adj.get('cluster', 'none')}. Models: "
+                  + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in adj["method"].items()) + "."]
+    mi = doc["overall"].get("recovered_missing_adjusted")
+    if mi and mi["rate"] is not None:
+        lines += ["", f"Recovered with the {mi['missing']:,} missing ratings imputed ({mi['imputations']} imputations): "
+                  f"{100 * mi['rate']:.0f}% ({100 * mi['ci_low']:.0f}-{100 * mi['ci_high']:.0f}) of {mi['n']:,} "
+                  f"discharged episodes."]
     lines += ["", "Leg pain difference: points on the 0-10 scale, negative = less pain than the reference. "
               "Odds ratio above 1 = more often recovered; hazard ratio below 1 = surgery less often. "
-              "p values are unadjusted (Holm-adjusted values are in --json).",
+              "p values are Holm-adjusted within each outcome (unadjusted p and E-values are in --json).",
               "", ASSOCIATION_NOTE]
     return "\n".join(lines)
