@@ -71,7 +71,7 @@ def pain_trajectories(records: Records, *, by: str = "modality", measure: str = 
 
 
 def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence: float = 0.95,
-                    times=None, min_n: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    times=None, min_n: int = 1, min_at_risk: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Kaplan-Meier surgery-free curves per group in the surgery-free population.
 
     Parameters
@@ -86,12 +86,17 @@ def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence:
     min_n : int, keyword-only
         Groups with fewer episodes in the population are left out (each step of
         a tiny group's curve would reveal one patient; disclosure control).
+    min_at_risk : int, keyword-only
+        Each curve stops where fewer than this many remain at risk (8 under
+        the internal and public rules): its steps would date single operations.
 
     Returns
     -------
     curves : pandas.DataFrame
         ``group``, ``time``, ``survival``, ``ci_low``, ``ci_high``, ``n_risk``,
-        ``n_event``, ``n_censored``; each group starts with a row at time 0, S = 1.
+        ``n_event``, ``n_censored``, ``stopped``; each group starts with a row
+        at time 0, S = 1. A curve cut by *min_at_risk* ends with a row at the
+        last time at which enough remained at risk, ``stopped`` True.
     at_risk : pandas.DataFrame
         ``group``, ``time``, ``at_risk``, ``events``, ``censored`` (see
         :func:`analysis.stats.at_risk_table`).
@@ -116,10 +121,19 @@ def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence:
         start = pd.DataFrame({"time": [0.0], "n_risk": [len(d)], "n_event": [0], "n_censored": [0],
                               "survival": [1.0], "std_err": [0.0], "ci_low": [1.0], "ci_high": [1.0]})
         km = pd.concat([start, km], ignore_index=True) if len(km) else start
+        km["stopped"] = False
+        if min_at_risk > 1:
+            t_sorted = np.sort(d["surgery_time"].to_numpy(dtype="float64"))
+            t_stop = t_sorted[-min_at_risk] if len(t_sorted) >= min_at_risk else 0.0
+            km = km[(km["n_risk"] >= min_at_risk) | (km["time"] == 0)]
+            if t_stop < t_sorted[-1]:
+                end = km.iloc[[-1]].assign(time=t_stop, n_event=0, n_censored=0, stopped=True,
+                                           n_risk=int((t_sorted >= t_stop).sum()))
+                km = pd.concat([km, end], ignore_index=True)
         km.insert(0, "group", g)
         frames.append(km.drop(columns=["std_err"]))
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["group", "time", "n_risk", "n_event", "n_censored", "survival", "ci_low", "ci_high"])
+        columns=["group", "time", "n_risk", "n_event", "n_censored", "survival", "ci_low", "ci_high", "stopped"])
     risk = at_risk_table(pop["surgery_time"], pop["surgery_event"], groups=pop[by].to_numpy(dtype=object), times=times)
     risk = risk.sort_values(["group", "time"], key=lambda c: c.astype(str) if c.name == "group" else c).reset_index(drop=True)
     return curves, risk

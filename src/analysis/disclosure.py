@@ -85,6 +85,42 @@ class DisclosureRule:
         return f"{int(hes_round(n)):,}" if hes_round(n) != "*" else "*"
 
     @property
+    def rounding(self) -> int:
+        """What shown counts are rounded to: 5 under the public rule, else 1 (exact)."""
+        return 5 if self.name == "public" else 1
+
+    def small(self, n) -> bool:
+        """Whether a count is hidden by the count rule itself (1-7; never under ``none``).
+
+        Examples
+        --------
+        >>> from analysis.disclosure import disclosure_rule
+        >>> disclosure_rule("internal").small(3), disclosure_rule("none").small(3), disclosure_rule("public").small(0)
+        (True, False, False)
+        """
+        if self.name == "none" or n is None or (isinstance(n, float) and math.isnan(n)):
+            return False
+        return 1 <= int(n) <= 7
+
+    def allows_events(self, events) -> bool:
+        """Whether a rate resting on *events* may be shown: under ``public`` not on 1-7 events."""
+        return not (self.name == "public" and events is not None and 1 <= int(events) <= 7)
+
+    def count_in(self, n, state: int) -> str:
+        """A count as shown, given its suppression state (:class:`analysis.suppression.CellState`).
+
+        Examples
+        --------
+        >>> from analysis.disclosure import disclosure_rule
+        >>> r = disclosure_rule("internal")
+        >>> r.count_in(3, 1), r.count_in(40, 2), r.count_in(40, 0)
+        ('1-7', '-', '40')
+        """
+        if state == 2:
+            return self.hidden
+        return self.count(n)
+
+    @property
     def hidden(self) -> str:
         """What stands in place of a figure that may not be shown: ``*`` (public) or ``-``."""
         return "*" if self.name == "public" else "-"
@@ -138,13 +174,18 @@ class DisclosureRule:
         """The rule in plain words, for the report."""
         if self.name == "internal":
             return ("Disclosure control (internal): counts from 1 to 7 are shown as '1-7' (without the "
-                    "percentage that would reveal them), and no rate, mean or percentage is shown when it rests "
-                    "on fewer than 8 episodes ('-').")
+                    "percentage that would reveal them), and no rate, mean, percentage or model estimate is shown "
+                    "when it rests on fewer than 8 episodes ('-'). So that a hidden count cannot be worked out by "
+                    "subtracting the shown counts from a total, some counts of 8 or more are hidden too ('-'). "
+                    "Survival curves stop where fewer than 8 patients remain at risk.")
         if self.name == "public":
             return ("Disclosure control (public, NHS England HES rule): counts of 1 to 7 are suppressed ('*'), "
-                    "0 is shown as 0 and other counts are rounded to the nearest 5; percentages are calculated "
-                    "from the rounded figures and suppressed when either is 1 to 7; means over fewer than 8 "
-                    "episodes are suppressed. Confidence intervals and model estimates are not rounded.")
+                    "0 is shown as 0 and other counts, numbers at risk included, are rounded to the nearest 5; "
+                    "percentages are calculated from the rounded figures and suppressed when either is 1 to 7; no "
+                    "rate resting on 1 to 7 events (recoveries, surgeries) and no mean or model estimate resting on "
+                    "fewer than 8 episodes is shown. So that a suppressed count cannot be worked out from the "
+                    "totals, some larger counts are suppressed too ('*'). Survival curves stop where fewer than 8 "
+                    "patients remain at risk. Confidence intervals and model estimates are not rounded.")
         return ("No disclosure control: exact counts are shown. Do not share this report outside the clinical "
                 "team.")
 

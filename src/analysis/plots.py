@@ -172,11 +172,13 @@ def plot_survival(curves: pd.DataFrame, at_risk: pd.DataFrame, *, labels: dict |
         ax = fig.add_subplot(gs[0])
         tab = fig.add_subplot(gs[1], sharex=ax)
         for g in groups:
-            d = curves[curves["group"] == g].sort_values("time")
+            d = curves[curves["group"] == g].sort_values("time", kind="stable")
+            stopped = bool(d["stopped"].iloc[-1]) if "stopped" in d.columns else False
             if horizon is not None:
                 d = d[d["time"] <= horizon]
                 last = d.iloc[-1]
-                d = pd.concat([d, last.to_frame().T.assign(time=horizon)], ignore_index=True)
+                if not stopped or last["time"] >= horizon:  # a curve cut for disclosure ends where it was cut
+                    d = pd.concat([d, last.to_frame().T.assign(time=horizon)], ignore_index=True)
             c = colors.get(g, "#444444")
             ax.step(d["time"].astype(float), d["survival"].astype(float), where="post", color=c, lw=2.2,
                     label=labels.get(g, g))
@@ -228,7 +230,8 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
     -------
     matplotlib.figure.Figure
         One point (and interval line) per estimable modality; the others are
-        labelled "not estimable".
+        labelled "not estimable", or "not shown" where a disclosure rule hid the
+        estimate (:func:`analysis.tables.apply_disclosure_to_adjusted`).
 
     Examples
     --------
@@ -261,8 +264,11 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
             ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks or [1]))
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        notes = d["note"] if "note" in d.columns else pd.Series([None] * len(d))
         for yi in y[~ok]:
-            ax.text(null, yi, "not estimable", ha="center", va="center", fontsize=11, color="#555555", style="italic")
+            hidden = isinstance(notes.iloc[yi], str) and notes.iloc[yi].startswith("not shown")
+            ax.text(null, yi, "not shown (too few episodes)" if hidden else "not estimable", ha="center",
+                    va="center", fontsize=11, color="#555555", style="italic")
         ax.set_yticks(y)
         ax.set_yticklabels([labels.get(m, m) for m in d["modality"]])
         ax.set_ylim(-0.7, len(d) - 0.3)

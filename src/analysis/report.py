@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .disclosure import DisclosureRule
@@ -397,7 +398,8 @@ def alt_trajectories(traj: pd.DataFrame, *, labels=None, min_n: int = 1) -> str:
 def alt_survival(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule) -> str:
     """Alternative text for the Kaplan-Meier figure, from the crude outcome table."""
     rows = crude.iloc[1:]
-    shown = rows[rows["surgery_free_n"].map(rule.allows) & rows["surgery_free_rate"].notna()]
+    shown = rows[rows["surgery_free_n"].map(rule.allows) & rows["surgery_free_rate"].notna()
+                 & rows["surgery_free_events"].map(rule.allows_events)]
     text = (f"Kaplan-Meier curves of the proportion surgery-free over {settings.horizon_days} days for "
             f"{len(rows)} modalities, with the numbers at risk every 90 days in a table below.")
     if len(shown):
@@ -415,7 +417,8 @@ def alt_forest(adjusted: pd.DataFrame, *, estimate: str, labels=None, reference_
     parts = []
     for r in adjusted.to_dict("records"):
         if pd.isna(r[estimate]):
-            parts.append(f"{_name(labels, r['modality'])} not estimable")
+            hidden = isinstance(r.get("note"), str) and r["note"].startswith("not shown")
+            parts.append(f"{_name(labels, r['modality'])} {'not shown (too few episodes)' if hidden else 'not estimable'}")
         else:
             parts.append(f"{_name(labels, r['modality'])} {r[estimate]:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})")
     return (f"Forest plot of the adjusted {what} against {reference_label}, with 95% confidence intervals: "
@@ -451,10 +454,31 @@ def logrank_html(test: dict) -> _HTML:
 
 
 def format_exclusions(table: pd.DataFrame, *, rule: DisclosureRule) -> pd.DataFrame:
-    """The exclusions table for people, counts under the disclosure rule."""
+    """The exclusions table for people, counts under the disclosure rule.
+
+    Included + left out = all episodes (shown exactly elsewhere), so a hidden
+    count's partner in its row is hidden too (secondary suppression).
+    """
+    from .suppression import CellState, protect
+
+    inc = [""] * len(table)
+    exc = [""] * len(table)
+    for _, idx in table.groupby("analysis", sort=False).indices.items():
+        rows = table.iloc[idx]
+        included = int(rows["included"].iloc[0])
+        v = [included, *(int(x) for x in rows["excluded"])]
+        v.append(sum(v))  # all episodes, shown exactly elsewhere in the report
+        if rule.name == "none":
+            st = [CellState.SHOWN] * len(v)
+        else:
+            st = protect(v, [rule.small(x) for x in v[:-1]] + [False],
+                         [(np.arange(len(v)), np.r_[np.ones(len(v) - 1), -1.0])], rounding=rule.rounding).tolist()
+        for j, i in enumerate(idx):
+            inc[i] = rule.count_in(included, st[0])
+            exc[i] = rule.count_in(v[j + 1], st[j + 1])
     return pd.DataFrame({
         "Analysis": table["analysis"],
-        "Episodes included": table["included"].map(rule.count),
-        "Left out": table["excluded"].map(rule.count),
+        "Episodes included": inc,
+        "Left out": exc,
         "Reason": table["reason"],
     })

@@ -194,7 +194,8 @@ def protect(values, primary, relations, *, rounding: int = 1, unshown=None, max_
             changed = False
             for idx, _ in relations:
                 hid = [i for i in idx if state[i] != CellState.SHOWN]
-                if len(hid) == 1 and complement(idx):
+                # a lone hidden count beside exact cells is a subtraction away (a lone unshown cell is no secret)
+                if len(hid) == 1 and state[hid[0]] != CellState.UNSHOWN and complement(idx):
                     changed = True
         # 2. audit by linear programming
         ranges = value_ranges(v, state, relations, rounding=rounding)

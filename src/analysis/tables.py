@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .suppression import CellState, grid_relations, protect
 
 __all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table",
            "display_table", "format_completeness_table", "format_estimate", "format_outcome_table",
-           "format_recovery_missing_table", "largest_differences"]
+           "format_recovery_missing_table", "largest_differences", "apply_disclosure_to_adjusted", "column_states"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -42,6 +43,67 @@ TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
         ("baseline_odi", next(s for s in schema.VISITS if s.name == "odi"), "ODI at first visit (0-100)"),
     ]
 )
+
+
+def column_states(values, rule) -> list[int]:
+    """Suppression states of a column of counts whose first entry is the total of the others.
+
+    Primary suppression (1-7) and then complementary suppression, so that no
+    hidden count is the total minus the shown ones (spec section 9).
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.tables import column_states
+    >>> column_states([63, 3, 20, 40], disclosure_rule("internal"))
+    [0, 1, 2, 0]
+    """
+    v = [int(x) for x in values]
+    if rule.name == "none" or len(v) < 2:
+        return [CellState.SHOWN] * len(v)
+    cells = np.asarray(v[1:] + v[:1])  # groups, then the total last
+    st = protect(cells, [rule.small(x) for x in cells], grid_relations(len(v) - 1, 1, total_col=False),
+                 rounding=rule.rounding)
+    st = st.tolist()
+    return [st[-1]] + st[:-1]
+
+
+def _baseline_states(t: pd.DataFrame, rule) -> dict:
+    """Suppression state of every count of the baseline table: (variable, level, group) -> state."""
+    groups = list(dict.fromkeys(t["group"]))          # Overall first
+    order = groups[1:] + groups[:1]                   # grid columns: groups, total last
+    ep = t[t["kind"] == "count"].set_index("group")["n"]
+    values, primary, unshown, keys, rel = [], [], [], [], []
+
+    def add_row(key_prefix, counts, shown=True):
+        start = len(values)
+        for g in order:
+            c = int(counts.get(g, 0))
+            values.append(c)
+            primary.append(shown and rule.small(c))
+            unshown.append(not shown)
+            keys.append((*key_prefix, g))
+        idx = np.arange(start, start + len(order))
+        rel.append((idx, np.r_[np.ones(len(order) - 1), -1.0]))
+        return idx
+
+    ep_idx = add_row(("episodes", "n"), ep)
+    for var, sub in t[t["kind"] != "count"].groupby("variable", sort=False):
+        kind = sub["kind"].iloc[0]
+        counted = sub[~sub["level"].isin(["mean (SD)", "median [IQR]"])]
+        rows = []
+        for lev, ls in counted.groupby("level", sort=False):
+            rows.append(add_row((var, lev), ls.set_index("group")["n"]))
+        if kind == "binary":
+            yes = counted[counted["level"] == "yes"].set_index("group")
+            no = (yes["denominator"] - yes["n"]).astype(int)
+            rows.append(add_row((var, "(no)"), no, shown=False))
+        if kind in ("categorical", "binary"):  # the levels (and Missing) add up to each group's episodes
+            block = np.vstack(rows)
+            for j in range(len(order)):
+                rel.append((np.r_[block[:, j], ep_idx[j]], np.r_[np.ones(len(block)), -1.0]))
+    st = protect(values, primary, rel, rounding=rule.rounding, unshown=unshown)
+    return {k: int(x) for k, x in zip(keys, st)}
 
 
 def _smd_continuous(a: np.ndarray, b: np.ndarray) -> float:
@@ -211,12 +273,16 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
     from .disclosure import disclosure_rule
 
     rule = rule or disclosure_rule("none")
-    count, allowed = rule.count, rule.allows
+    allowed = rule.allows
     f = f"{{:.{decimals}f}}"
+    states = _baseline_states(table, rule) if rule.name != "none" else {}
+
+    def state(var, lev, g):
+        return states.get((var, lev, g), CellState.SHOWN)
 
     def cell(r) -> str:
         if r["kind"] == "count":
-            return count(r["n"])
+            return rule.count_in(r["n"], state("episodes", "n", r["group"]))
         if r["level"] in ("mean (SD)", "median [IQR]"):
             if r["n"] == 0:
                 return ""
@@ -226,6 +292,16 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
                 return f"{f.format(r['median'])} [{f.format(r['q1'])}, {f.format(r['q3'])}]"
             sd = "" if np.isnan(r["sd"]) else f" ({f.format(r['sd'])})"
             return f"{f.format(r['mean'])}{sd}"
+        st = state(r["variable"], r["level"], r["group"])
+        if st != CellState.SHOWN:
+            return rule.count_in(r["n"], st)
+        # a percentage gives its denominator away: none where the group's episodes or missing count is hidden
+        hidden_denominator = (state("episodes", "n", r["group"]) != CellState.SHOWN
+                              or state(r["variable"], "Missing", r["group"]) != CellState.SHOWN)
+        if hidden_denominator and r["level"] != "Missing":
+            return rule.count(r["n"])
+        if r["level"] == "Missing" and state("episodes", "n", r["group"]) != CellState.SHOWN:
+            return rule.count(r["n"])
         return rule.count_percent(r["n"], r["denominator"], decimals=decimals)
 
     t = table.copy()
@@ -333,6 +409,8 @@ def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
     low, high = row[f"{key}_ci_low"], row[f"{key}_ci_high"]
     if key == "leg_pain_change":
         return f"{estimate:+.1f}", (f"{low:+.1f} to {high:+.1f}" if pd.notna(low) else "")
+    if key != "leg_pain_change" and f"{key}_events" in row and not rule.allows_events(row[f"{key}_events"]):
+        return rule.hidden, ""  # public: no rate resting on 1-7 events
     if rule.name == "public" and key != "surgery_free":  # counted percentages: from rounded figures
         value = rule.percent(row[f"{key}_events"], n)
         if value == "*":
@@ -372,24 +450,71 @@ def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=N
     from .disclosure import disclosure_rule
 
     rule = rule or disclosure_rule("internal")
+    recs = table.to_dict("records")
+    keys = ("leg_pain_change", "responder", "recovered", "surgery_free")
+    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
+    states = {k: (column_states([r[f"{k}_n"] for r in recs], rule) if overall_first else [0] * len(recs))
+              for k in keys}
+    ep_states = column_states([r["episodes"] for r in recs], rule) if overall_first else [0] * len(recs)
 
-    def cell(r, key):
+    def cell(i, r, key):
         value, ci = format_estimate(r, key, rule=rule)
         if value in ("-", "*"):
             return value
-        return f"{value}{f' ({ci})' if ci else ''}, n = {rule.count(r[f'{key}_n'])}"
+        n = rule.count_in(r[f"{key}_n"], states[key][i])
+        return f"{value}{f' ({ci})' if ci else ''}, n = {n if n != rule.hidden else 'not shown'}"
 
     rows = []
-    for r in table.to_dict("records"):
+    for i, r in enumerate(recs):
+        cell_ = lambda key: cell(i, r, key)  # noqa: E731
         rows.append({
             "Modality": r["label"],
-            "Episodes": rule.count(r["episodes"]),
-            "Leg pain change, points (95% CI)": cell(r, "leg_pain_change"),
-            "Responders (95% CI)": cell(r, "responder"),
-            "Recovered (95% CI)": cell(r, "recovered"),
-            f"Surgery-free at {horizon_days} days (95% CI)": cell(r, "surgery_free"),
+            "Episodes": rule.count_in(r["episodes"], ep_states[i]),
+            "Leg pain change, points (95% CI)": cell_("leg_pain_change"),
+            "Responders (95% CI)": cell_("responder"),
+            "Recovered (95% CI)": cell_("recovered"),
+            f"Surgery-free at {horizon_days} days (95% CI)": cell_("surgery_free"),
         })
     return pd.DataFrame(rows)
+
+
+def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
+    """The adjusted comparisons with every estimate a disclosure rule forbids removed.
+
+    Under ``internal`` and ``public`` no model estimate resting on fewer than 8
+    episodes of a modality (or, under ``public``, on 1-7 recoveries or
+    surgeries) is shown: its estimate, interval, p values and E-values become
+    NaN and ``note`` says why. Use the result for tables, forest plots and their
+    alternative text alike.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, adjusted_comparisons
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.tables import apply_disclosure_to_adjusted
+    >>> adj = adjusted_comparisons(derive_outcomes(load_records("data/sample")))
+    >>> pub = apply_disclosure_to_adjusted(adj, rule=disclosure_rule("public"))
+    >>> int(pub["surgery"]["hazard_ratio"].isna().sum()) > int(adj["surgery"]["hazard_ratio"].isna().sum())
+    True
+    """
+    out = dict(adjusted)
+    if rule.name == "none":
+        return out
+    for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
+        t = adjusted[key].copy()
+        few = ~t["n"].map(rule.allows).astype(bool)
+        why = pd.Series([None] * len(t), index=t.index, dtype=object)
+        why[few] = f"not shown: rests on fewer than {rule.min_n} episodes (disclosure control)"
+        if "events" in t.columns and rule.name == "public":
+            ev = ~t["events"].map(rule.allows_events).astype(bool) & ~few
+            why[ev] = "not shown: rests on 1-7 events (disclosure control)"
+        hide = why.notna() & t[est].notna()
+        for c in (est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci"):
+            if c in t.columns:
+                t.loc[hide, c] = np.nan
+        t["note"] = pd.Series([w if h else n for w, h, n in zip(why, hide, t["note"])], index=t.index, dtype=object)
+        out[key] = t
+    return out
 
 
 def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.DataFrame:
@@ -412,7 +537,8 @@ def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.D
 
     def cell(r, est, fmt):
         if pd.isna(r[est]):
-            return "not estimable"
+            hidden = isinstance(r.get("note"), str) and r["note"].startswith("not shown")
+            return "not shown (too few episodes)" if hidden else "not estimable"
         p = "Holm p < 0.001" if r["p_holm"] < 0.001 else f"Holm p = {r['p_holm']:.3f}"
         caution = " !" if isinstance(r.get("note"), str) and r["note"].startswith("caution") else ""
         return (f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}, "
@@ -453,14 +579,23 @@ def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = 
 
     labels = labels or {}
     rule = rule or disclosure_rule("internal")
+    recs = table.to_dict("records")
+    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
+    n_st = column_states([r["n"] for r in recs], rule) if overall_first else [0] * len(recs)
+    m_st = column_states([r["missing"] for r in recs], rule) if overall_first else [0] * len(recs)
     rows = []
-    for r in table.to_dict("records"):
+    for i, r in enumerate(recs):
         n, miss = r["n"], r["missing"]
-        ok = pd.notna(r["rate"]) and rule.allows(n) and (rule.name != "public" or rule.allows(n - miss))
+        rated = n - miss
+        ok = (pd.notna(r["rate"]) and rule.allows(n) and (rule.name != "public" or rule.allows(rated))
+              and rule.allows_events(round(r["complete_case_rate"] * rated) if rated else 0))
         mi = f"{100 * r['rate']:.0f}% ({100 * r['ci_low']:.0f} to {100 * r['ci_high']:.0f})" if ok else rule.hidden
-        cc_ok = pd.notna(r["complete_case_rate"]) and rule.allows(n - miss)
-        rows.append({"Group": labels.get(r["group"], r["group"]), "Discharged episodes": rule.count(n),
-                     "Without a rating": rule.count_percent(miss, n, decimals=0),
+        cc_ok = (pd.notna(r["complete_case_rate"]) and rule.allows(rated)
+                 and rule.allows_events(round(r["complete_case_rate"] * rated)))
+        shown_pct = n_st[i] == CellState.SHOWN and m_st[i] == CellState.SHOWN
+        rows.append({"Group": labels.get(r["group"], r["group"]), "Discharged episodes": rule.count_in(n, n_st[i]),
+                     "Without a rating": (rule.count_percent(miss, n, decimals=0) if shown_pct
+                                          else rule.count_in(miss, m_st[i])),
                      "Recovered, missing ratings imputed (95% CI)": mi,
                      "Recovered among those rated": f"{100 * r['complete_case_rate']:.0f}%" if cc_ok else rule.hidden})
     return pd.DataFrame(rows)
@@ -489,12 +624,22 @@ def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None
     rule = rule or disclosure_rule("internal")
     from .describe import COMPLETENESS_ITEMS
 
+    recs = table.to_dict("records")
+    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
+    keys = {key: (f"{key}_n" if f"{key}_n" in recs[0] else key) for key in COMPLETENESS_ITEMS} if recs else {}
+    states = {col: (column_states([r[col] for r in recs], rule) if overall_first else [0] * len(recs))
+              for col in ["episodes", *keys.values()]}
     rows = []
-    for r in table.to_dict("records"):
-        row = {"Group": labels.get(r["group"], r["group"]), "Episodes": rule.count(r["episodes"])}
+    for i, r in enumerate(recs):
+        ep_hidden = states["episodes"][i] != CellState.SHOWN
+        row = {"Group": labels.get(r["group"], r["group"]), "Episodes": rule.count_in(r["episodes"], states["episodes"][i])}
         for key, name in COMPLETENESS_ITEMS.items():
-            n = r[f"{key}_n"] if f"{key}_n" in r else r[key]
-            row[name] = rule.count_percent(n, r["episodes"], decimals=0)
+            col = keys[key]
+            n, st = r[col], states[col][i]
+            if st != CellState.SHOWN or ep_hidden:  # a percentage of a hidden total gives the total away
+                row[name] = rule.count_in(n, st)
+            else:
+                row[name] = rule.count_percent(n, r["episodes"], decimals=0)
         rows.append(row)
     return pd.DataFrame(rows)
 
