@@ -203,8 +203,13 @@ def test_key_files(tmp_path):
     loose = tmp_path / "loose.key"
     loose.write_text("a" * 64)
     os.chmod(loose, 0o644)
-    with pytest.raises(KeyFileError, match="can be read by other users; restrict it first: chmod 600"):
+    with pytest.raises(KeyFileError, match="can be read or changed by other users, not only by you; restrict it first: chmod 600"):
         read_key(loose)
+    os.chmod(loose, 0o640)  # group-readable: the README says 600, so it is refused too
+    with pytest.raises(KeyFileError, match=r"can be read or changed by its group, not only by you; restrict it first: chmod 600 .*loose\.key"):
+        read_key(loose)
+    os.chmod(loose, 0o600)
+    assert len(read_key(loose)) == 64
     k = new_key(tmp_path / "new.key")
     assert stat.S_IMODE(k.stat().st_mode) == 0o600 and len(read_key(k)) == 64
     with pytest.raises(KeyFileError, match="already exists"):

@@ -97,7 +97,7 @@ def new_key(path) -> Path:
 
 
 def read_key(path) -> bytes:
-    """Read a key file; refuse a missing, empty, short or world-readable one.
+    """Read a key file; refuse a missing, empty or short one, or one that anyone but its owner can read.
 
     Examples
     --------
@@ -110,8 +110,11 @@ def read_key(path) -> bytes:
     if not path.is_file():
         raise KeyFileError(f"key file not found: {path} (create one with --new-key {path})")
     mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise KeyFileError(f"key file {path} can be read by other users; restrict it first: chmod 600 {path}")
+    # anyone but the owner (group or others) able to read or write it: refused (Windows has no such bits)
+    if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        who = "other users" if mode & stat.S_IRWXO else "its group"
+        raise KeyFileError(f"key file {path} can be read or changed by {who}, not only by you; restrict it "
+                           f"first: chmod 600 {path}")
     key = path.read_bytes().strip()
     if not key:
         raise KeyFileError(f"key file {path} is empty")

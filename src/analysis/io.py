@@ -295,6 +295,19 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
+def _empty_is_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """An empty (or blank) text cell is a missing value, in every format (spec section 2)."""
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_string_dtype(s.dtype):
+            text = s.astype("str").where(s.notna())
+            out[c] = text.where(text.str.strip() != "")
+        else:
+            out[c] = s
+    return pd.DataFrame(out, index=df.index)
+
+
 def _decodes(path: Path, encoding: str) -> bool:
     try:
         path.read_bytes().decode(encoding)
@@ -309,9 +322,11 @@ def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.Data
         return _read_csv(path, specs, log)
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(path)
-        df = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
-        return df.astype({c: "str" for c in df.columns})
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
+            df = df.astype({c: "str" for c in df.columns})
+        return _empty_is_missing(df)
     except Exception:  # any reader failure is a data problem, never a traceback
         kind = "Parquet" if suffix == ".parquet" else "Excel (.xlsx)"
         log.add(path.name, None, None, f"could not be read as a {kind} file; is it damaged or another format?")
@@ -468,12 +483,16 @@ def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
         # a visit's episode_id is either one of the episodes' ids (scanned there) or an
         # orphan, scanned with the cross-table rules: saves hashing millions of ids twice
         text_cols = [c for c in text_cols if c != "episode_id"]
+    # ...and on number columns too: an NHS or phone number typed into a number column is still one
+    num_cols = [c for c in raw.columns if pd.api.types.is_numeric_dtype(raw[c].dtype)
+                and not pd.api.types.is_bool_dtype(raw[c].dtype)]
     skip: dict[str, np.ndarray] = {}
     findings = find_identifiers(
         raw,
-        columns=text_cols,
+        columns=text_cols + num_cols,
         name_columns=_NAME_COLUMNS | set(unknown),
         date_columns={"start_date"},
+        number_columns={s.name for s in specs if s.kind in ("integer", "number")},
     )
     for f in findings:
         log.add_rows(

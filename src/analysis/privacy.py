@@ -47,6 +47,7 @@ __all__ = [
     "is_valid_nhs_number",
     "is_valid_nric",
     "looks_like_ssn",
+    "nhs_checksum_valid",
 ]
 
 #: Kind code -> plain-language description used in messages.
@@ -216,9 +217,10 @@ _PHONE_CANDIDATE = re.compile(r"^\+?[\d\s().-]{7,22}$")
 _POSTCODE_UK = re.compile(r"(?i)(?<![A-Z0-9])(GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})(?![A-Z0-9])")
 _POSTCODE_OTHER = re.compile(r"(?i)\b(singapore|s\()\s*\d{6}\)?|(?<![\d-])\d{5}-\d{4}(?![\d-])")
 _MONTHS = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# glued to letters or digits on either side (a hex group such as "04-feb177b3" in a UUID) it is no date
 _DATE = re.compile(
-    r"(?i)(?<![\d])(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
-    rf"|\d{{1,2}}(st|nd|rd|th)?[ -]{_MONTHS}[ -,]*\d{{2,4}}|{_MONTHS} \d{{1,2}},? \d{{4}})(?![\d])"
+    r"(?i)(?<![\dA-Za-z])(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    rf"|\d{{1,2}}(st|nd|rd|th)?[ -]{_MONTHS}[ ,.-]*\d{{2,4}}|{_MONTHS} \d{{1,2}},? \d{{4}})(?![\dA-Za-z])"
 )
 _STREET_WORDS = (
     "street|st|road|rd|avenue|ave|lane|ln|drive|dr|close|way|crescent|cres|court|ct|place|pl|"
@@ -249,6 +251,21 @@ _CANDIDATE = (
 )
 
 _PHONE_REGIONS = ("GB", "SG", "US", "IE", "AU", "NZ", "IN", "CA", "MY", "HK")
+
+#: Well-formed codes, matched whole (RE2, vectorised): never an identifier of a person. UUIDs,
+#: hexadecimal pseudonyms, letter-prefixed record codes (MRN1234567, P100714, H003-0000000,
+#: NTH-T12) and short codes. Pure digit runs match the hexadecimal branch but are routed to the
+#: digit checks (NHS modulus 11, national phone numbers) before this pattern is consulted.
+SAFE_CODE = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    r"|^[0-9a-fA-F]{8,64}$"
+    r"|^[A-Za-z]{1,8}[-_]?[0-9]{1,15}$"
+    r"|^[A-Za-z]{1,4}[0-9]{1,6}[-_/][0-9]{1,12}$"
+    r"|^[A-Za-z]{1,10}[-_][A-Za-z]{0,3}[0-9]{1,10}$"
+    r"|^[A-Za-z0-9]{1,4}$"
+)
+_DIGITS = r"^[0-9]+$"
+_NATIONAL_PHONE_DIGITS = r"^0[1-9][0-9]{8,9}$"
 
 
 def _is_phone(value: str) -> bool:
@@ -375,13 +392,86 @@ class IdentifierFinding:
         return IDENTIFIER_KINDS[self.kind]
 
 
-def _candidates(column: pd.Series) -> list[str]:
-    """Distinct values of *column* that one cheap RE2 pass says may be identifiers."""
-    arr = pa.array(column)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = arr.cast(pa.string())
-    uniques = pc.unique(arr.drop_null())
-    return pc.filter(uniques, pc.match_substring_regex(uniques, _CANDIDATE)).to_pylist()
+def nhs_checksum_valid(digits: np.ndarray) -> np.ndarray:
+    """Vectorised NHS modulus-11 check for an (n, 10) array of digits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.privacy import nhs_checksum_valid
+    >>> nhs_checksum_valid(np.array([[9, 4, 3, 4, 7, 6, 5, 8, 7, 0], [9, 4, 3, 4, 7, 6, 5, 8, 7, 1]])).tolist()
+    [True, False]
+    """
+    d = np.asarray(digits, dtype="int64")
+    total = d[:, :9] @ np.arange(10, 1, -1)
+    check = 11 - total % 11
+    check = np.where(check == 11, 0, check)
+    same = (d == d[:, :1]).all(axis=1)
+    return (check != 10) & (check == d[:, 9]) & ~same
+
+
+def _digit_values(values: pa.Array) -> dict[str, list[str]]:
+    """Findings among pure digit runs: NHS numbers (vectorised check) and national phone numbers."""
+    out: dict[str, list[str]] = {}
+    ten = pc.filter(values, pc.equal(pc.utf8_length(values), 10))
+    if len(ten):
+        raw = np.frombuffer("".join(ten.to_pylist()).encode("ascii"), dtype=np.uint8).reshape(-1, 10) - 48
+        hit = nhs_checksum_valid(raw)
+        if hit.any():
+            out["nhs_number"] = pc.filter(ten, pa.array(hit)).to_pylist()
+    phones = pc.filter(values, pc.match_substring_regex(values, _NATIONAL_PHONE_DIGITS))
+    nhs = set(out.get("nhs_number", []))
+    found = [v for v in phones.to_pylist() if v not in nhs and _is_phone(v)]
+    if found:
+        out["phone"] = found
+    return out
+
+
+def _classify_distinct(uniques: pa.Array, *, names: bool, dates: bool) -> dict[str, list[str]]:
+    """Identifier kind -> distinct values of that kind, for a column's distinct non-empty values.
+
+    Well-formed codes (:data:`SAFE_CODE`) are set aside with one vectorised
+    match, pure digit runs get the vectorised NHS check (and the phone check
+    when they start like a national number), and only what is left passes
+    the candidate pattern and :func:`classify_value` one value at a time.
+    """
+    trimmed = pc.utf8_trim_whitespace(uniques)
+    nonempty = pc.not_equal(trimmed, "")
+    safe = pc.match_substring_regex(trimmed, SAFE_CODE)
+    digits = pc.match_substring_regex(trimmed, _DIGITS)
+    kinds = _digit_values(pc.filter(trimmed, pc.and_(digits, nonempty))) if pc.any(digits).as_py() else {}
+    rest_mask = pc.and_(pc.and_(nonempty, pc.invert(safe)), pc.invert(digits))
+    rest = pc.filter(uniques, rest_mask)
+    cand = pc.filter(rest, pc.match_substring_regex(rest, _CANDIDATE))
+    trimmed_digits = pc.filter(uniques, pc.and_(digits, nonempty)).to_pylist() if kinds else []
+    # map trimmed digit findings back to the original (untrimmed) values
+    if kinds:
+        back = {v.strip(): v for v in trimmed_digits}
+        kinds = {k: [back.get(v, v) for v in vs] for k, vs in kinds.items()}
+    for v in cand.to_pylist():
+        kind = classify_value(v, names=names, dates=dates)
+        if kind:
+            kinds.setdefault(kind, []).append(v)
+    return kinds
+
+
+def _numeric_findings(column: pd.Series) -> dict[str, list]:
+    """Identifier kinds among the large whole numbers of a numeric column (phones and NHS numbers
+    typed into a number column lose nothing but a leading zero)."""
+    vals = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    vals = vals[np.isfinite(vals)]
+    big = np.unique(vals[(vals >= 1e6) & (vals < 1e16) & (np.floor(vals) == vals)])
+    out: dict[str, list] = {}
+    for v in big:
+        text = str(int(v))
+        kind = None
+        if len(text) == 10 and is_valid_nhs_number(text):
+            kind = "nhs_number"
+        elif _is_phone("+" + text) or _is_phone("0" + text) or _is_phone(text):
+            kind = "phone"
+        if kind:
+            out.setdefault(kind, []).append(v)
+    return out
 
 
 def find_identifiers(
@@ -390,19 +480,29 @@ def find_identifiers(
     columns: list[str] | None = None,
     name_columns: frozenset[str] | set[str] = frozenset(),
     date_columns: frozenset[str] | set[str] = frozenset(),
+    number_columns: frozenset[str] | set[str] = frozenset(),
 ) -> list[IdentifierFinding]:
-    """Scan the text columns of *frame* for identifier-looking values.
+    """Scan the columns of *frame* for identifier-looking values.
+
+    Text columns: distinct values only; well-formed codes (UUIDs, hexadecimal
+    pseudonyms, MRN-style and ``H003-0000000``-style codes) are set aside by
+    one vectorised pattern and pure digit runs get a vectorised NHS check, so
+    the cost barely depends on what the ids look like. Number columns: whole
+    numbers of 7 or more digits are checked as NHS and phone numbers.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         A table as read (text columns as strings).
     columns : list of str, optional, keyword-only
-        Columns to scan; default every string column.
+        Columns to scan; default every column (text and number columns).
     name_columns : set of str, keyword-only
         Columns in which a person's name shape is an identifier.
     date_columns : set of str, keyword-only
         Columns where calendar dates are expected (not flagged as dates).
+    number_columns : set of str, keyword-only
+        Columns that hold numbers even when read as text (a spreadsheet):
+        they get the number-column checks as well.
 
     Returns
     -------
@@ -421,15 +521,27 @@ def find_identifiers(
     cols = columns if columns is not None else list(frame.columns)
     for col in cols:
         s = frame[col]
-        if not (pd.api.types.is_string_dtype(s.dtype)):
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            for kind, values in _numeric_findings(s).items():
+                num = s.to_numpy(dtype="float64", na_value=np.nan)
+                rows = np.flatnonzero(np.isin(num, np.asarray(values, dtype="float64")))
+                findings.append(IdentifierFinding(col, kind, rows))
             continue
-        kinds: dict[str, list[str]] = {}
-        for v in _candidates(s):
-            kind = classify_value(v, names=col in name_columns, dates=col not in date_columns)
-            if kind:
-                kinds.setdefault(kind, []).append(v)
+        if not pd.api.types.is_string_dtype(s.dtype):
+            continue
+        arr = pa.array(s)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = arr.cast(pa.string())
+        uniques = pc.unique(arr.drop_null())
+        kinds = _classify_distinct(uniques, names=col in name_columns, dates=col not in date_columns)
+        if col in number_columns:
+            parsed = pd.to_numeric(pd.Series(uniques.to_pylist(), dtype="str"), errors="coerce")
+            for kind, nums in _numeric_findings(parsed).items():
+                text = pd.Series(uniques.to_pylist(), dtype="str")
+                hits = text[parsed.isin(nums).to_numpy(dtype=bool)].tolist()
+                kinds.setdefault(kind, []).extend(v for v in hits if v not in kinds.get(kind, []))
         for kind, values in kinds.items():
-            hit = pc.fill_null(pc.is_in(pa.array(s), value_set=pa.array(values, type=pa.string())), False)
+            hit = pc.fill_null(pc.is_in(arr, value_set=pa.array(values, type=pa.string())), False)
             rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
             findings.append(IdentifierFinding(col, kind, rows))
     return findings
