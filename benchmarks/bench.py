@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python benchmarks/bench.py                 # 10k, 100k and 1M episodes
     .venv/bin/python benchmarks/bench.py --sizes 10000   # just one size
     .venv/bin/python benchmarks/bench.py --format parquet
+    .venv/bin/python benchmarks/bench.py --id-shapes --sizes 1000000   # one table over id shapes
 
 Each stage runs in a fresh Python process so that its peak resident memory
 (ru_maxrss) is its own. Generated folders are cached in benchmarks/out/.
@@ -56,6 +57,67 @@ def ensure_data(n: int, fmt: str) -> Path:
     return folder
 
 
+#: Id shapes seen in real exports (spec section 11): episode and patient ids are rewritten in each.
+ID_SHAPES = ("short", "H003-0000000", "uuid", "MRN1234567", "numeric-invalid-check")
+
+
+def _ids(shape: str, n: int, prefix: str, seed: int):
+    import uuid
+
+    import numpy as np
+
+    i = np.arange(n)
+    if shape == "H003-0000000":
+        return np.char.add(np.char.add(f"{prefix}", np.char.zfill((i % 997).astype(str), 3)),
+                           np.char.add("-", np.char.zfill(i.astype(str), 7)))
+    if shape == "uuid":
+        rng = np.random.default_rng(seed)
+        raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64)
+        return np.array([str(uuid.UUID(int=(int(a) << 64) | int(b), version=4)) for a, b in raw])
+    if shape == "MRN1234567":
+        return np.char.add("MRN" if prefix == "P" else "EP", np.char.zfill((i + 1_000_000).astype(str), 7))
+    if shape == "numeric-invalid-check":  # 10 digits whose NHS check digit is wrong
+        base = 100_000_000 + i * 7 + (0 if prefix == "P" else 3)
+        digits = (base[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+        check = (11 - (digits @ np.arange(10, 1, -1)) % 11) % 11
+        bad = np.where(check >= 9, 0, check + 1)  # never the right one (10 = never issued anyway)
+        return np.char.add(base.astype(str), bad.astype(str))
+    raise ValueError(shape)
+
+
+def ensure_shape(n: int, shape: str) -> Path:
+    """The n-episode CSV folder with its ids rewritten in another shape (cached)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    base = ensure_data(n, "csv")
+    if shape == "short":
+        return base
+    folder = OUT / f"csv-{n}-{shape}"
+    if (folder / "visits.csv").exists():
+        return folder
+    t = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    text = pacsv.ConvertOptions(column_types={"episode_id": pa.string(), "patient_id": pa.string()})
+    ep = pacsv.read_csv(base / "episodes.csv", convert_options=text)
+    vi = pacsv.read_csv(base / "visits.csv", convert_options=text)
+    old_ep = ep.column("episode_id").to_pylist()
+    new_ep = _ids(shape, len(old_ep), "E", 1)
+    pats = ep.column("patient_id").to_pylist()
+    uniq = {p: k for k, p in enumerate(dict.fromkeys(pats))}
+    new_pat = _ids(shape, len(uniq), "P", 2)
+    lookup = dict(zip(old_ep, new_ep))
+    ep = ep.set_column(0, "episode_id", pa.array(new_ep.tolist()))
+    ep = ep.set_column(1, "patient_id", pa.array([new_pat[uniq[p]] for p in pats]))
+    vi = vi.set_column(0, "episode_id", pa.array([lookup[e] for e in vi.column("episode_id").to_pylist()]))
+    pacsv.write_csv(ep, folder / "episodes.csv")
+    pacsv.write_csv(vi, folder / "visits.csv")
+    if (base / "modalities.csv").exists():
+        (folder / "modalities.csv").write_bytes((base / "modalities.csv").read_bytes())
+    print(f"  rewrote ids as {shape} in {time.perf_counter() - t:.1f} s", flush=True)
+    return folder
+
+
 def run_stage(name: str, folder: Path) -> dict:
     code = CHILD.format(code=STAGES[name])
     r = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
@@ -71,7 +133,21 @@ def main() -> None:
     ap.add_argument("--stages", nargs="+", default=DEFAULT_STAGES, choices=list(STAGES))
     ap.add_argument("--report-sizes", type=int, nargs="*", default=[1_500, 50_000],
                     help="sizes at which the full HTML report is timed (none: skip)")
+    ap.add_argument("--id-shapes", action="store_true",
+                    help="time validate and summary for each id shape at --sizes (one table)")
     args = ap.parse_args()
+    if args.id_shapes:
+        print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}  format: csv")
+        print(f"{'episodes':>10} {'id shape':>22} {'validate s':>10} {'summary s':>10} {'together':>9} {'peak MB':>8}")
+        for n in args.sizes:
+            for shape in ID_SHAPES:
+                folder = ensure_shape(n, shape)
+                v = run_stage("validate", folder)
+                sm = run_stage("summary", folder)
+                print(f"{n:>10,} {shape:>22} {v['seconds']:>10.2f} {sm['seconds']:>10.2f} "
+                      f"{v['seconds'] + sm['seconds']:>9.2f} {max(v['peak_mb'], sm['peak_mb']):>8.0f}", flush=True)
+        print("(summary validates the folder itself: `physio-outcomes summary` alone costs the summary column)")
+        return
     print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}  format: {args.format}")
     print(f"{'episodes':>10} {'visits':>10} {'stage':>10} {'seconds':>8} {'peak MB':>8}")
     for n in args.sizes:

@@ -55,10 +55,10 @@ def test_notebooks_are_committed_without_outputs():
 
 def test_layers_never_import_upwards():
     """schema -> io/privacy -> outcomes -> stats -> tables/plots -> report -> cli."""
-    order = ["schema", "privacy", "disclosure", "io", "synth", "outcomes", "stats", "clustered", "sensitivity",
+    order = ["schema", "privacy", "disclosure", "suppression", "io", "synth", "outcomes", "stats", "clustered", "sensitivity",
              "compare", "missing", "describe", "tables",
              "summary", "plots",
-             "report", "anonymise", "cli"]
+             "report", "anonymise", "mapping", "cli"]
     rank = {m: i for i, m in enumerate(order)}
     for path in (ROOT / "src" / "analysis").glob("*.py"):
         mod = path.stem

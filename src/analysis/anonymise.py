@@ -55,6 +55,7 @@ __all__ = [
     "KeyFileError",
     "age_band_at",
     "anonymise",
+    "anonymise_tables",
     "dropped_kinds",
     "k_anonymity",
     "new_key",
@@ -298,6 +299,43 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
         missing = " and ".join(t for t, p in (("episodes", ep_path), ("visits", vi_path)) if p is None)
         return AnonymiseResult(False, [Problem(raw.name, None, None, f"has no {missing} file")])
     ep, vi = _read_raw(ep_path), _read_raw(vi_path)
+    catalogue = _read_raw(raw / "modalities.csv") if (raw / "modalities.csv").is_file() else None
+    return anonymise_tables(ep, vi, out, key=key, dates=dates, force=force, catalogue=catalogue,
+                            file_names={"episodes": ep_path.name, "visits": vi_path.name})
+
+
+def anonymise_tables(ep: pd.DataFrame, vi: pd.DataFrame, out, *, key: bytes, dates: str = "month",
+                     force: bool = False, catalogue: pd.DataFrame | None = None,
+                     file_names: dict | None = None, pseudonymise: tuple[str, ...] = ()) -> AnonymiseResult:
+    """De-identify export tables already in memory (the shape of the records contract plus
+    identifying columns) into a data folder: the part of :func:`anonymise` after reading.
+
+    Parameters
+    ----------
+    ep, vi : pandas.DataFrame
+        Episodes and visits, every column as text.
+    out : str or pathlib.Path
+    key : bytes, keyword-only
+    dates : {"month", "shift", "keep"}, keyword-only
+    force : bool, keyword-only
+    catalogue : pandas.DataFrame, optional, keyword-only
+        ``code``, ``label`` (and ``description``) of the modalities.
+    file_names : dict, optional, keyword-only
+        Table -> the export's file name, for messages.
+    pseudonymise : tuple of str, keyword-only
+        Further code columns to replace with keyed pseudonyms (e.g. ``therapist``).
+
+    Returns
+    -------
+    AnonymiseResult
+    """
+    out = Path(out).resolve()
+    if dates not in ("month", "shift", "keep"):
+        raise ValueError("dates must be 'month', 'shift' or 'keep'")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise FileExistsError(f"{out} exists and is not empty; choose another folder or add --force")
+    names = {"episodes": "episodes.csv", "visits": "visits.csv", **(file_names or {})}
+    ep, vi = ep.copy(), vi.copy()
     ep.columns = [str(c).strip() for c in ep.columns]
     vi.columns = [str(c).strip() for c in vi.columns]
     problems: list[Problem] = []
@@ -305,8 +343,7 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
                            ("visits", vi, ("episode_id",))):
         for col in need:
             if col not in df.columns:
-                problems.append(Problem(f"{name}{(ep_path if name == 'episodes' else vi_path).suffix}", 1, col,
-                                        "is missing: this column is required"))
+                problems.append(Problem(names[name], 1, col, "is missing: this column is required"))
     if problems:
         return AnonymiseResult(False, problems)
 
@@ -315,7 +352,7 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
         bands = age_band_at(ep["date_of_birth"], ep["start_date"])
         no_band = bands.isna() & ep["date_of_birth"].notna()
         for i in np.flatnonzero(no_band.to_numpy()):
-            problems.append(Problem(ep_path.name, int(i) + 2, "date_of_birth",
+            problems.append(Problem(names["episodes"], int(i) + 2, "date_of_birth",
                                     "gives an age under 18 or an impossible date (value not shown)"))
         if "age_band" in ep.columns:
             ep["age_band"] = bands.where(bands.notna(), ep["age_band"]).to_numpy()
@@ -341,6 +378,9 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
     ep["episode_id"] = ep["episode_id"].map(ep_map)
     vi["episode_id"] = vi["episode_id"].map(ep_map)
     ep["patient_id"] = ep["patient_id"].map(lambda v: pseudonym(v, key, kind="patient") if isinstance(v, str) else v)
+    for col in pseudonymise:
+        if col in ep.columns:
+            ep[col] = ep[col].map(lambda v: pseudonym(v, key, kind=col) if isinstance(v, str) and v.strip() else None)
 
     # drop everything outside the contract (identifiers, free text, extra columns)
     dropped = {}
@@ -350,7 +390,6 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
         extra = [c for c in df.columns if c not in known]
         dropped[f"{table}.csv"] = extra
         frames[table] = df[[c for c in known if c in df.columns]]
-    catalogue = raw / "modalities.csv"
 
     # write to a temporary folder beside OUT, check it, then rename
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -358,8 +397,8 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
     try:
         for table, df in frames.items():
             df.to_csv(tmp / f"{table}.csv", index=False)
-        if catalogue.is_file():
-            cat = _read_raw(catalogue)
+        if catalogue is not None:
+            cat = catalogue
             keep = [c for c in ("code", "label", "description") if c in cat.columns]
             dropped["modalities.csv"] = [c for c in cat.columns if c not in keep]
             cat[keep].to_csv(tmp / "modalities.csv", index=False)

@@ -206,6 +206,46 @@ def _cmd_anonymise(args) -> int:
     return 0
 
 
+def _cmd_import(args) -> int:
+    from .anonymise import KeyFileError, dropped_kinds, new_key, read_key
+    from .mapping import MappingError, import_export, read_mapping
+
+    try:
+        if args.new_key:
+            new_key(args.new_key)
+            _progress(f"New key written to {args.new_key} (readable only by you). Keep it safe and out of "
+                      "the data folder: the same key gives the same pseudonyms in later exports.")
+        key_path = args.key_file or args.new_key
+        if not key_path:
+            raise _UsageError("give --key-file KEY (or --new-key KEY to create one)")
+        key = read_key(key_path)
+        mapping = read_mapping(args.mapping)
+    except (KeyFileError, MappingError) as exc:
+        raise _UsageError(str(exc)) from None
+    raw = _data_folder(args.raw)
+    _progress(f"Importing {raw} with {args.mapping} ...")
+    try:
+        res = import_export(raw, args.out, mapping=mapping, key=key, dates=args.dates, force=args.force)
+    except (FileExistsError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+    if not res.written:
+        _print_problems(res.problems)
+        print("Nothing was written: fix the export or the mapping file and run again.")
+        return 1
+    r = res.result
+    print(f"Wrote {args.out}: " + ", ".join(f"{n:,} rows in {f}" for f, n in r.counts.items()))
+    print("Case, patient and therapist ids replaced by keyed pseudonyms (HMAC-SHA-256); dates turned into days "
+          "from each episode's start.")
+    for f, cols in res.unmapped.items():
+        print(f"Not copied from {f}: {', '.join(dropped_kinds(cols))}")
+    k = r.k_anonymity
+    print(f"k-anonymity over age band, sex, clinic, cause and start month: k = {k['k']} "
+          f"({k['groups']:,} groups; {k['episodes_below_5']:,} episodes in groups under 5).")
+    if k["warning"]:
+        print("Warning: " + k["warning"])
+    return 0
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="data folder (default: data/sample)")
     p.add_argument("--clinic", action="append", metavar="CODE",
@@ -276,6 +316,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="start_date: truncate to the month (default), shift per patient, or keep")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists and is not empty")
     p.set_defaults(func=_cmd_anonymise)
+
+    p = sub.add_parser("import", help="turn a practice-management export into a de-identified data folder, "
+                                      "with a mapping file")
+    p.add_argument("raw", help="folder with the export (only read)")
+    p.add_argument("-o", "--out", required=True, help="data folder to create")
+    p.add_argument("--mapping", required=True, metavar="MAP.toml",
+                   help="which export column is which records column, and label -> code tables")
+    p.add_argument("--key-file", metavar="KEY", help="secret key for the pseudonyms (keep it out of the data)")
+    p.add_argument("--new-key", metavar="FILE", help="write a fresh random key to FILE (mode 600) and use it")
+    p.add_argument("--dates", choices=("month", "shift", "keep"), default="month",
+                   help="start_date: truncate to the month (default), shift per patient, or keep")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists and is not empty")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("sample", help="write a synthetic data folder")
     p.add_argument("-o", "--out", required=True, help="folder to write")

@@ -1,0 +1,154 @@
+"""physio-outcomes import: a practice-management export through a mapping file."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import load_records, validate_folder
+from analysis.cli import main
+from analysis.mapping import MappingError, import_export, read_mapping
+from analysis.synth import make_practice_export
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "practice-export"
+KEY = b"k" * 32
+
+
+@pytest.fixture
+def export(tmp_path) -> Path:
+    """A copy of the shipped example export (so tests can damage it)."""
+    dst = tmp_path / "export"
+    shutil.copytree(EXAMPLE, dst)
+    return dst
+
+
+def _edit(path: Path, fn):
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    fn(df).to_csv(path, index=False)
+
+
+def test_example_export_is_reproducible_from_the_generator():
+    cases, appts = make_practice_export(300, seed=7)
+    pd.testing.assert_frame_equal(pd.read_csv(EXAMPLE / "cases.csv", dtype=str, keep_default_na=False), cases)
+    pd.testing.assert_frame_equal(pd.read_csv(EXAMPLE / "appointments.csv", dtype=str, keep_default_na=False), appts)
+
+
+def test_example_imports_into_a_valid_data_folder(tmp_path):
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in EXAMPLE.iterdir()}
+    res = import_export(EXAMPLE, tmp_path / "out", mapping=EXAMPLE / "mapping.toml", key=KEY)
+    assert res.written and res.problems == []
+    assert validate_folder(tmp_path / "out") == []
+    rec = load_records(tmp_path / "out")
+    cases = pd.read_csv(EXAMPLE / "cases.csv", dtype=str, keep_default_na=False)
+    assert len(rec.episodes) == len(cases)
+    assert set(rec.episodes["clinic"]) == {"CEN", "NTH", "STH"}
+    assert rec.episodes["therapist"].dropna().str.startswith("T-").all()       # practitioner names pseudonymised
+    assert rec.episodes["episode_id"].str.startswith("E-").all()
+    assert rec.labels["manual_therapy"] == "Manual therapy"                     # catalogue from the mapping labels
+    # days from dates: the first appointment is day 0, visit numbers follow the dates
+    assert (rec.visits.groupby("episode_id")["day"].min() == 0).all()
+    # nothing identifying is left anywhere in the output
+    text = "\n".join(p.read_text() for p in (tmp_path / "out").iterdir())
+    for secret in ("MRN3000000", "Alex Morgan", "020 7946", "C2024000", "rebook"):
+        assert secret not in text
+    assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in EXAMPLE.iterdir()}
+
+
+def test_global_change_labels_become_numbers(tmp_path):
+    res = import_export(EXAMPLE, tmp_path / "out", mapping=EXAMPLE / "mapping.toml", key=KEY)
+    assert res.written
+    rec = load_records(tmp_path / "out")
+    cases = pd.read_csv(EXAMPLE / "cases.csv", dtype=str, keep_default_na=False)
+    n_much = int((cases["Global change at discharge"] == "Much improved").sum())
+    assert int((rec.episodes["global_change"] == 6).sum()) == n_much
+
+
+def test_mapping_names_a_missing_column(export, tmp_path):
+    _edit(export / "cases.csv", lambda df: df.rename(columns={"Diagnosis": "Dx"}))
+    res = import_export(export, tmp_path / "out", mapping=export / "mapping.toml", key=KEY)
+    assert not res.written and not (tmp_path / "out").exists()
+    msg = [str(p) for p in res.problems]
+    assert any(m.startswith("cases.csv row 1, column Diagnosis: is named in mapping.toml ([episodes] cause) "
+                            "but is not a column of this file (its columns: ") for m in msg), msg
+
+
+def test_unmapped_value_says_what_to_add(export, tmp_path):
+    _edit(export / "cases.csv", lambda df: df.assign(**{"Diagnosis": df["Diagnosis"].where(df.index != 4, "Slipped disc")}))
+    res = import_export(export, tmp_path / "out", mapping=export / "mapping.toml", key=KEY)
+    assert not res.written and not (tmp_path / "out").exists()
+    assert [str(p) for p in res.problems] == [
+        "cases.csv row 6, column Diagnosis: 'Slipped disc' is not mapped to a cause code: add it under "
+        "[values.cause] in mapping.toml (codes: central_stenosis, disc_herniation, foraminal_stenosis, other, "
+        "piriformis, spondylolisthesis, trauma, unknown)"]
+
+
+def test_unmapped_treatment_and_bad_date_and_orphan_appointment(export, tmp_path):
+    def appts(df):
+        df.loc[2, "Treatments"] = "Manual therapy, Cupping"
+        df.loc[3, "Appointment date"] = "2024-13-45"
+        df.loc[5, "Case ID"] = "C9999999"
+        return df
+    _edit(export / "appointments.csv", appts)
+    res = import_export(export, tmp_path / "out", mapping=export / "mapping.toml", key=KEY)
+    msgs = [str(p) for p in res.problems]
+    assert not res.written
+    assert "appointments.csv row 4, column Treatments: 'Cupping' is not mapped to a modality code: add it under " \
+           "[values.modality] in mapping.toml" in msgs
+    assert "appointments.csv row 5, column Appointment date: is not a date written like 31/12/2025 " \
+           "(date_format = \"%d/%m/%Y\" in mapping.toml)" in msgs
+    assert "appointments.csv row 7, column Case ID: matches no case in cases.csv (value not shown)" in msgs
+    assert "C9999999" not in "\n".join(msgs)
+
+
+def test_identifier_left_in_a_mapped_column_is_refused_in_export_terms(export, tmp_path):
+    _edit(export / "cases.csv", lambda df: df.assign(**{"Symptom duration (weeks)": df["Symptom duration (weeks)"].where(
+        df.index != 7, "jo@example.org")}))
+    res = import_export(export, tmp_path / "out", mapping=export / "mapping.toml", key=KEY)
+    assert not res.written and not (tmp_path / "out").exists()
+    msgs = [str(p) for p in res.problems]
+    assert "cases.csv row 9, column Symptom duration (weeks): looks like an e-mail address; identifiers are " \
+           "refused (value not shown)" in msgs, msgs
+    assert "jo@example" not in "\n".join(msgs)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("[episodes]\nfile = 'cases.csv'\nepisode_id = 'Case ID'\npatient_id = 'MRN'\n", r"the \[visits\] section is missing"),
+    ("[episodes]\nfile = 'c.csv'\nepisode_id = 'a'\npatient_id = 'b'\nfavourite = 'x'\n[visits]\nfile = 'a.csv'\n"
+     "episode_id = 'a'\ndate = 'd'\n", r"\[episodes\] favourite is not a column of the records"),
+    ("[episodes\n", "is not a valid TOML file"),
+    ("[episodes]\nfile = 'c.csv'\npatient_id = 'b'\n[visits]\nfile = 'a.csv'\nepisode_id = 'a'\ndate = 'd'\n",
+     r"\[episodes\] must map episode_id"),
+])
+def test_bad_mapping_files(tmp_path, text, match):
+    p = tmp_path / "map.toml"
+    p.write_text(text)
+    with pytest.raises(MappingError, match=match):
+        read_mapping(p)
+
+
+def test_cli_import_and_summary_as_a_new_user_would(tmp_path, capsys):
+    out, key = tmp_path / "my-data", tmp_path / "my.key"
+    assert main(["import", str(EXAMPLE), "-o", str(out), "--mapping", str(EXAMPLE / "mapping.toml"),
+                 "--new-key", str(key)]) == 0
+    printed = capsys.readouterr().out
+    assert "Not copied from cases.csv: Patient name (name), Phone (phone), Notes (free text)" in printed
+    assert main(["summary", str(out)]) == 0
+    assert "Sciatica outcomes by treatment modality" in capsys.readouterr().out
+
+
+def test_cli_import_errors(tmp_path, export, capsys):
+    key = tmp_path / "k.key"
+    assert main(["import", str(export), "-o", str(tmp_path / "o"), "--mapping", str(tmp_path / "nope.toml"),
+                 "--new-key", str(key)]) == 2
+    assert "mapping file not found" in capsys.readouterr().err
+    _edit(export / "cases.csv", lambda df: df.assign(Site=df["Site"].where(df.index != 0, "East Clinic")))
+    assert main(["import", str(export), "-o", str(tmp_path / "o"), "--mapping", str(export / "mapping.toml"),
+                 "--key-file", str(key)]) == 1
+    out = capsys.readouterr().out
+    assert "cases.csv row 2, column Site: 'East Clinic' is not mapped to a clinic code: add it under " \
+           "[values.clinic] in mapping.toml (codes: CEN, NTH, STH)" in out
+    assert "Nothing was written" in out and not (tmp_path / "o").exists()
