@@ -57,9 +57,17 @@ def cluster_codes(groups) -> np.ndarray:
     >>> from analysis.clustered import cluster_codes
     >>> cluster_codes(["a", "b", None, "a", None]).tolist()
     [0, 1, 2, 0, 3]
+    >>> cluster_codes([5, 7, -1, 5]).tolist()
+    [0, 1, 2, 0]
     """
-    codes, _ = pd.factorize(pd.Series(groups, dtype="str"))
-    codes = np.asarray(codes, dtype="int64")
+    arr = np.asarray(groups)
+    if np.issubdtype(arr.dtype, np.integer):  # already codes (e.g. a categorical's): negative = missing
+        codes = np.full(len(arr), -1, dtype="int64")
+        ok = arr >= 0
+        codes[ok] = pd.factorize(arr[ok])[0]
+    else:
+        codes, _ = pd.factorize(pd.Series(groups, dtype="str"))
+        codes = np.asarray(codes, dtype="int64")
     miss = codes < 0
     if miss.any():
         start = codes.max() + 1 if (~miss).any() else 0

@@ -324,7 +324,12 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
         yk = y[keep] if y is not None else None
         X, names, used = _design(d, modalities=estimable, covariates=covariates,
                                  y_events=yk, both_ends=kind == "logistic", constant=kind != "cox")
-        groups = d[cluster].to_numpy(dtype=object, na_value=None) if cluster != "none" else None
+        if cluster == "none":
+            groups = None
+        elif isinstance(d[cluster].dtype, pd.CategoricalDtype):
+            groups = d[cluster].cat.codes.to_numpy()
+        else:
+            groups = d[cluster].to_numpy(dtype=object, na_value=None)
         st = d[strata].to_numpy() if strata else None
         try:
             if kind == "linear":
@@ -452,6 +457,18 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
     if cluster != "none" and (cluster not in outcomes.columns or outcomes[cluster].isna().all()):
         raise ValueError(f"cannot cluster by {cluster}: the records have no {cluster} codes (use cluster='none')")
     all_mods = sorted(outcomes["modality"].unique())
+    # a light frame: only what the models use, text covariates as categories (factorised once, not per model)
+    needed = ["modality", "baseline_leg_pain", "final_leg_pain", "recovered", "in_population", "surgery_time",
+              "surgery_event", "surgical_candidate", *covs] + ([cluster] if cluster != "none" else [])
+    light = {}
+    for c in dict.fromkeys(needed):
+        if c not in outcomes.columns:
+            continue
+        col = outcomes[c]
+        if (c in covs or c == cluster) and c != "baseline_leg_pain" and pd.api.types.is_string_dtype(col.dtype):
+            col = col.astype("category")
+        light[c] = col
+    outcomes = pd.DataFrame(light, index=outcomes.index)
     base_ok = outcomes["baseline_leg_pain"].notna()
     cov_cols = [c for c in covs if c in outcomes.columns]
     cov_ok = outcomes[cov_cols].notna().all(axis=1) if cov_cols else pd.Series(True, index=outcomes.index)

@@ -69,7 +69,10 @@ def _design(d: pd.DataFrame, rated: np.ndarray, y: np.ndarray) -> tuple[np.ndarr
     for c in _CATEGORICAL:
         if c not in d.columns:
             continue
-        codes, levels = pd.factorize(d[c].astype("str").fillna("(missing)"), sort=True)
+        codes, levels = pd.factorize(d[c], sort=True)
+        if (codes < 0).any():  # missing is a level of its own
+            codes = np.where(codes < 0, len(levels), codes)
+            levels = list(levels) + ["(missing)"]
         if len(levels) < 2:
             continue
         n_r = np.bincount(codes[rated], minlength=len(levels))
@@ -109,16 +112,23 @@ def _fit_imputation_model(X: np.ndarray, y: np.ndarray, rated: np.ndarray, rng: 
 
 def _prepare(outcomes: pd.DataFrame, seed: int):
     elig = _eligible(outcomes)
-    d = outcomes[elig].reset_index(drop=True)
+    cols = [c for c in ("recovered", "leg_pain_change", "baseline_leg_pain", "sessions", *_CATEGORICAL)
+            if c in outcomes.columns]
+    d = outcomes.loc[elig, cols].reset_index(drop=True)
     rated = d["recovered"].notna().to_numpy(dtype=bool)
     y = d["recovered"].to_numpy(dtype="float64", na_value=np.nan)
     y0 = np.nan_to_num(y)
     if not rated.any():
         raise ValueError("no rated episodes")
     rng = np.random.default_rng(seed)
-    X, _ = _design(d, rated, y0)
-    keep, beta, cov = _fit_imputation_model(X, y0, rated, rng)
-    Xm = X[~rated][:, keep]
+    # the design is needed only for the episodes the model is fitted to and those it imputes
+    rated_idx = np.flatnonzero(rated)
+    if len(rated_idx) > MAX_MODEL_ROWS:
+        rated_idx = np.sort(rng.choice(rated_idx, MAX_MODEL_ROWS, replace=False))
+    use = np.sort(np.r_[rated_idx, np.flatnonzero(~rated)])
+    X, _ = _design(d.iloc[use].reset_index(drop=True), rated[use], y0[use])
+    keep, beta, cov = _fit_imputation_model(X, y0[use], rated[use], rng)
+    Xm = X[~rated[use]][:, keep]
     return d, rated, y0, Xm, beta, cov, rng
 
 
