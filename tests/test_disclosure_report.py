@@ -11,7 +11,6 @@ from __future__ import annotations
 import html as htmlmod
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -36,7 +36,7 @@ import pandas as pd
 
 from . import schema
 from .anonymise import AnonymiseResult, _read_raw, anonymise_tables
-from .io import Problem, _show
+from .problems import Problem, _show
 
 __all__ = ["MappingError", "import_export", "read_mapping"]
 

@@ -171,7 +171,6 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
     ref = reference if reference is not None else (choose_reference(outcomes, by=by) if groups else None)
     if groups and ref not in groups:
         raise ValueError(f"reference group '{ref}' is not in the data")
-    smds: dict = {}
     frames = [("Overall", "Overall", outcomes)] + [
         (g, labels.get(g, g), outcomes[outcomes[by] == g]) for g in groups
     ]
