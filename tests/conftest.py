@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -110,3 +111,15 @@ def network() -> pd.DataFrame:
     """A seeded 960-episode clinic network (16 therapists, each favouring a modality; therapist
     effects on leg pain and recovery; ratings missing more often after a poor outcome)."""
     return _network(11)
+
+
+def require_chromium() -> str:
+    """The Chromium executable for browser tests. Missing on a developer's machine: the test is skipped
+    with the reason. Missing in CI (CI=true, exported by .ci/run): the test fails, never a silent skip."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        msg = "Chromium is not installed (apt-get install chromium); .ci/run installs it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{msg}, but it is missing in CI: the browser tests must run there")
+        pytest.skip(msg)
+    return path

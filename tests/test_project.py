@@ -95,3 +95,10 @@ def test_clustering_study_runs(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "| leg pain difference | clustered by therapist (new) | 8 |" in res.stdout
     assert "| recovery rate | multiple imputation (20, Rubin) | 12 |" in res.stdout
+
+
+def test_ci_script_runs_make_test_with_ci_true():
+    """CI must run the README's test command, and tell the tests it is CI (a missing browser fails)."""
+    text = (ROOT / ".ci" / "run").read_text()
+    assert "export CI=true" in text and text.strip().endswith("make test")
+    assert "apt-get install" in text and "chromium" in text

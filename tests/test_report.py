@@ -16,7 +16,6 @@ from analysis import DataProblemError
 from analysis.cli import main
 from analysis.report import build_report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 
 
@@ -173,15 +172,16 @@ def test_cli_report_with_filters(sample_dir, tmp_path):
     assert "therapists against their number" in html  # one clinic: the funnel plot compares therapists
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); "
-                                            ".ci/run installs it, so CI always runs this test")
 def test_report_in_headless_chromium_offline(sample_dir, tmp_path):
     """Load the report with every network request blocked: no failed request, no console error."""
+    from conftest import require_chromium
+
+    chromium = require_chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
     out = build_report(sample_dir, tmp_path / "browser.html", progress=None)
     failed, errors, external = [], [], []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+        browser = p.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
