@@ -55,7 +55,7 @@ def test_notebooks_are_committed_without_outputs():
 
 def test_layers_never_import_upwards():
     """schema -> io/privacy -> outcomes -> stats -> tables/plots -> report -> cli."""
-    order = ["schema", "privacy", "problems", "readers", "rules", "disclosure", "suppression", "io", "synth", "outcomes", "stats", "clustered", "sensitivity",
+    order = ["schema", "privacy", "problems", "readers", "rules", "disclosure", "suppression", "io", "synth", "outcomes", "stats", "clustered", "benchmark", "sensitivity",
              "compare", "missing", "describe", "tables",
              "summary", "plots",
              "report", "anonymise", "mapping", "cli"]

@@ -169,7 +169,7 @@ def test_cli_report_with_filters(sample_dir, tmp_path):
     assert "[2/3]" in r.stderr and "Traceback" not in r.stderr
     html = out.read_text()
     assert "North clinic, 2025" in html and "Clinics: NTH (selected)" in html
-    assert "therapists against their number" in html  # one clinic: the funnel plot compares therapists
+    assert "therapists, observed minus expected" in html  # one clinic: the funnel plot compares therapists
 
 
 def test_report_in_headless_chromium_offline(sample_dir, tmp_path):

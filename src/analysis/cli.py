@@ -141,6 +141,56 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _cmd_benchmark(args) -> int:
+    import math
+
+    from .benchmark import benchmark_units
+    from .outcomes import derive_outcomes
+
+    if args.min_episodes < 1:
+        raise _UsageError("--min-episodes must be at least 1")
+    records, code = _load_filtered(args, json_mode=args.json)
+    if records is None:
+        return code
+    if records.episodes[args.by].isna().all():
+        raise _UsageError(f"the records have no {args.by} codes to benchmark")
+    out = derive_outcomes(records)
+    _progress(f"Comparing each {args.by} with what its case mix predicts ...")
+    tables = {k: benchmark_units(out, by=args.by, outcome=k, min_episodes=args.min_episodes,
+                                 adjust_clinic=args.adjust_clinic) for k in ("leg_pain_change", "recovered")}
+
+    def num(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return int(v) if isinstance(v, (int,)) or (hasattr(v, "dtype") and "int" in str(v.dtype)) else float(v)
+
+    keys = ("unit", "n", "observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "flag")
+    doc = {"by": args.by, "min_episodes": args.min_episodes, "outcomes": {
+        k: [{c: (r[c] if c in ("unit", "flag") else num(r[c])) for c in keys} for r in t.to_dict("records")]
+        for k, t in tables.items()}}
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
+        return 0
+    print(f"Each {args.by} against what its patients' case mix predicts (baseline leg pain, age band, sex, "
+          f"symptom duration, cause{', clinic' if args.adjust_clinic else ''}).")
+    for k, t in tables.items():
+        what = "Final leg pain, points (lower is better)" if k == "leg_pain_change" else \
+            "Recovered, % (higher is better)"
+        fmt = ".2f" if k == "leg_pain_change" else ".1f"
+        print(f"\n{what}")
+        print(f"{args.by.title():<14}{'n':>6}{'observed':>10}{'expected':>10}{'difference (95% CI)':>28}{'shrunken':>10}  flag")
+        for r in t.to_dict("records"):
+            if r["difference"] is None or (isinstance(r["difference"], float) and math.isnan(r["difference"])):
+                print(f"{str(r['unit']):<14}{r['n']:>6}  {r['note']}")
+                continue
+            ci = f"{r['difference']:+{fmt}} ({r['ci_low']:+{fmt}} to {r['ci_high']:+{fmt}})"
+            print(f"{str(r['unit']):<14}{r['n']:>6}{r['observed']:>10{fmt}}{r['expected']:>10{fmt}}{ci:>28}"
+                  f"{r['shrunken']:>+10{fmt}}  {r['flag'] or ''}")
+    print("\nA flag marks a difference outside the 99.8% limits, which allow for the usual spread between "
+          f"{args.by}s: worth a conversation, not a verdict. Modality choice is part of what is compared.")
+    return 0
+
+
 def _cmd_report(args) -> int:
     from .report import build_report
 
@@ -297,6 +347,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_filters(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON (spec section 6)")
     p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("benchmark", help="each therapist or clinic against what its case mix predicts")
+    _add_filters(p)
+    p.add_argument("--by", choices=("therapist", "clinic"), default="therapist", help="unit compared (default therapist)")
+    p.add_argument("--min-episodes", type=int, default=40,
+                   help="units with fewer episodes are listed without figures (default 40)")
+    p.add_argument("--adjust-clinic", action="store_true",
+                   help="add clinic to the case mix (therapists compared within their clinic)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=_cmd_benchmark)
 
     p = sub.add_parser("report", help="the clinic-meeting HTML report")
     _add_filters(p)

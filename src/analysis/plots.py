@@ -23,6 +23,7 @@ import seaborn as sns
 from .describe import COMPLETENESS_ITEMS, funnel_limits
 
 __all__ = [
+    "plot_adjusted_funnel",
     "PALETTE",
     "modality_colors",
     "plot_completeness",
@@ -324,6 +325,58 @@ def plot_funnel(funnel: pd.DataFrame, *, unit_label: str = "Clinic", outcome_lab
         ax.set_ylabel(f"{outcome_label} (%)")
         ax.set_ylim(max(0, min(lim["low_99.8"].min(), funnel["rate"].min() if len(funnel) else 0) - 0.05),
                     min(1, max(lim["high_99.8"].max(), funnel["rate"].max() if len(funnel) else 1) + 0.05))
+        ax.legend(frameon=False, loc="lower right")
+    return fig
+
+
+def plot_adjusted_funnel(bench: pd.DataFrame, *, unit_label: str = "Therapist",
+                         outcome_label: str = "Recovered, percentage points", ax=None):
+    """Risk-adjusted funnel plot: each unit's observed-minus-expected difference against its episodes.
+
+    Parameters
+    ----------
+    bench : pandas.DataFrame
+        From :func:`analysis.benchmark.benchmark_units` (its ``attrs`` carry the
+        within- and between-unit variances for the limits). Units without a
+        figure (under the minimum size) are not drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One labelled point per unit, a line at 0 (as expected for the case
+        mix), and the 95 % and 99.8 % limits allowing for overdispersion.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.benchmark import benchmark_units
+    >>> from analysis.plots import plot_adjusted_funnel
+    >>> b = benchmark_units(derive_outcomes(load_records("data/sample")), outcome="recovered")
+    >>> fig = plot_adjusted_funnel(b)
+    >>> len(fig.axes[0].collections[0].get_offsets()), len(fig.axes[0].lines)
+    (12, 5)
+    """
+    from .benchmark import funnel_limits_adjusted
+
+    shown = bench[bench["difference"].notna()]
+    n_max = max(int(shown["n"].max()) if len(shown) else 10, 10)
+    n_min = max(2, int(shown["n"].min() * 0.6) if len(shown) else 2)
+    grid = np.unique(np.round(np.geomspace(n_min, n_max * 1.3, 200)))
+    sigma2, tau2 = bench.attrs.get("sigma2", np.nan), bench.attrs.get("tau2", 0.0)
+    lim = funnel_limits_adjusted(grid, sigma2=sigma2, tau2=tau2)
+    with _style():
+        fig, ax = _new_ax(ax, (9, 6))
+        ax.scatter(shown["n"], shown["difference"], s=80, color="#332288", edgecolor="black", zorder=3)
+        for _, r in shown.iterrows():
+            ax.annotate(str(r["unit"]), (r["n"], r["difference"]), textcoords="offset points", xytext=(7, 5),
+                        fontsize=11)
+        ax.axhline(0, color="#555555", lw=1.5)
+        ax.plot(grid, lim["low_95"], color="#CC6677", ls="--", lw=1.5, label="95% limits")
+        ax.plot(grid, lim["high_95"], color="#CC6677", ls="--", lw=1.5)
+        ax.plot(grid, lim["low_99.8"], color="#882255", ls=":", lw=1.8, label="99.8% limits")
+        ax.plot(grid, lim["high_99.8"], color="#882255", ls=":", lw=1.8)
+        ax.set_xlabel(f"Episodes per {unit_label.lower()}")
+        ax.set_ylabel(f"Observed minus expected: {outcome_label}")
         ax.legend(frameon=False, loc="lower right")
     return fig
 

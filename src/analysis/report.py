@@ -28,6 +28,7 @@ from .outcomes import OutcomeSettings
 __all__ = [
     "REPORT_NOTEBOOK",
     "alt_forest",
+    "alt_adjusted_funnel",
     "alt_funnel",
     "alt_survival",
     "alt_trajectories",
@@ -260,8 +261,13 @@ def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates:
          "away (VanderWeele and Ding 2017); odds and hazard ratios of common outcomes are converted first."),
         ("Log-rank test", "tests whether the surgery-free curves of the modalities differ over the whole "
          "follow-up."),
-        ("Funnel plot", "each clinic's recovery rate against its number of episodes, with the limits within "
-         "which 95% and 99.8% of clinics would fall by chance if all had the overall rate (Spiegelhalter 2005)."),
+        ("Benchmarking", "each therapist's (or clinic's) patients compared with what their case mix predicts: the "
+         "expected outcome comes from a model of baseline leg pain, age band, sex, symptom duration and cause that "
+         "knows neither the therapist nor the modality. The difference is observed minus expected, with a 95% "
+         "interval; the shrunken figure pulls small caseloads towards the average. The funnel's 99.8% limits "
+         "allow for the usual spread between therapists (Spiegelhalter 2005); a point outside them is worth a "
+         "conversation, not a verdict, and the choice of modality is part of what is being compared. "
+         "Therapists with fewer than 40 episodes are listed without figures."),
     ]
     body = "".join(f"<li><strong>{html.escape(a)}</strong>: {html.escape(b)}</li>" for a, b in items)
     return _HTML(f"<ul>{body}</ul><p><strong>{html.escape(rule.statement)}</strong></p>"
@@ -423,6 +429,36 @@ def alt_forest(adjusted: pd.DataFrame, *, estimate: str, labels=None, reference_
             parts.append(f"{_name(labels, r['modality'])} {r[estimate]:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})")
     return (f"Forest plot of the adjusted {what} against {reference_label}, with 95% confidence intervals: "
             + "; ".join(parts) + ".")
+
+
+def alt_adjusted_funnel(bench: pd.DataFrame, *, unit: str = "therapist", outcome: str = "recovery") -> str:
+    """Alternative text for the risk-adjusted funnel plot, from its table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.report import alt_adjusted_funnel
+    >>> b = pd.DataFrame({"unit": ["T1", "T2"], "n": [50, 60], "difference": [2.0, -3.0], "flag": [None, "below"]})
+    >>> alt_adjusted_funnel(b).endswith("Below the 99.8% limits: T2.")
+    True
+    """
+    shown = bench[bench["difference"].notna()]
+    if shown.empty:
+        return f"Risk-adjusted funnel plot of {outcome} by {unit}: no {unit} has enough episodes to show."
+    text = (f"Risk-adjusted funnel plot of {outcome}: for each of {len(shown)} {unit}s, observed minus expected "
+            f"(given their patients' case mix) against their number of episodes, with 95% and 99.8% limits "
+            f"around zero. ")
+    above = shown.loc[shown["flag"] == "above", "unit"].astype(str).tolist()
+    below = shown.loc[shown["flag"] == "below", "unit"].astype(str).tolist()
+    if not above and not below:
+        outside95 = int(((shown["ci_low"] > 0) | (shown["ci_high"] < 0)).sum()) if "ci_low" in shown else 0
+        return text + ("All lie within the 99.8% limits; " + (f"{outside95} differ from expected by more than "
+                       "their own 95% interval." if outside95 else "none differs clearly from expected."))
+    if above:
+        text += f"Above the 99.8% limits: {', '.join(above)}. "
+    if below:
+        text += f"Below the 99.8% limits: {', '.join(below)}."
+    return text.strip()
 
 
 def alt_funnel(funnel: pd.DataFrame, *, unit: str = "clinic") -> str:

@@ -25,7 +25,8 @@ from .suppression import CellState, grid_relations, protect
 
 __all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table",
            "display_table", "format_completeness_table", "format_estimate", "format_outcome_table",
-           "format_recovery_missing_table", "largest_differences", "apply_disclosure_to_adjusted", "column_states"]
+           "format_recovery_missing_table", "largest_differences", "apply_disclosure_to_adjusted", "column_states",
+           "format_benchmark_table"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -597,6 +598,50 @@ def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = 
                                           else rule.count_in(miss, m_st[i])),
                      "Recovered, missing ratings imputed (95% CI)": mi,
                      "Recovered among those rated": f"{100 * r['complete_case_rate']:.0f}%" if cc_ok else rule.hidden})
+    return pd.DataFrame(rows)
+
+
+def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, unit_label: str = "Therapist",
+                           rule=None) -> pd.DataFrame:
+    """Observed against expected per unit, both outcomes side by side, for people.
+
+    Parameters
+    ----------
+    leg_pain, recovered : pandas.DataFrame
+        From :func:`analysis.benchmark.benchmark_units` for each outcome.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.benchmark import benchmark_units
+    >>> from analysis.tables import format_benchmark_table
+    >>> o = derive_outcomes(load_records("data/sample"))
+    >>> t = format_benchmark_table(benchmark_units(o), benchmark_units(o, outcome="recovered"))
+    >>> list(t.columns)[:2]
+    ['Therapist', 'Episodes (leg pain)']
+    """
+    from .disclosure import disclosure_rule
+
+    rule = rule or disclosure_rule("internal")
+
+    def cell(r, unit, fmt):
+        if pd.isna(r["difference"]):
+            return r["note"] or "not shown"
+        flag = {"above": " (above the 99.8% limit)", "below": " (below the 99.8% limit)"}.get(r["flag"], "")
+        return (f"{r['observed']:{fmt}} vs {r['expected']:{fmt}} expected: {r['difference']:+{fmt}}{unit} "
+                f"({r['ci_low']:+{fmt}} to {r['ci_high']:+{fmt}}); shrunken {r['shrunken']:+{fmt}}{flag}")
+
+    rc = recovered.set_index("unit")
+    rows = []
+    for r in leg_pain.to_dict("records"):
+        q = rc.loc[r["unit"]].to_dict() if r["unit"] in rc.index else None
+        rows.append({
+            unit_label: r["unit"],
+            "Episodes (leg pain)": rule.count(r["n"]),
+            "Final leg pain, points: observed vs expected, difference (95% CI)": cell(r, "", ".1f"),
+            "Episodes (rated)": rule.count(q["n"]) if q else "",
+            "Recovered, %: observed vs expected, difference in points (95% CI)": cell(q, "", ".0f") if q else "",
+        })
     return pd.DataFrame(rows)
 
 

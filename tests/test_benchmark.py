@@ -1,0 +1,109 @@
+"""Case-mix adjusted benchmarking: observed against expected per therapist or clinic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from analysis.benchmark import benchmark_units, funnel_limits_adjusted
+from analysis.cli import main
+
+
+def _network(seed, therapists=20, per=150, sd_u=0.5):
+    """Therapists with known effects on final leg pain, and case mix that differs between them."""
+    rng = np.random.default_rng(seed)
+    t = np.repeat(np.arange(therapists), per)
+    n = len(t)
+    u = rng.normal(0, sd_u, therapists)
+    shift = rng.normal(0, 0.8, therapists)
+    base = np.clip(6.3 + shift[t] + rng.normal(0, 1.8, n), 0, 10)
+    age = rng.integers(0, 4, n)
+    final = base - 3 + 0.35 * (base - 6.3) + 0.2 * age + u[t] + rng.normal(0, 1.8, n)
+    rec = rng.random(n) < 1 / (1 + np.exp(-(-0.25 * (base - 6.3) + 0.8 * u[t])))
+    d = pd.DataFrame({"therapist": np.array([f"T{i:02d}" for i in range(therapists)])[t],
+                      "clinic": (t % 2).astype(str), "baseline_leg_pain": base, "final_leg_pain": final,
+                      "recovered": pd.array(rec, dtype="boolean"),
+                      "age_band": np.array(["30-39", "40-49", "50-59", "60-69"])[age], "sex": "female",
+                      "symptom_band": "<6", "cause": "disc_herniation"})
+    return d, u
+
+
+def test_shrunken_estimates_rank_therapists_and_intervals_cover():
+    """Known therapist effects (SD 0.5 points, 150 episodes each): Spearman >= 0.85, coverage about 95%
+    (the full study with 200 networks is studies/benchmarking_study.py)."""
+    rhos, covered = [], []
+    for seed in range(8):
+        d, u = _network(seed)
+        b = benchmark_units(d, by="therapist")
+        rhos.append(sps.spearmanr(b["shrunken"], u).statistic)
+        centred = u - u.mean()
+        covered += list((b["ci_low"] <= centred) & (centred <= b["ci_high"]))
+    assert np.mean(rhos) >= 0.85
+    assert 0.88 <= np.mean(covered) <= 1.0
+
+
+def test_case_mix_adjustment_is_what_ranks_them():
+    d, u = _network(3)
+    crude = d.groupby("therapist")["final_leg_pain"].mean().to_numpy()
+    adjusted = benchmark_units(d, by="therapist")["difference"].to_numpy()
+    assert sps.spearmanr(adjusted, u).statistic > sps.spearmanr(crude, u).statistic + 0.2
+
+
+def test_recovery_in_percentage_points():
+    d, u = _network(5)
+    b = benchmark_units(d, by="therapist", outcome="recovered")
+    assert np.allclose(b["difference"], b["observed"] - b["expected"])
+    assert b["observed"].between(0, 100).all() and b.attrs["overall"] == pytest.approx(100 * d["recovered"].mean())
+    assert sps.spearmanr(b["shrunken"], u).statistic > 0.6
+
+
+def test_small_units_listed_without_figures():
+    d, _ = _network(1, therapists=6, per=60)
+    d = d[~((d["therapist"] == "T00") & (d.index % 60 >= 25))]  # T00 keeps 25 episodes
+    b = benchmark_units(d, by="therapist").set_index("unit")
+    assert b.loc["T00", "n"] == 25 and pd.isna(b.loc["T00", "difference"]) and b.loc["T00", "flag"] is None
+    assert b.loc["T00", "note"] == "fewer than 40 episodes: not shown"
+    assert b.drop(index="T00")["difference"].notna().all()
+
+
+def test_single_unit_and_no_variation_give_clear_output():
+    d, _ = _network(2, therapists=1, per=80)
+    b = benchmark_units(d, by="therapist")
+    assert len(b) == 1 and b["note"].iloc[0] == "only one unit in the data: nothing to compare it with"
+    flat, _ = _network(4, therapists=4, per=50)
+    flat.loc[flat["therapist"] == "T01", "final_leg_pain"] = 3.0
+    flat.loc[flat["therapist"] == "T02", "recovered"] = True
+    for outcome in ("leg_pain_change", "recovered"):
+        out = benchmark_units(flat, by="therapist", outcome=outcome)
+        assert out["difference"].notna().all()
+
+
+def test_refuses_unknown_options():
+    d, _ = _network(0, therapists=3, per=50)
+    with pytest.raises(ValueError, match="by must be 'therapist' or 'clinic'"):
+        benchmark_units(d, by="modality")
+    with pytest.raises(ValueError, match="outcome must be 'leg_pain_change' or 'recovered'"):
+        benchmark_units(d, outcome="odi")
+
+
+def test_funnel_limits_widen_with_overdispersion():
+    a = funnel_limits_adjusted([50, 200], sigma2=4.0, tau2=0.0)
+    b = funnel_limits_adjusted([50, 200], sigma2=4.0, tau2=0.25)
+    assert (b["high_99.8"] > a["high_99.8"]).all()
+    assert a["high_95"].iloc[0] == pytest.approx(1.959963984540054 * np.sqrt(4 / 50))
+
+
+def test_cli_benchmark_json(sample_dir, capsys):
+    assert main(["benchmark", str(sample_dir), "--by", "clinic", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["by"] == "clinic" and set(doc["outcomes"]) == {"leg_pain_change", "recovered"}
+    for rows in doc["outcomes"].values():
+        assert [r["unit"] for r in rows] == ["CEN", "NTH", "STH"]
+        assert set(rows[0]) == {"unit", "n", "observed", "expected", "difference", "ci_low", "ci_high", "shrunken",
+                                "flag"}
+    assert main(["benchmark", str(sample_dir), "--min-episodes", "1000"]) == 0
+    assert "fewer than 1000 episodes: not shown" in capsys.readouterr().out
