@@ -63,7 +63,7 @@ def test_every_image_has_alt_text(sample_report):
 
 def test_contents_in_meeting_order(sample_report):
     order = ["Headline figures", "Outcomes by modality", "Adjusted comparisons", "Leg pain over the course",
-             "Avoiding surgery", "Clinics compared", "Who was treated", "Data completeness", "Methods and definitions"]
+             "Avoiding surgery", "Therapists compared", "Who was treated", "Data completeness", "Methods and definitions"]
     positions = [sample_report.find(h) for h in order]
     assert all(p > 0 for p in positions) and positions == sorted(positions)
     assert "Disclosure control (internal)" in sample_report
