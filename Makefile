@@ -20,7 +20,7 @@ report: $(STAMP)
 	@echo "Open $(CURDIR)/reports/sample-report.html in a browser."
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks
+	$(PY) -m analysis lab
 
 sample: $(STAMP)
 	$(PY) -m analysis sample -o data/sample --episodes 1500 --seed 2024

@@ -315,6 +315,34 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
                         "(default: therapist when the records have therapist codes, else none)")
 
 
+def lab_command(*, root: Path | None = None, port: int | None = None, no_browser: bool = False) -> tuple[list, dict]:
+    """The JupyterLab command line and environment that open the explorer (no shell; any platform)."""
+    root = Path(root or Path(__file__).resolve().parents[2]).resolve()
+    notebook = root / "notebooks" / "00-explore.ipynb"
+    if not notebook.is_file():
+        raise _UsageError(f"the explorer notebook is not at {notebook}; run this from a physio-outcomes checkout")
+    env = dict(os.environ)
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(root / "jupyter" / "lab" / "user-settings")  # no news prompt
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(root / "jupyter" / "lab" / "workspaces")
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
+           "--LabApp.default_url=/lab/tree/notebooks/00-explore.ipynb"]
+    if port:
+        cmd.append(f"--port={port}")
+    if no_browser:
+        cmd.append("--no-browser")
+    if getattr(os, "geteuid", lambda: 1)() == 0:  # a container's root user (POSIX only)
+        cmd.append("--allow-root")
+    return cmd, env
+
+
+def _cmd_lab(args) -> int:
+    import subprocess
+
+    cmd, env = lab_command(port=args.port, no_browser=args.no_browser)
+    _progress("Opening JupyterLab on the explorer (notebooks/00-explore.ipynb); stop it with Ctrl+C.")
+    return subprocess.call(cmd, env=env)
+
+
 def _cmd_sample(args) -> int:
     if args.episodes < 1:
         raise _UsageError("--episodes must be at least 1")
@@ -389,6 +417,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="start_date: truncate to the month (default), shift per patient, or keep")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists and is not empty")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("lab", help="open JupyterLab on the point-and-click explorer")
+    p.add_argument("--port", type=int, help="port for JupyterLab (default: its own choice)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.set_defaults(func=_cmd_lab)
 
     p = sub.add_parser("sample", help="write a synthetic data folder")
     p.add_argument("-o", "--out", required=True, help="folder to write")

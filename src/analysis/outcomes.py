@@ -105,8 +105,12 @@ def symptom_band(weeks) -> pd.Series:
     return out.where(~np.isnan(w))
 
 
-def filter_records(records: Records, *, clinics=None, start_from=None, start_to=None) -> Records:
-    """Keep the episodes (and their visits) of some clinics and a start-date period.
+#: Episode columns (and the derived symptom band) that :func:`filter_records` can select on with ``where``.
+WHERE_COLUMNS = ("modality", "age_band", "sex", "cause", "surgical_candidate", "symptom_band", "therapist", "side")
+
+
+def filter_records(records: Records, *, clinics=None, start_from=None, start_to=None, where=None) -> Records:
+    """Keep the episodes (and their visits) of some clinics, a start-date period and subgroups.
 
     Parameters
     ----------
@@ -115,6 +119,11 @@ def filter_records(records: Records, *, clinics=None, start_from=None, start_to=
         Clinic codes to keep; all when None.
     start_from, start_to : str or date, optional, keyword-only
         Inclusive limits on ``start_date`` (``YYYY-MM-DD``).
+    where : dict, optional, keyword-only
+        Column -> values to keep, for columns in :data:`WHERE_COLUMNS`
+        (``symptom_band`` is derived from ``symptom_weeks``), e.g.
+        ``{"age_band": ["60-69", "70-79"], "modality": ["mckenzie"]}``. An
+        empty or None list keeps everything.
 
     Returns
     -------
@@ -136,6 +145,14 @@ def filter_records(records: Records, *, clinics=None, start_from=None, start_to=
         keep &= (ep["start_date"] >= pd.Timestamp(start_from)).to_numpy(dtype=bool)
     if start_to is not None:
         keep &= (ep["start_date"] <= pd.Timestamp(start_to)).to_numpy(dtype=bool)
+    for col, values in (where or {}).items():
+        if values is None or (not isinstance(values, (str, bool)) and len(values) == 0):
+            continue
+        if col not in WHERE_COLUMNS:
+            raise ValueError(f"cannot select on {col}; choose from {', '.join(WHERE_COLUMNS)}")
+        vals = [values] if isinstance(values, (str, bool)) else list(values)
+        column = symptom_band(ep["symptom_weeks"].to_numpy()) if col == "symptom_band" else ep[col]
+        keep &= pd.Series(column).isin(vals).to_numpy(dtype=bool)
     if keep.all():
         return records
     pos = records.visit_positions()
@@ -267,7 +284,7 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
     return out
 
 
-def prepare(folder, *, clinics=None, start_from=None, start_to=None,
+def prepare(folder, *, clinics=None, start_from=None, start_to=None, where=None,
             settings: OutcomeSettings | None = None) -> tuple[Records, pd.DataFrame]:
     """Load, validate and filter a data folder, then derive the outcomes: the
     first step of every notebook and of the report.
@@ -278,6 +295,8 @@ def prepare(folder, *, clinics=None, start_from=None, start_to=None,
     clinics : list of str, optional, keyword-only
     start_from, start_to : str, optional, keyword-only
         ``YYYY-MM-DD`` limits on start_date.
+    where : dict, optional, keyword-only
+        Subgroups to keep (see :func:`filter_records`).
     settings : OutcomeSettings, optional, keyword-only
 
     Returns
@@ -301,5 +320,6 @@ def prepare(folder, *, clinics=None, start_from=None, start_to=None,
     """
     from .io import load_records
 
-    records = filter_records(load_records(folder), clinics=clinics, start_from=start_from, start_to=start_to)
+    records = filter_records(load_records(folder), clinics=clinics, start_from=start_from, start_to=start_to,
+                             where=where)
     return records, derive_outcomes(records, settings=settings)

@@ -105,8 +105,8 @@ def note_html(text: str) -> _HTML:
     return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
 
 
-def header_html(records, *, title: str, clinics=None, start_from=None, start_to=None) -> _HTML:
-    """Title, period, clinics and dates of the report."""
+def header_html(records, *, title: str, clinics=None, start_from=None, start_to=None, where=None) -> _HTML:
+    """Title, period, clinics, subgroups and dates of the report."""
     ep = records.episodes
     first = ep["start_date"].min().strftime("%d %B %Y") if len(ep) else "-"
     last = ep["start_date"].max().strftime("%d %B %Y") if len(ep) else "-"
@@ -115,11 +115,13 @@ def header_html(records, *, title: str, clinics=None, start_from=None, start_to=
     if start_from or start_to:
         period += f" (period asked for: {start_from or 'start'} to {start_to or 'end'})"
     today = datetime.date.today().strftime("%d %B %Y")
+    sub = "; ".join(f"{k.replace('_', ' ')} {', '.join(map(str, v))}" for k, v in (where or {}).items() if v)
     return _HTML(
         f"<h1>{html.escape(title)}</h1>"
         f"<p><strong>{html.escape(period)}</strong><br>Clinics: {html.escape(sites)}"
-        f"{' (selected)' if clinics else ''}<br>Report produced {today} by physio-outcomes from "
-        f"anonymised records.</p>"
+        f"{' (selected)' if clinics else ''}<br>"
+        + (f"Only episodes with {html.escape(sub)}<br>" if sub else "")
+        + f"Report produced {today} by physio-outcomes from anonymised records.</p>"
     )
 
 
@@ -285,7 +287,8 @@ def _progress(msg: str, stream) -> None:
 def build_report(data, out, *, title: str = "Sciatica outcomes by treatment modality", clinics=None,
                  start_from=None, start_to=None, horizon_days: int = 365, population: str = "candidates",
                  reference: str | None = None, disclosure: str = "internal", template=None,
-                 progress=sys.stderr, timeout: int = 600, checked=None, cluster: str | None = None) -> Path:
+                 progress=sys.stderr, timeout: int = 600, checked=None, cluster: str | None = None,
+                 where: dict | None = None) -> Path:
     """Build the self-contained clinic-meeting HTML report.
 
     Parameters
@@ -297,6 +300,8 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         HTML file to write (atomically: written beside it, then renamed).
     title, clinics, start_from, start_to, horizon_days, population, reference, disclosure, cluster : keyword-only
         Report parameters (see the report notebook's parameters cell).
+    where : dict, optional, keyword-only
+        Subgroups (see :func:`analysis.outcomes.filter_records`), e.g. from the explorer.
     template : path, optional, keyword-only
         Report notebook; default :data:`REPORT_NOTEBOOK`.
     progress : file or None, keyword-only
@@ -337,7 +342,8 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         raise FileNotFoundError(f"report notebook not found: {template}")
     if checked is None:
         _progress(f"[1/3] Checking {data} ...", progress)
-        records = filter_records(load_records(data), clinics=clinics, start_from=start_from, start_to=start_to)
+        records = filter_records(load_records(data), clinics=clinics, start_from=start_from, start_to=start_to,
+                                 where=where)
     else:
         records = checked
     if len(records.episodes) == 0:
@@ -348,6 +354,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         "DATA_FOLDER": str(data), "CLINICS": list(clinics) if clinics else None,
         "START_FROM": start_from, "START_TO": start_to, "TITLE": title, "HORIZON_DAYS": int(horizon_days),
         "POPULATION": population, "REFERENCE": reference, "DISCLOSURE": disclosure, "CLUSTER": cluster,
+        "WHERE": {k: list(v) for k, v in (where or {}).items() if v},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:

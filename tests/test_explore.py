@@ -1,0 +1,247 @@
+"""The explorer: controls driven programmatically, the notebook, and one real browser (JupyterLab + Chromium)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from analysis import load_records
+from analysis.explore import Explorer, Selection, apply_selection, selection_note
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def explorer(sample_dir, tmp_path):
+    return Explorer(sample_dir, reports_dir=tmp_path / "reports")
+
+
+def test_selection_to_filtered_records(data):
+    rec, _ = data
+    sel = Selection(clinics=("NTH",), age_bands=("60-69", "70-79"), modalities=("mckenzie", "manual_therapy"),
+                    candidate="no", start_from="2025-01-01", start_to="2025-03-31")
+    r, out = apply_selection(rec, sel)
+    ep = rec.episodes
+    expect = ep[(ep["clinic"] == "NTH") & ep["age_band"].isin(["60-69", "70-79"])
+                & ep["modality"].isin(["mckenzie", "manual_therapy"]) & ~ep["surgical_candidate"]
+                & (ep["start_date"] >= "2025-01-01") & (ep["start_date"] <= "2025-03-31")]
+    assert len(out) == len(expect) > 0
+    assert set(r.visits["episode_id"]) <= set(expect["episode_id"])
+
+
+def test_note_says_what_is_selected():
+    assert selection_note(Selection(), 1500) == "All episodes: 1,500 episodes."
+    note = selection_note(Selection(clinics=("NTH",), candidate="yes", disclosure="public"), 3)
+    assert note == "Clinics NTH; surgical candidate yes: * episodes."
+
+
+def test_controls_update_count_table_and_figure(explorer, data):
+    rec, _ = data
+    assert explorer.episodes == len(rec.episodes)
+    assert list(explorer.table["Modality"])[0] == "Overall" and len(explorer.table) == 10
+    explorer.controls["clinics"].value = ("NTH",)
+    n_nth = int((rec.episodes["clinic"] == "NTH").sum())
+    assert explorer.episodes == n_nth and f"{n_nth:,} episodes" in explorer.note.value
+    assert explorer.table["Episodes"].iloc[0] == f"{n_nth:,}"
+    explorer.controls["modalities"].value = ("mckenzie", "manual_therapy")
+    assert len(explorer.table) == 3  # overall and the two modalities
+    for outcome, marker in (("recovered", "odds ratio of recovery"), ("surgery_free", "Kaplan-Meier"),
+                            ("leg_pain_change", "mean leg pain")):
+        explorer.controls["outcome"].value = outcome
+        assert "<img" in explorer.figure.value and marker in explorer.figure.value
+
+
+def test_too_few_episodes_is_a_sentence_not_a_traceback(explorer):
+    explorer.controls["sexes"].value = ("other",)
+    explorer.controls["clinics"].value = ("STH",)
+    assert "Too few episodes in this selection" in explorer.headline.value
+    assert explorer.figure.value == "" and len(explorer.table) == 0
+
+
+def test_disclosure_rule_applies_in_the_table(explorer):
+    explorer.controls["age_bands"].value = ("80-89", "90+")
+    explorer.controls["disclosure"].value = "public"
+    cells = " ".join(explorer.table.astype(str).to_numpy().ravel())
+    assert "1-7" not in cells
+    explorer.controls["disclosure"].value = "internal"
+    assert "1-7" in " ".join(explorer.table.astype(str).to_numpy().ravel())
+
+
+def test_bad_folder_gives_a_plain_message(tmp_path):
+    ex = Explorer(tmp_path / "nowhere", reports_dir=tmp_path)
+    assert "No data folder at" in ex.note.value and ex.episodes == 0
+
+
+def test_update_is_fast_on_the_sample(explorer):
+    for clinics in (("NTH",), ("CEN", "STH"), ()):
+        explorer.controls["clinics"].value = clinics
+        assert explorer.state.last_seconds < 1.0
+
+
+def test_save_as_report_writes_the_current_selection(explorer):
+    explorer.controls["clinics"].value = ("NTH",)
+    explorer.controls["age_bands"].value = ("60-69",)
+    path = explorer.save_report()
+    assert path is not None and path.exists() and path.parent == explorer.reports_dir
+    html = path.read_text()
+    assert "Clinics: NTH (selected)" in html and "Only episodes with age band 60-69" in html
+    assert path.name in explorer.link.value and "Report written" in explorer.progress.value
+
+
+def test_lab_command_opens_the_explorer():
+    from analysis.cli import lab_command
+
+    cmd, env = lab_command(port=8899, no_browser=True)
+    assert cmd[:3] == [sys.executable, "-m", "jupyterlab"]
+    assert "--LabApp.default_url=/lab/tree/notebooks/00-explore.ipynb" in cmd and "--no-browser" in cmd
+    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
+    assert "fetchNews" in (settings / "notification.jupyterlab-settings").read_text()
+
+
+# ----------------------------------------------------------------- the real browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path, sample_dir):
+    """JupyterLab, headless, no token, on a free localhost port, in a temporary folder."""
+    root = tmp_path / "lab"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "00-explore.ipynb", root / "notebooks")
+    shutil.copytree(sample_dir, root / "data" / "sample")
+    port = _free_port()
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(ROOT / "jupyter" / "lab" / "user-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True", "--allow-root"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start within a minute")
+        # start the notebook's kernel session first, so the page never asks which kernel to use
+        body = json.dumps({"path": "notebooks/00-explore.ipynb", "type": "notebook", "name": "00-explore.ipynb",
+                           "kernel": {"name": "python3"}}).encode()
+        req = urllib.request.Request(f"{base}/api/sessions", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=30)
+        yield base, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class _Hung(Exception):
+    pass
+
+
+def _watchdog(seconds: int):
+    """Fail, never hang, if the browser session stalls (POSIX alarm; no-op elsewhere)."""
+    import signal
+
+    if not hasattr(signal, "SIGALRM"):
+        return lambda: None
+
+    def fire(*_):
+        raise _Hung(f"the browser session did not finish within {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.alarm(seconds)
+
+    def cancel():
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    return cancel
+
+
+def test_explorer_in_jupyterlab_and_chromium(lab):
+    """Open the explorer, run all, change the clinic, see the count and table update, save a report."""
+    from conftest import require_chromium
+
+    chromium = require_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    base, root = lab
+    steps: list = []
+    cancel = _watchdog(300)
+    try:
+        _drive_explorer(sync_api, chromium, base, steps)
+    except BaseException as exc:  # say where the browser session stopped
+        raise AssertionError(f"browser session stopped at step '{steps[-1] if steps else 'start'}': "
+                             f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+    finally:
+        cancel()
+    reports = list((root / "reports").glob("explorer-*.html"))
+    assert len(reports) == 1 and "Clinics: NTH (selected)" in reports[0].read_text()
+
+
+def _drive_explorer(sync_api, chromium, base, steps: list):
+    with sync_api.sync_playwright() as p:
+        steps.append("launch Chromium")
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(90_000)
+        steps.append("open the notebook")
+        page.goto(f"{base}/lab/tree/notebooks/00-explore.ipynb", wait_until="domcontentloaded")
+        page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')")
+        steps.append("wait for the kernel")
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        steps.append("run all cells")
+        # as a user would: focus the notebook, then Run > Run All Cells
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        steps.append("wait for the explorer's first render")
+        try:
+            page.wait_for_function("[...document.querySelectorAll('.widget-html-content')]"
+                                   ".some(e => e.textContent.includes('episodes'))", timeout=60_000)
+        except sync_api.TimeoutError:
+            artifacts = ROOT / "reports" / "test-artifacts"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifacts / "explorer-failed.png"), timeout=30_000)
+            raise
+        page.wait_for_function("[...document.querySelectorAll('.widget-html-content')]"
+                               ".some(e => e.textContent.includes('All episodes: 1,500 episodes.'))")
+        page.wait_for_selector("table.dataTable")
+        steps.append("choose clinic NTH")
+        page.locator(".widget-select-multiple select").first.select_option(label="NTH")
+        page.wait_for_function("[...document.querySelectorAll('.widget-html-content')]"
+                               ".some(e => e.textContent.includes('Clinics NTH: 700 episodes.'))")
+        steps.append("see the table update")
+        page.wait_for_function("[...document.querySelectorAll('table.dataTable td')]"
+                               ".some(td => td.textContent.trim() === '700')")
+        steps.append("save as report")
+        page.get_by_role("button", name="Save as report").click()
+        page.wait_for_selector("a:has-text('Open explorer-')", timeout=180_000)
+        steps.append("screenshot")
+        artifacts = ROOT / "reports" / "test-artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artifacts / "explorer.png"), timeout=30_000)
+        browser.close()
+        steps.append("done")
