@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from analysis import load_records
 from analysis.explore import Explorer, Selection, apply_selection, selection_note
 
 ROOT = Path(__file__).resolve().parents[1]

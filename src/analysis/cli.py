@@ -211,16 +211,29 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _new_key_if_asked(args) -> None:
+    from .anonymise import new_key
+
+    if args.new_key:
+        new_key(args.new_key)
+        _progress(f"New key written to {args.new_key} (readable only by you). Keep it safe and out of "
+                  "the data folder: the same key gives the same pseudonyms in later exports.")
+
+
+def _print_k_anonymity(k: dict) -> None:
+    print(f"k-anonymity over age band, sex, clinic, cause and start month: k = {k['k']} "
+          f"({k['groups']:,} groups; {k['episodes_below_5']:,} episodes in groups under 5).")
+    if k["warning"]:
+        print("Warning: " + k["warning"])
+
+
 def _cmd_anonymise(args) -> int:
-    from .anonymise import KeyFileError, anonymise, dropped_kinds, new_key, read_key
+    from .anonymise import KeyFileError, anonymise, dropped_kinds, read_key
 
     try:
-        if args.new_key:
-            new_key(args.new_key)
-            _progress(f"New key written to {args.new_key} (readable only by you). Keep it safe and out of "
-                      "the data folder: the same key gives the same pseudonyms in later exports.")
-            if args.raw is None:
-                return 0
+        _new_key_if_asked(args)
+        if args.new_key and args.raw is None:
+            return 0
         if args.raw is None:
             raise _UsageError("give the raw export folder: physio-outcomes anonymise RAW -o OUT --key-file KEY")
         if not args.out:
@@ -248,23 +261,16 @@ def _cmd_anonymise(args) -> int:
     print("patient_id and episode_id replaced by keyed pseudonyms (HMAC-SHA-256); " + dates + ".")
     for f, cols in result.dropped.items():
         print(f"Dropped from {f}: {', '.join(dropped_kinds(cols))}")
-    k = result.k_anonymity
-    print(f"k-anonymity over age band, sex, clinic, cause and start month: k = {k['k']} "
-          f"({k['groups']:,} groups; {k['episodes_below_5']:,} episodes in groups under 5).")
-    if k["warning"]:
-        print("Warning: " + k["warning"])
+    _print_k_anonymity(result.k_anonymity)
     return 0
 
 
 def _cmd_import(args) -> int:
-    from .anonymise import KeyFileError, dropped_kinds, new_key, read_key
+    from .anonymise import KeyFileError, dropped_kinds, read_key
     from .mapping import MappingError, import_export, read_mapping
 
     try:
-        if args.new_key:
-            new_key(args.new_key)
-            _progress(f"New key written to {args.new_key} (readable only by you). Keep it safe and out of "
-                      "the data folder: the same key gives the same pseudonyms in later exports.")
+        _new_key_if_asked(args)
         key_path = args.key_file or args.new_key
         if not key_path:
             raise _UsageError("give --key-file KEY (or --new-key KEY to create one)")
@@ -288,11 +294,7 @@ def _cmd_import(args) -> int:
           "from each episode's start.")
     for f, cols in res.unmapped.items():
         print(f"Not copied from {f}: {', '.join(dropped_kinds(cols))}")
-    k = r.k_anonymity
-    print(f"k-anonymity over age band, sex, clinic, cause and start month: k = {k['k']} "
-          f"({k['groups']:,} groups; {k['episodes_below_5']:,} episodes in groups under 5).")
-    if k["warning"]:
-        print("Warning: " + k["warning"])
+    _print_k_anonymity(r.k_anonymity)
     return 0
 
 
