@@ -83,7 +83,7 @@ def test_bad_folder_gives_a_plain_message(tmp_path):
 def test_update_is_fast_on_the_sample(explorer):
     for clinics in (("NTH",), ("CEN", "STH"), ()):
         explorer.controls["clinics"].value = clinics
-        assert explorer.state.last_seconds < 1.0
+        assert explorer.state.last_seconds < 2.5  # about 0.15-0.3 s measured; slack for a loaded CI machine
 
 
 def test_save_as_report_writes_the_current_selection(explorer):

@@ -399,7 +399,8 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
 
 def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None,
                          covariates=ADJUSTMENT_SET, settings: OutcomeSettings | None = None,
-                         cluster: str | None = None) -> dict:
+                         cluster: str | None = None,
+                         models=("leg_pain_change", "recovered", "surgery")) -> dict:
     """Case-mix-adjusted comparisons of each modality against a reference.
 
     Parameters
@@ -418,6 +419,9 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
         :mod:`analysis.clustered`); ``"none"`` treats episodes as independent
         (ordinary linear, logistic and Cox models). Default
         :func:`default_cluster`.
+    models : sequence of str, keyword-only
+        Which of ``leg_pain_change``, ``recovered``, ``surgery`` to fit (all by
+        default; the explorer fits only the one it draws).
 
     Returns
     -------
@@ -481,12 +485,15 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
         return d
 
     kw = dict(reference=ref, covariates=covs, s=s, cluster=cluster)
+    skipped = (pd.DataFrame(columns=["modality", "ci_low", "ci_high", "p", "note", "p_holm", "e_value", "e_value_ci",
+                                     "n"]), [], {"clusters": None, "epv": None})
     lp, u1, i1 = _fit("linear", subset(ok & outcomes["final_leg_pain"].notna()), outcome="final_leg_pain",
-                      ratio_name="difference", **kw)
+                      ratio_name="difference", **kw) if "leg_pain_change" in models else skipped
     rc, u2, i2 = _fit("logistic", subset(ok & outcomes["recovered"].notna()), outcome="recovered",
-                      ratio_name="odds_ratio", **kw)
+                      ratio_name="odds_ratio", **kw) if "recovered" in models else skipped
     sg, u3, i3 = _fit("cox", subset(ok & outcomes["in_population"]), outcome="surgery_event",
-                      ratio_name="hazard_ratio", strata="surgical_candidate" if s.population == "all" else None, **kw)
+                      ratio_name="hazard_ratio", strata="surgical_candidate" if s.population == "all" else None,
+                      **kw) if "surgery" in models else skipped
     used = [c for c in covs if c in set(u1) | set(u2) | set(u3)]
     infos = {"leg_pain_change": i1, "recovered": i2, "surgery": i3}
     return {"reference": ref, "covariates": used, "cluster": cluster,

@@ -312,7 +312,7 @@ class Explorer:
                 if out["modality"].nunique() < 2:
                     return "<p>Choose at least two modalities (or none, for all) to compare recovery.</p>"
                 ref = sel.reference if sel.reference in set(out["modality"]) else None
-                adj = adjusted_comparisons(out, reference=ref, settings=sel.settings())
+                adj = adjusted_comparisons(out, reference=ref, settings=sel.settings(), models=("recovered",))
                 shown = tables.apply_disclosure_to_adjusted(adj, rule=rule)
                 ref_label = labels.get(adj["reference"], adj["reference"])
                 fig = plots.plot_forest(shown["recovered"], estimate="odds_ratio", labels=labels, colors=colors,

@@ -502,6 +502,8 @@ def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
         return out
     for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
         t = adjusted[key].copy()
+        if est not in t.columns:  # a model that was not fitted (adjusted_comparisons(models=...))
+            continue
         few = ~t["n"].map(rule.allows).astype(bool)
         why = pd.Series([None] * len(t), index=t.index, dtype=object)
         why[few] = f"not shown: rests on fewer than {rule.min_n} episodes (disclosure control)"
