@@ -214,13 +214,11 @@ def _satterthwaite_df(pieces, ng, k, n, sigma2, tau2) -> np.ndarray:
     theta = np.array([sigma2, tau2])
     h = np.array([sigma2, tau2]) * 1e-3
     H = np.zeros((2, 2))
-    f0 = reml(theta)
     for i in range(2):
         for j in range(2):
             ei, ej = np.eye(2)[i] * h[i], np.eye(2)[j] * h[j]
             H[i, j] = (reml(theta + ei + ej) - reml(theta + ei - ej) - reml(theta - ei + ej)
                        + reml(theta - ei - ej)) / (4 * h[i] * h[j])
-    _ = f0
     try:
         C = np.linalg.inv(-H)
     except np.linalg.LinAlgError:
@@ -283,10 +281,7 @@ def clustered_logistic_model(y, X, groups, *, names, confidence: float = 0.95) -
     multi = np.flatnonzero(sizes > 1)
     if len(multi):
         order = np.argsort(codes, kind="stable")
-        starts = np.r_[0, np.cumsum(sizes)]
-        sc = codes[order]
-        bounds = np.searchsorted(sc, np.arange(G + 1))
-        del starts
+        bounds = np.searchsorted(codes[order], np.arange(G + 1))
         Xs, ws = Xv[order], w[order]
         for gi in multi:
             a, b = bounds[gi], bounds[gi + 1]
