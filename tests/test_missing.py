@@ -79,3 +79,12 @@ def test_tipping_point_moves_the_rate_to_its_interval_limits(network):
     # imputing with that shift brings the overall rate to the lower limit (up to imputation noise)
     shifted = recovery_missing_adjusted(network, delta=np.log(tp["odds_ratio_low"]), imputations=100)
     assert shifted["rate"].iloc[0] == pytest.approx(tp["ci_low"], abs=0.01)
+
+
+def test_tipping_point_reuses_the_imputation_table(network):
+    """Given the table already computed, the tipping point fits nothing again and agrees with a fresh run."""
+    table = recovery_missing_adjusted(network)
+    again = recovery_tipping_point(network, missing_adjusted=table)
+    fresh = recovery_tipping_point(network)
+    assert again == pytest.approx(fresh)
+    assert again["rate"] == pytest.approx(table["rate"].iloc[0])

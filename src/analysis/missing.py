@@ -90,10 +90,9 @@ def _design(d: pd.DataFrame, rated: np.ndarray, y: np.ndarray) -> tuple[np.ndarr
     return X[:, ok], [n for n, k in zip(names, ok) if k]
 
 
-def _fit_imputation_model(X: np.ndarray, y: np.ndarray, rated: np.ndarray, rng: np.random.Generator):
+def _fit_imputation_model(X: np.ndarray, y: np.ndarray, rated: np.ndarray):
+    """Logistic imputation model on the rated rows (already at most MAX_MODEL_ROWS, see _prepare)."""
     idx = np.flatnonzero(rated)
-    if len(idx) > MAX_MODEL_ROWS:
-        idx = np.sort(rng.choice(idx, MAX_MODEL_ROWS, replace=False))
     Xr = X[idx]
     names = [f"x{j}" for j in range(X.shape[1])]
     # drop exact linear combinations (e.g. a clinic that is also one discharge pattern)
@@ -127,7 +126,7 @@ def _prepare(outcomes: pd.DataFrame, seed: int):
         rated_idx = np.sort(rng.choice(rated_idx, MAX_MODEL_ROWS, replace=False))
     use = np.sort(np.r_[rated_idx, np.flatnonzero(~rated)])
     X, _ = _design(d.iloc[use].reset_index(drop=True), rated[use], y0[use])
-    keep, beta, cov = _fit_imputation_model(X, y0[use], rated[use], rng)
+    keep, beta, cov = _fit_imputation_model(X, y0[use], rated[use])
     Xm = X[~rated[use]][:, keep]
     return d, rated, y0, Xm, beta, cov, rng
 
@@ -235,17 +234,24 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
         rate, lo, hi = _rubin_logit(est, var, confidence)
         rec.update(rate=float(events.mean() / n), ci_low=lo, ci_high=hi)
         rows.append(rec)
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    # what the tipping point needs, so that it does not fit the imputation model again
+    out.attrs["tipping"] = {"unrated_eta": np.clip(Xm @ beta, -35, 35), "rated_events": float(y0[rated].sum()),
+                            "n": len(d), "delta": delta}
+    return out
 
 
 def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, seed: int = 2024,
-                           confidence: float = 0.95) -> dict:
+                           confidence: float = 0.95, missing_adjusted: pd.DataFrame | None = None) -> dict:
     """How different the unrated patients would have to be to move the overall rate outside its interval.
 
     Delta adjustment: the imputed log-odds of recovery of every unrated
     episode is shifted by delta. The tipping points are the shifts at which
     the expected overall rate reaches the lower (or upper) limit of its
     missing-at-random interval.
+
+    Pass the table :func:`recovery_missing_adjusted` already gave for these
+    outcomes (``delta`` 0) as ``missing_adjusted``: nothing is fitted again.
 
     Returns
     -------
@@ -265,16 +271,19 @@ def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, see
     >>> bool(tp["odds_ratio_low"] < 1 < tp["odds_ratio_high"])
     True
     """
-    tab = recovery_missing_adjusted(outcomes, imputations=imputations, seed=seed, confidence=confidence,
-                                    overall=True).iloc[0]
+    usable = (missing_adjusted is not None and "Overall" in set(missing_adjusted["group"])
+              and missing_adjusted.attrs.get("tipping", {}).get("delta") == 0.0)
+    if not usable:
+        missing_adjusted = recovery_missing_adjusted(outcomes, imputations=imputations, seed=seed,
+                                                     confidence=confidence, overall=True)
+    tab = missing_adjusted[missing_adjusted["group"] == "Overall"].iloc[0]
     out = {"rate": tab["rate"], "ci_low": tab["ci_low"], "ci_high": tab["ci_high"], "missing": int(tab["missing"]),
            "n": int(tab["n"]), "expected_unrated": None, "odds_ratio_low": None, "unrated_rate_low": None,
            "odds_ratio_high": None, "unrated_rate_high": None}
     if out["missing"] == 0 or not np.isfinite(tab["rate"]):
         return out
-    d, rated, y0, Xm, beta, _, _ = _prepare(outcomes, seed)
-    eta = np.clip(Xm @ beta, -35, 35)
-    n, obs = len(d), float(y0[rated].sum())
+    fit = missing_adjusted.attrs["tipping"]
+    eta, n, obs = fit["unrated_eta"], fit["n"], fit["rated_events"]
 
     def unrated_rate(delta):
         return float(np.mean(1 / (1 + np.exp(-(eta + delta)))))
