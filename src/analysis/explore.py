@@ -21,7 +21,7 @@ import html
 import io
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -132,7 +132,6 @@ class _State:
     records: Records | None = None
     folder: str | None = None
     last_seconds: float = 0.0
-    history: list = field(default_factory=list)
 
 
 class Explorer:
@@ -290,13 +289,13 @@ class Explorer:
         self.headline.value = str(report.headline_html(crude, settings=sel.settings(), rule=rule))
         self.table = tables.format_outcome_table(crude, horizon_days=sel.horizon_days, rule=rule)
         self.itable.update(self.table, caption=f"{OUTCOMES[sel.outcome]} and the other outcomes by modality")
-        self.figure.value = self._draw(sel, records, out, rule)
+        self.figure.value = self._draw(sel, records, out, rule, crude)
         self.state.last_seconds = time.perf_counter() - t0
 
-    def _draw(self, sel: Selection, records: Records, out: pd.DataFrame, rule) -> str:
+    def _draw(self, sel: Selection, records: Records, out: pd.DataFrame, rule, crude: pd.DataFrame) -> str:
         """The figure for the chosen outcome as HTML (an image with alternative text), or a plain sentence."""
         from . import describe, plots, report, tables
-        from .compare import adjusted_comparisons, outcome_table
+        from .compare import adjusted_comparisons
 
         labels = records.labels
         colors = plots.modality_colors(records.modalities["code"]) if len(records.modalities) else None
@@ -325,11 +324,10 @@ class Explorer:
                         "survival curves.</p>")
             fig = plots.plot_survival(curves, risk, labels=labels, colors=colors, horizon=sel.horizon_days,
                                       count_format=rule.count)
-            crude = outcome_table(out, labels=labels, settings=sel.settings())
             return str(report.figure_html(fig, report.alt_survival(crude, settings=sel.settings(), rule=rule)))
-        except (ValueError, KeyError, IndexError, ZeroDivisionError) as exc:  # never a traceback for the clinician
-            return (f"<p>This figure cannot be drawn for this selection ({html.escape(type(exc).__name__)}). "
-                    "Widen the selection.</p>")
+        except (ValueError, KeyError, IndexError, ZeroDivisionError):  # never a traceback for the clinician
+            return ("<p>This selection is too small or too uneven for this figure. Add clinics, modalities or "
+                    "subgroups, or widen the period.</p>")
 
     # ------------------------------------------------------------------ report
 
