@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .clustered import random_intercept_model
-from .stats import logistic_model
+from .stats import _independent_columns, _one_hot, logistic_model
 
 __all__ = ["BENCHMARK_CASE_MIX", "MIN_EPISODES", "benchmark_units", "funnel_limits_adjusted"]
 
@@ -52,27 +52,17 @@ _COLUMNS = ["unit", "n", "observed", "expected", "difference", "ci_low", "ci_hig
 
 
 def _case_mix_matrix(d: pd.DataFrame, covariates) -> np.ndarray:
-    cols = [np.ones(len(d))]
+    """Constant, baseline leg pain and one-hot case mix (most frequent level as reference), collinear columns dropped."""
+    cols = [np.ones((len(d), 1))]
     for c in covariates:
         if c == "baseline_leg_pain":
-            cols.append(d[c].to_numpy(dtype="float64"))
+            cols.append(d[c].to_numpy(dtype="float64")[:, None])
             continue
         codes, levels = pd.factorize(d[c], sort=True)
-        if len(levels) < 2:
-            continue
-        counts = np.bincount(codes[codes >= 0], minlength=len(levels))
-        ref = int(np.argmax(counts))
-        for i in range(len(levels)):
-            if i != ref and counts[i] > 0:
-                cols.append((codes == i).astype("float64"))
-    X = np.column_stack(cols)
-    # drop exact duplicates of earlier columns (a level that coincides with another)
-    keep = np.ones(X.shape[1], dtype=bool)
-    q, r = np.linalg.qr(X[: min(len(X), 20_000)])
-    diag = np.abs(np.diag(r))
-    keep[diag < 1e-9 * diag.max()] = False
-    keep[0] = True
-    return X[:, keep]
+        if len(levels) >= 2:
+            cols.append(_one_hot(codes, levels, drop=set())[0])
+    X = np.hstack(cols)
+    return X[:, _independent_columns(X)]
 
 
 def _dersimonian_laird(diff: np.ndarray, var: np.ndarray) -> float:

@@ -32,7 +32,8 @@ import pandas as pd
 from .clustered import clustered_cox_model, clustered_logistic_model, random_intercept_model
 from .outcomes import OutcomeSettings
 from .sensitivity import COMMON_OUTCOME, e_value
-from .stats import cox_model, holm, linear_model, logistic_model, mean_ci, survival_at, wilson_interval
+from .stats import (_independent_columns, _one_hot, cox_model, holm, linear_model, logistic_model, mean_ci,
+                    survival_at, wilson_interval)
 
 __all__ = [
     "ADJUSTMENT_SET",
@@ -145,15 +146,6 @@ def outcome_table(outcomes: pd.DataFrame, *, by: str = "modality", settings: Out
 # ----------------------------------------------------------------- design matrices
 
 
-def _one_hot(codes: np.ndarray, levels, *, drop: set) -> tuple[np.ndarray, list[str]]:
-    """Dummy columns for factorised categories; the most frequent level and *drop* are omitted."""
-    counts = np.bincount(codes[codes >= 0], minlength=len(levels))
-    ref = int(np.argmax(counts))
-    keep = np.asarray([i for i in range(len(levels)) if i != ref and levels[i] not in drop], dtype=int)
-    X = (codes[:, None] == keep[None, :]).astype("float64")
-    return X, [str(levels[i]) for i in keep]
-
-
 def _sparse_levels(codes: np.ndarray, levels, y: np.ndarray | None, *, both_ends: bool) -> set:
     """Levels with no events (or, if both_ends, only events): merged into the reference level."""
     if y is None:
@@ -162,29 +154,6 @@ def _sparse_levels(codes: np.ndarray, levels, y: np.ndarray | None, *, both_ends
     ev = np.bincount(codes, weights=y, minlength=len(levels))
     bad = (ev == 0) | (both_ends & (ev == n))
     return {levels[i] for i in np.flatnonzero(bad)}
-
-
-def _independent_columns(X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Indexes of columns kept, in order, dropping any that is a linear combination of earlier ones."""
-    xtx = X.T @ X
-    keep: list[int] = []
-    for j in range(X.shape[1]):
-        d = xtx[j, j]
-        if d <= 0:
-            continue
-        if keep:
-            k = np.asarray(keep)
-            sub = xtx[np.ix_(k, k)]
-            v = xtx[k, j]
-            try:
-                resid = d - v @ np.linalg.solve(sub, v)
-            except np.linalg.LinAlgError:
-                continue
-        else:
-            resid = d
-        if resid > tol * d:
-            keep.append(j)
-    return np.asarray(keep, dtype=int)
 
 
 def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],

@@ -347,6 +347,41 @@ def logrank_test(time, event, groups) -> dict:
     return {"chi2": float(chi2), "df": k - 1, "p": float(p), "note": None}
 
 
+# ----------------------------------------------------------------- design matrices (shared by the models' callers)
+
+
+def _one_hot(codes: np.ndarray, levels, *, drop: set) -> tuple[np.ndarray, list[str]]:
+    """Dummy columns for factorised categories; the most frequent level and *drop* are omitted."""
+    counts = np.bincount(codes[codes >= 0], minlength=len(levels))
+    ref = int(np.argmax(counts))
+    keep = np.asarray([i for i in range(len(levels)) if i != ref and levels[i] not in drop], dtype=int)
+    X = (codes[:, None] == keep[None, :]).astype("float64")
+    return X, [str(levels[i]) for i in keep]
+
+
+def _independent_columns(X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Indexes of columns kept, in order, dropping any that is a linear combination of earlier ones."""
+    xtx = X.T @ X
+    keep: list[int] = []
+    for j in range(X.shape[1]):
+        d = xtx[j, j]
+        if d <= 0:
+            continue
+        if keep:
+            k = np.asarray(keep)
+            sub = xtx[np.ix_(k, k)]
+            v = xtx[k, j]
+            try:
+                resid = d - v @ np.linalg.solve(sub, v)
+            except np.linalg.LinAlgError:
+                continue
+        else:
+            resid = d
+        if resid > tol * d:
+            keep.append(j)
+    return np.asarray(keep, dtype=int)
+
+
 # ----------------------------------------------------------------- models
 
 
