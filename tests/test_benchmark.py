@@ -107,3 +107,20 @@ def test_cli_benchmark_json(sample_dir, capsys):
                                 "flag"}
     assert main(["benchmark", str(sample_dir), "--min-episodes", "1000"]) == 0
     assert "fewer than 1000 episodes: not shown" in capsys.readouterr().out
+
+
+def test_benchmark_table_shows_the_computed_figures(data):
+    """What a physiotherapist reads in the report's table is the benchmark's own numbers, rounded."""
+    from analysis.disclosure import disclosure_rule
+    from analysis.tables import format_benchmark_table
+
+    _, out = data
+    lp, rc = benchmark_units(out), benchmark_units(out, outcome="recovered")
+    t = format_benchmark_table(lp, rc, rule=disclosure_rule("internal")).set_index("Therapist")
+    r, q = lp.iloc[0], rc.iloc[0]
+    cell = t.loc[r["unit"], "Final leg pain, points: observed vs expected, difference (95% CI)"]
+    assert cell.startswith(f"{r['observed']:.1f} vs {r['expected']:.1f} expected: {r['difference']:+.1f} "
+                           f"({r['ci_low']:+.1f} to {r['ci_high']:+.1f}); shrunken {r['shrunken']:+.1f}")
+    cell = t.loc[q["unit"], "Recovered, %: observed vs expected, difference in points (95% CI)"]
+    assert cell.startswith(f"{q['observed']:.0f} vs {q['expected']:.0f} expected: {q['difference']:+.0f}")
+    assert t.loc[r["unit"], "Episodes (leg pain)"] == f"{r['n']:,}"

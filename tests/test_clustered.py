@@ -257,3 +257,18 @@ def test_missing_covariate_values_are_left_out_and_counted(network):
     full = adjusted_comparisons(d.iloc[50:], reference="a", covariates=covs, cluster="clinic")
     for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
         np.testing.assert_allclose(adj[key][est], full[key][est], rtol=1e-8)
+
+
+def test_adjusted_table_shows_holm_p_and_e_values(data):
+    """The report's adjusted table: the estimate, its interval, the Holm p and the E-value a reader sees."""
+    from analysis.tables import format_adjusted_table
+
+    _, out = data
+    adj = adjusted_comparisons(out)
+    t = format_adjusted_table(adj)
+    r = adj["recovered"].dropna(subset=["odds_ratio"]).iloc[0]
+    cell = t.loc[t["Modality"] == r["modality"], "Recovered, odds ratio (95% CI)"].iloc[0]
+    p = "Holm p < 0.001" if r["p_holm"] < 0.001 else f"Holm p = {r['p_holm']:.3f}"
+    assert cell == f"{r['odds_ratio']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f}), {p}, E-value {r['e_value']:.2f}"
+    s = adj["surgery"].dropna(subset=["hazard_ratio"]).iloc[0]
+    assert t.loc[t["Modality"] == s["modality"], "Surgery, hazard ratio (95% CI)"].iloc[0].endswith(" !")

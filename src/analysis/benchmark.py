@@ -40,7 +40,7 @@ from scipy import stats as sps
 from .clustered import random_intercept_model
 from .stats import _independent_columns, _one_hot, logistic_model
 
-__all__ = ["BENCHMARK_CASE_MIX", "MIN_EPISODES", "benchmark_units", "funnel_limits_adjusted"]
+__all__ = ["BENCHMARK_CASE_MIX", "MIN_EPISODES", "benchmark_document", "benchmark_units", "funnel_limits_adjusted"]
 
 #: Case mix of the expected-outcome models (no unit, no modality).
 BENCHMARK_CASE_MIX = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "cause")
@@ -199,3 +199,31 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     p0 = float(y.mean())
     out.attrs.update(tau2=1e4 * tau2, sigma2=1e4 * p0 * (1 - p0), overall=100 * p0)
     return out
+
+
+def benchmark_document(tables: dict, *, by: str, min_episodes: int = MIN_EPISODES) -> dict:
+    """The ``benchmark --json`` document: ``{"by", "min_episodes", "outcomes": {outcome: [rows]}}``.
+
+    Rows are keyed ``unit, n, observed, expected, difference, ci_low, ci_high,
+    shrunken, flag``; a figure not shown (a unit under the minimum) is ``null``.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.benchmark import benchmark_document, benchmark_units
+    >>> o = derive_outcomes(load_records("data/sample"))
+    >>> doc = benchmark_document({"recovered": benchmark_units(o, by="clinic", outcome="recovered")}, by="clinic")
+    >>> [r["unit"] for r in doc["outcomes"]["recovered"]], type(doc["outcomes"]["recovered"][0]["n"])
+    (['CEN', 'NTH', 'STH'], <class 'int'>)
+    """
+    def number(v):
+        return None if v is None or pd.isna(v) else float(v)
+
+    rows = {}
+    for outcome, t in tables.items():
+        rows[outcome] = [{"unit": str(r["unit"]), "n": int(r["n"]),
+                          **{c: number(r[c]) for c in ("observed", "expected", "difference", "ci_low", "ci_high",
+                                                       "shrunken")},
+                          "flag": r["flag"] if isinstance(r["flag"], str) else None}
+                         for r in t.to_dict("records")]
+    return {"by": by, "min_episodes": int(min_episodes), "outcomes": rows}

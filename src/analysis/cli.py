@@ -144,7 +144,7 @@ def _cmd_summary(args) -> int:
 def _cmd_benchmark(args) -> int:
     import math
 
-    from .benchmark import benchmark_units
+    from .benchmark import benchmark_document, benchmark_units
     from .outcomes import derive_outcomes
 
     if args.min_episodes < 1:
@@ -158,16 +158,7 @@ def _cmd_benchmark(args) -> int:
     _progress(f"Comparing each {args.by} with what its case mix predicts ...")
     tables = {k: benchmark_units(out, by=args.by, outcome=k, min_episodes=args.min_episodes,
                                  adjust_clinic=args.adjust_clinic) for k in ("leg_pain_change", "recovered")}
-
-    def num(v):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return None
-        return int(v) if isinstance(v, (int,)) or (hasattr(v, "dtype") and "int" in str(v.dtype)) else float(v)
-
-    keys = ("unit", "n", "observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "flag")
-    doc = {"by": args.by, "min_episodes": args.min_episodes, "outcomes": {
-        k: [{c: (r[c] if c in ("unit", "flag") else num(r[c])) for c in keys} for r in t.to_dict("records")]
-        for k, t in tables.items()}}
+    doc = benchmark_document(tables, by=args.by, min_episodes=args.min_episodes)
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
