@@ -148,3 +148,9 @@ def test_input_files_unchanged_after_validation(small_tables, tmp_path):
     validate_folder(folder)
     assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
     assert np.all([p.name for p in folder.iterdir()])
+
+
+def test_the_same_number_written_with_and_without_spaces_is_found_in_every_row():
+    df = pd.DataFrame({"patient_id": ["P1", "9434765870", " 9434765870", "9434765870 ", "P2"]}, dtype="str")
+    found = find_identifiers(df, name_columns={"patient_id"})
+    assert [(f.kind, f.rows.tolist()) for f in found] == [("nhs_number", [1, 2, 3])]

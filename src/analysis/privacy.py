@@ -410,20 +410,24 @@ def nhs_checksum_valid(digits: np.ndarray) -> np.ndarray:
     return (check != 10) & (check == d[:, 9]) & ~same
 
 
-def _digit_values(values: pa.Array) -> dict[str, list[str]]:
-    """Findings among pure digit runs: NHS numbers (vectorised check) and national phone numbers."""
-    out: dict[str, list[str]] = {}
-    ten = pc.filter(values, pc.equal(pc.utf8_length(values), 10))
+def _digit_kinds(values: pa.Array) -> dict[str, np.ndarray]:
+    """For pure digit runs: kind -> boolean mask over *values* (NHS numbers by the vectorised
+    modulus-11 check; national phone numbers, the few that start like one, by phonenumbers)."""
+    n = len(values)
+    out: dict[str, np.ndarray] = {}
+    ten = np.flatnonzero(pc.utf8_length(values).to_numpy(zero_copy_only=False) == 10)
+    nhs = np.zeros(n, dtype=bool)
     if len(ten):
-        raw = np.frombuffer("".join(ten.to_pylist()).encode("ascii"), dtype=np.uint8).reshape(-1, 10) - 48
-        hit = nhs_checksum_valid(raw)
-        if hit.any():
-            out["nhs_number"] = pc.filter(ten, pa.array(hit)).to_pylist()
-    phones = pc.filter(values, pc.match_substring_regex(values, _NATIONAL_PHONE_DIGITS))
-    nhs = set(out.get("nhs_number", []))
-    found = [v for v in phones.to_pylist() if v not in nhs and _is_phone(v)]
-    if found:
-        out["phone"] = found
+        text = "".join(pc.take(values, pa.array(ten)).to_pylist())
+        nhs[ten] = nhs_checksum_valid(np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, 10) - 48)
+    if nhs.any():
+        out["nhs_number"] = nhs
+    phone = np.zeros(n, dtype=bool)
+    maybe = pc.match_substring_regex(values, _NATIONAL_PHONE_DIGITS).to_numpy(zero_copy_only=False) & ~nhs
+    for i in np.flatnonzero(maybe):
+        phone[i] = _is_phone(values[int(i)].as_py())
+    if phone.any():
+        out["phone"] = phone
     return out
 
 
@@ -436,19 +440,16 @@ def _classify_distinct(uniques: pa.Array, *, names: bool, dates: bool) -> dict[s
     the candidate pattern and :func:`classify_value` one value at a time.
     """
     trimmed = pc.utf8_trim_whitespace(uniques)
-    nonempty = pc.not_equal(trimmed, "")
-    safe = pc.match_substring_regex(trimmed, SAFE_CODE)
     digits = pc.match_substring_regex(trimmed, _DIGITS)
-    kinds = _digit_values(pc.filter(trimmed, pc.and_(digits, nonempty))) if pc.any(digits).as_py() else {}
-    rest_mask = pc.and_(pc.and_(nonempty, pc.invert(safe)), pc.invert(digits))
-    rest = pc.filter(uniques, rest_mask)
-    cand = pc.filter(rest, pc.match_substring_regex(rest, _CANDIDATE))
-    trimmed_digits = pc.filter(uniques, pc.and_(digits, nonempty)).to_pylist() if kinds else []
-    # map trimmed digit findings back to the original (untrimmed) values
-    if kinds:
-        back = {v.strip(): v for v in trimmed_digits}
-        kinds = {k: [back.get(v, v) for v in vs] for k, vs in kinds.items()}
-    for v in cand.to_pylist():
+    kinds: dict[str, list[str]] = {}
+    if pc.any(digits).as_py():
+        originals = pc.filter(uniques, digits)  # the values as written, spaces and all, for finding their rows
+        for kind, mask in _digit_kinds(pc.filter(trimmed, digits)).items():
+            kinds[kind] = pc.filter(originals, pa.array(mask)).to_pylist()
+    other = pc.and_(pc.invert(pc.or_(digits, pc.match_substring_regex(trimmed, SAFE_CODE))),
+                    pc.not_equal(trimmed, ""))
+    rest = pc.filter(uniques, other)
+    for v in pc.filter(rest, pc.match_substring_regex(rest, _CANDIDATE)).to_pylist():
         kind = classify_value(v, names=names, dates=dates)
         if kind:
             kinds.setdefault(kind, []).append(v)
