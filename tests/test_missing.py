@@ -88,3 +88,20 @@ def test_tipping_point_reuses_the_imputation_table(network):
     fresh = recovery_tipping_point(network)
     assert again == pytest.approx(fresh)
     assert again["rate"] == pytest.approx(table["rate"].iloc[0])
+
+
+def test_tipping_sentence_states_the_computed_figures(network):
+    """The sentence a clinician reads carries the tipping point's own numbers; with 1-7 unrated it shows no rate."""
+    from analysis.disclosure import disclosure_rule
+    from analysis.report import tipping_point_html
+
+    tp = recovery_tipping_point(network)
+    text = str(tipping_point_html(tp, rule=disclosure_rule("none")))
+    assert f"{tp['missing']:,} of {tp['n']:,} discharged episodes have no recovery rating" in text
+    assert f"lower end of its 95% interval ({100 * tp['ci_low']:.0f}%)" in text
+    assert f"no more than {100 * tp['unrated_rate_low']:.0f}% of the unrated" in text
+    assert f"odds {tp['odds_ratio_low']:.2f} times" in text
+    assert f"at least {100 * tp['unrated_rate_high']:.0f}% had" in text
+    few = {**tp, "missing": 5}
+    small = str(tipping_point_html(few, rule=disclosure_rule("internal")))
+    assert "1-7 of" in small and "%" not in small

@@ -184,15 +184,17 @@ def tipping_point_html(tp: dict, *, rule: DisclosureRule) -> _HTML:
     """
     if not tp.get("missing") or tp.get("rate") is None or not rule.allows(tp.get("n")):
         return _HTML("")
-    text = (f"{rule.count(tp['missing'])} of {rule.count(tp['n'])} discharged episodes have no recovery rating. "
-            f"The headline rate assumes they recovered as often as rated patients with the same pain scores and "
-            f"case mix would (about {100 * tp['expected_unrated']:.0f}% of them). ")
+    text = f"{rule.count(tp['missing'])} of {rule.count(tp['n'])} discharged episodes have no recovery rating. "
+    if not rule.allows(tp["missing"]):  # rates among so few unrated patients are not shown
+        return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
+    text += (f"The headline rate assumes they recovered as often as rated patients with the same pain scores and "
+             f"case mix (about {100 * tp['expected_unrated']:.0f}% of them). ")
     if tp.get("unrated_rate_low") is not None:
-        text += (f"It would fall below its 95% interval ({100 * tp['ci_low']:.0f}%) only if in truth no more "
-                 f"than {100 * tp['unrated_rate_low']:.0f}% of the unrated patients had recovered (odds "
-                 f"{tp['odds_ratio_low']:.2f} times those of similar rated patients)")
+        text += (f"The rate would drop to the lower end of its 95% interval ({100 * tp['ci_low']:.0f}%) only if no "
+                 f"more than {100 * tp['unrated_rate_low']:.0f}% of the unrated patients had in fact recovered "
+                 f"(odds {tp['odds_ratio_low']:.2f} times those of similar rated patients)")
         if tp.get("unrated_rate_high") is not None:
-            text += (f", and rise above it ({100 * tp['ci_high']:.0f}%) only if at least "
+            text += (f", and rise to the upper end ({100 * tp['ci_high']:.0f}%) only if at least "
                      f"{100 * tp['unrated_rate_high']:.0f}% had")
         text += "."
     else:
