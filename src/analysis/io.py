@@ -16,6 +16,7 @@ identifier guard in :mod:`analysis.privacy`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from . import schema
 from .privacy import IDENTIFIER_KINDS, find_identifiers, identifier_column_kind
 from .problems import MAX_ROWS_PER_PROBLEM, DataProblemError, Problem, _Log, _show  # noqa: F401 (re-exported)
 from .readers import _find_files, _read_table
-from .rules import _coerce, _column_rules, _cross_rules, _episode_positions
+from .rules import _coerce, _column_rules, _cross_rules, _first_rows
 from .schema import ColumnSpec
 
 __all__ = [
@@ -84,7 +85,7 @@ class Records:
         True
         """
         if self._visit_pos is None or len(self._visit_pos) != len(self.visits):
-            self._visit_pos = _episode_positions(self.episodes["episode_id"], self.visits["episode_id"])
+            self._visit_pos = _first_rows(self.episodes["episode_id"], self.visits["episode_id"])[1]
         return self._visit_pos
 
     @property
@@ -171,12 +172,34 @@ def _check_folder(folder) -> Path:
     return path
 
 
+def _read_all(paths: dict[str, Path], log: _Log) -> dict[str, pd.DataFrame | None]:
+    """Read and type each table; episodes and visits in two threads.
+
+    Most of the work (Arrow's CSV parser and kernels, numpy) runs outside
+    Python's interpreter lock, so on two cores the two big tables overlap.
+    Each table has its own problem log, merged in table order, so messages
+    come out in the same order as when read one after the other.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    logs = {t: _Log() for t in paths}
+    if len(paths) > 1 and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {t: pool.submit(_read_and_type, p, t, logs[t]) for t, p in paths.items()}
+            frames = {t: f.result() for t, f in futures.items()}
+    else:
+        frames = {t: _read_and_type(p, t, logs[t]) for t, p in paths.items()}
+    for t in paths:
+        log.extend(logs[t])
+    return frames
+
+
 def _load(folder, *, finish: bool = True) -> tuple[Records | None, list[Problem]]:
     path = _check_folder(folder)
     log = _Log()
     paths = _find_files(path, log)
     files = {t: p.name for t, p in paths.items()}
-    frames = {t: _read_and_type(p, t, log) for t, p in paths.items()}
+    frames = _read_all(paths, log)
     ep, vi, cat = frames.get("episodes"), frames.get("visits"), frames.get("modalities")
     cache: dict = {}
     _cross_rules(ep, vi, cat, files, log, cache)

@@ -459,6 +459,10 @@ def _classify_distinct(uniques: pa.Array, *, names: bool, dates: bool) -> dict[s
 def _numeric_findings(column: pd.Series) -> dict[str, list]:
     """Identifier kinds among the large whole numbers of a numeric column (phones and NHS numbers
     typed into a number column lose nothing but a leading zero)."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        top = column.max(skipna=True)  # one pass, no copy: most number columns hold small values
+        if not (pd.notna(top) and float(top) >= 1e6):
+            return {}
     vals = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     vals = vals[np.isfinite(vals)]
     big = np.unique(vals[(vals >= 1e6) & (vals < 1e16) & (np.floor(vals) == vals)])

@@ -116,6 +116,12 @@ class _Log:
             self.problems.append(Problem(file, int(r) + 2, column, p))
         self._counts[k] += len(rows)
 
+    def extend(self, other: _Log) -> None:
+        """Append another log's problems and counts after this one's (logs of different files)."""
+        self.problems.extend(other.problems)
+        for k, n in other._counts.items():
+            self._counts[k] += n
+
     def finish(self) -> list[Problem]:
         out = sorted(self.problems, key=lambda p: (p.file, p.row or 0))
         for (file, column, key), n in self._counts.items():

@@ -112,10 +112,11 @@ def _bounds_text(spec: ColumnSpec) -> str:
 def _column_rules(df: pd.DataFrame, table: str, file: str, log: _Log, skip: dict[str, np.ndarray]) -> None:
     specs = {s.name: s for s in schema.TABLES[table]}
     present = [c for c in df.columns if c in specs]
-    sch = schema.pandera_schema(table)
-    sch = sch.select_columns(present) if hasattr(sch, "select_columns") else sch
+    # uniqueness is checked (and reported with the row it repeats) by the cross-table rules
+    sch = schema.pandera_schema(table).select_columns(present)
+    sch = sch.update_columns({c: {"unique": False} for c in present if specs[c].unique})
     try:
-        sch.validate(df[present], lazy=True)
+        sch.validate(df, lazy=True, inplace=True)  # checks only: nothing to copy or coerce
         return
     except pandera.errors.SchemaErrors as err:
         fc = err.failure_cases
@@ -146,21 +147,20 @@ def _column_rules(df: pd.DataFrame, table: str, file: str, log: _Log, skip: dict
 # ------------------------------------------------------------------ cross-table rules
 
 
-def _episode_positions(ep_ids: pd.Series, visit_ids: pd.Series) -> np.ndarray:
-    """Row in episodes of each visit's episode (its first row), -1 when there is none.
+def _first_rows(ep_ids: pd.Series, visit_ids: pd.Series | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """For each episode row, the first episodes row with its id; for each visit, the first
+    episodes row with its episode_id (-1: empty, or no such episode).
 
-    Arrow's hash join (``index_in``) avoids turning millions of ids into Python strings.
+    Arrow's hash lookup (``index_in``, which answers with a value's first
+    position in the value set): millions of ids never become Python strings.
     """
-    codes, uniques = pd.factorize(ep_ids)
-    if len(uniques) == 0:
-        return np.full(len(visit_ids), -1, dtype="int64")
-    first = np.full(len(uniques), -1, dtype="int64")
-    rows = np.flatnonzero(codes >= 0)[::-1]
-    first[codes[rows]] = rows  # the earliest row is written last
-    idx = pc.fill_null(pc.index_in(pa.array(visit_ids.astype("str")).cast(pa.string()),
-                                   value_set=pa.array(uniques.astype("str")).cast(pa.string())), -1)
-    idx = idx.to_numpy().astype("int64")
-    return np.where(idx >= 0, first[np.maximum(idx, 0)], -1)
+    ep_arr = pa.array(ep_ids.astype("str"))
+
+    def first(ids: pd.Series) -> np.ndarray:
+        idx = pc.index_in(pa.array(ids.astype("str")), value_set=ep_arr, skip_nulls=True)
+        return pc.fill_null(idx, -1).to_numpy().astype("int64")
+
+    return first(ep_ids), (first(visit_ids) if visit_ids is not None else None)
 
 
 def _duplicates(keys: pd.DataFrame | pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +187,10 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
         log.add_rows("modalities.csv", rows, "code", [f"the same code as row {f + 2}" for f in first], key="code repeated")
     if ep is not None:
         if "episode_id" in ep.columns:
-            rows, first = _duplicates(ep["episode_id"])
+            has_ids = vi is not None and "episode_id" in vi.columns
+            first_rows, cache["pos"] = _first_rows(ep["episode_id"], vi["episode_id"] if has_ids else None)
+            rows = np.flatnonzero((first_rows >= 0) & (first_rows != np.arange(len(first_rows))))
+            first = first_rows[rows]
             log.add_rows(ef, rows, "episode_id", [f"the same episode_id as row {f + 2}; each episode needs its own id" for f in first], key="episode_id repeated")
         if {"surgery", "surgery_day"} <= set(ep.columns):
             surg = ep["surgery"].fillna(False).to_numpy(dtype=bool)
@@ -234,8 +237,7 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
             log.add_rows(vf, np.flatnonzero(bad), "modalities", msgs, key="code not in catalogue")
     if ep is None or "episode_id" not in vi.columns or "episode_id" not in ep.columns:
         return
-    pos = _episode_positions(ep["episode_id"], vi["episode_id"])
-    cache["pos"] = pos
+    pos = cache["pos"]
     orphan = (pos < 0) & vi["episode_id"].notna().to_numpy()
     if orphan.any():
         orphan_rows = np.flatnonzero(orphan)

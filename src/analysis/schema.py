@@ -232,6 +232,19 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
 }
 
 
+def _allowed_or_empty(allowed: tuple[str, ...]):
+    values = list(allowed)
+    return lambda s: s.isin(values) | s.isna()
+
+
+def _at_least_or_empty(bound: float):
+    return lambda s: (s >= bound).fillna(True) | s.isna()
+
+
+def _at_most_or_empty(bound: float):
+    return lambda s: (s <= bound).fillna(True) | s.isna()
+
+
 def pandera_schema(table: str) -> pa.DataFrameSchema:
     """Build the pandera schema for the column rules of one table.
 
@@ -257,12 +270,18 @@ def pandera_schema(table: str) -> pa.DataFrameSchema:
     columns = {}
     for spec in TABLES[table]:
         checks = []
+        # Each check passes empty cells itself (ignore_na=False): pandera would otherwise copy
+        # every column without its empty cells before each check, which at a million rows
+        # cost more than the checks (the not-nullable rule still catches required empties).
         if spec.allowed:
-            checks.append(pa.Check.isin(list(spec.allowed), name="allowed"))
+            checks.append(pa.Check(_allowed_or_empty(spec.allowed), ignore_na=False, name="allowed",
+                                   error=f"isin({list(spec.allowed)})"))
         if spec.minimum is not None:
-            checks.append(pa.Check.ge(spec.minimum, name="minimum"))
+            checks.append(pa.Check(_at_least_or_empty(spec.minimum), ignore_na=False, name="minimum",
+                                   error=f"greater_than_or_equal_to({spec.minimum})"))
         if spec.maximum is not None:
-            checks.append(pa.Check.le(spec.maximum, name="maximum"))
+            checks.append(pa.Check(_at_most_or_empty(spec.maximum), ignore_na=False, name="maximum",
+                                   error=f"less_than_or_equal_to({spec.maximum})"))
         columns[spec.name] = pa.Column(
             checks=checks,
             nullable=spec.nullable,
