@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import optimize
 from scipy import stats as sps
 
-from .stats import ModelResult, _CoxData, _tidy, cox_model, logistic_model
+from .stats import ModelResult, _cox_fit, _tidy, logistic_model
 
 __all__ = [
     "cluster_codes",
@@ -318,26 +318,21 @@ def clustered_cox_model(time, event, X, groups, *, names, strata=None, confidenc
     >>> res.extra["clusters"]
     20
     """
-    base = cox_model(time, event, X, names=names, strata=strata, confidence=confidence)
+    base, index, parts, hess = _cox_fit(time, event, X, names=names, strata=strata, confidence=confidence)
     beta = base.table["coef"].to_numpy()
     Xv = np.asarray(X, dtype="float64")
-    t = np.asarray(time, dtype="float64")
-    e = np.asarray(event, dtype="float64") > 0
-    st = np.zeros(len(t), dtype="int64") if strata is None else pd.factorize(pd.Series(strata, dtype="str"))[0]
+    if index is None:
+        index = [np.arange(len(Xv))]
     codes = cluster_codes(groups)
     G = int(codes.max()) + 1
     sizes = np.bincount(codes, minlength=G)
     multi = np.flatnonzero(sizes > 1)
     k = Xv.shape[1]
     resid = np.zeros_like(Xv)
-    info = np.zeros((k, k))
+    info = -hess  # of the whole partial likelihood (all strata) at the estimate
     info_g = np.zeros((len(multi), k, k))
     slot = {g: i for i, g in enumerate(multi)}
-    for s in np.unique(st):
-        idx = np.flatnonzero(st == s)
-        data = _CoxData(t[idx], e[idx], Xv[idx], "efron")
-        _, _, hess = data.evaluate(beta)
-        info -= hess
+    for idx, data in zip(index, parts):  # each stratum's risk sets, as built for the fit
         resid[idx[data.order]] = data.score_residuals(beta)
         sub = codes[idx]
         present = np.intersect1d(np.unique(sub), multi)

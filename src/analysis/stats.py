@@ -475,7 +475,8 @@ def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
-        model = Logit(np.asarray(y, dtype="float64"), np.asarray(X, dtype="float64"))
+        # check_rank only feeds df_model (not the estimates) and costs a QR of the whole design
+        model = Logit(np.asarray(y, dtype="float64"), np.asarray(X, dtype="float64"), check_rank=False)
         fit = model.fit(method="newton", maxiter=100, disp=0, tol=1e-10)
     converged = bool(fit.mle_retvals.get("converged", False))
     tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, fit.conf_int(alpha=1 - confidence))
@@ -646,22 +647,32 @@ def cox_model(time, event, X, *, names, ties: str = "efron", strata=None, confid
     >>> round(float(cox_model(aml["time"], aml["status"], x, names=["Nonmaintained"]).table["coef"].iloc[0]), 4)
     0.9155
     """
+    return _cox_fit(time, event, X, names=names, ties=ties, strata=strata, confidence=confidence,
+                    max_iter=max_iter, tol=tol)[0]
+
+
+def _cox_fit(time, event, X, *, names, ties="efron", strata=None, confidence=0.95, max_iter=50, tol=1e-10):
+    """:func:`cox_model`, also returning what a robust covariance reuses: the strata's row
+    indexes (None when unstratified), their :class:`_CoxData` and the Hessian at the estimate."""
     if ties not in ("efron", "breslow"):
         raise ValueError("ties must be 'efron' or 'breslow'")
     if strata is None:
-        data = _CoxData(time, event, X, ties)
+        index = None
+        parts = [_CoxData(time, event, X, ties)]
     else:
         t_, e_, X_ = np.asarray(time, dtype="float64"), np.asarray(event, dtype="float64"), np.asarray(X, dtype="float64")
         st = pd.factorize(pd.Series(strata, dtype="str"))[0]
-        parts = [_CoxData(t_[st == s], e_[st == s], X_[st == s], ties) for s in np.unique(st)]
-        data = parts[0] if len(parts) == 1 else _StrataData(parts)
+        index = [np.flatnonzero(st == s) for s in np.unique(st)]
+        parts = [_CoxData(t_[i], e_[i], X_[i], ties) for i in index]
+    data = parts[0] if len(parts) == 1 else _StrataData(parts)
     k = data.X.shape[1]
     beta = np.zeros(k)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # diverging steps are halved below
-        return _cox_newton(data, beta, names, confidence, max_iter, tol)
+        res, hess = _cox_newton(data, beta, names, confidence, max_iter, tol)
+    return res, index, parts, hess
 
 
-def _cox_newton(data: _CoxData, beta, names, confidence, max_iter, tol) -> ModelResult:
+def _cox_newton(data: _CoxData, beta, names, confidence, max_iter, tol) -> tuple[ModelResult, np.ndarray]:
     k = len(beta)
     ll, grad, hess = data.evaluate(beta)
     converged = False
@@ -673,7 +684,9 @@ def _cox_newton(data: _CoxData, beta, names, confidence, max_iter, tol) -> Model
         new = beta + step
         new_ll, new_grad, new_hess = data.evaluate(new)
         halvings = 0
-        while (not np.isfinite(new_ll) or new_ll < ll - 1e-12) and halvings < 30:
+        # halve steps that lower the likelihood; differences of rounding size (a sum over
+        # hundreds of thousands of terms) are not a decrease
+        while (not np.isfinite(new_ll) or new_ll < ll - 1e-10 * (1 + abs(ll))) and halvings < 30:
             step /= 2
             new = beta + step
             new_ll, new_grad, new_hess = data.evaluate(new)
@@ -694,7 +707,7 @@ def _cox_newton(data: _CoxData, beta, names, confidence, max_iter, tol) -> Model
     q = z_value(confidence)
     ci = np.column_stack([beta - q * se, beta + q * se])
     return ModelResult(_tidy(names, beta, se, z, p, ci), ll, converged and bool(np.all(np.isfinite(se))),
-                       len(data.t), int(data.e.sum()))
+                       len(data.t), int(data.e.sum())), hess
 
 
 def holm(pvalues) -> np.ndarray:
