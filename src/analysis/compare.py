@@ -129,7 +129,10 @@ def outcome_table(outcomes: pd.DataFrame, *, by: str = "modality", settings: Out
     rows = []
     if overall:
         rows.append(("Overall", "Overall", _outcomes_for(outcomes, s)))
-    for code, df in sorted(outcomes.groupby(by, sort=False), key=lambda kv: str(kv[0])):
+    # only the columns the figures need: splitting a million rows' text columns by group costs more
+    needed = [c for c in dict.fromkeys([by, "leg_pain_change", "responder", "recovered", "in_population",
+                                        "surgery_time", "surgery_event"]) if c in outcomes.columns]
+    for code, df in sorted(outcomes[needed].groupby(by, sort=False), key=lambda kv: str(kv[0])):
         rows.append((code, (labels or {}).get(code, code), _outcomes_for(df, s)))
     flat = []
     for code, label, o in rows:
@@ -187,6 +190,8 @@ def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
             used.append(cov)
     X = np.hstack(cols)
     keep = _independent_columns(X)
+    if len(keep) == X.shape[1]:
+        return X, names, used  # the usual case: no copy of the whole design
     return X[:, keep], [names[i] for i in keep], used
 
 
@@ -289,7 +294,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     estimable = [m for m in others if notes[m] is None]
     if ref_note is None and estimable:
         keep = df["modality"].isin(estimable + [reference]).to_numpy(dtype=bool)
-        d = df[keep]
+        d = df if keep.all() else df[keep]
         yk = y[keep] if y is not None else None
         X, names, used = _design(d, modalities=estimable, covariates=covariates,
                                  y_events=yk, both_ends=kind == "logistic", constant=kind != "cox")

@@ -34,6 +34,29 @@ def _bad(log: _Log, file: str, column: str, s: pd.Series, mask: np.ndarray, expe
     log.add_rows(file, rows, column, shown, key=key)
 
 
+def _per_distinct(s: pd.Series, convert) -> pd.Series:
+    """``convert`` applied to the distinct values of a text column only, then spread back to every
+    row: a million start dates or yes/no cells hold a few thousand distinct values at most."""
+    codes, uniques = pd.factorize(s)
+    if len(uniques) * 4 > len(s):
+        return convert(s)
+    done = convert(pd.Series(uniques, dtype=s.dtype))
+    out = done.take(np.maximum(codes, 0))
+    out.index = s.index
+    return out.where(codes >= 0) if (codes < 0).any() else out
+
+
+def _bool_text(s: pd.Series) -> pd.Series:
+    text = s.astype("str").where(s.notna()).str.strip().str.lower()
+    return text.str.replace(r"\.0$", "", regex=True)
+
+
+def _date_text(s: pd.Series) -> pd.Series:
+    text = s.astype("str").where(s.notna()).str.strip()
+    text = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00$", r"\1", regex=True)
+    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+
+
 def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarray) -> pd.Series:
     """Convert one column to its declared type; report cells that cannot be converted."""
     name = spec.name
@@ -44,8 +67,7 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
     if spec.kind == "boolean":
         if pd.api.types.is_bool_dtype(s.dtype):
             return s.astype("boolean")
-        text = s.astype("str").where(s.notna()).str.strip().str.lower()
-        text = text.str.replace(r"\.0$", "", regex=True)
+        text = _per_distinct(s, _bool_text)
         out = pd.Series(pd.NA, index=s.index, dtype="boolean")
         out[text.isin(_TRUE).to_numpy(dtype=bool)] = True
         out[text.isin(_FALSE).to_numpy(dtype=bool)] = False
@@ -56,10 +78,8 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
     if spec.kind == "date":
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
             return s.astype("datetime64[s]")
-        text = s.astype("str").where(s.notna()).str.strip()
-        text = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00$", r"\1", regex=True)
-        out = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-        bad = (text.notna() & out.isna()).to_numpy(dtype=bool) & ~skip
+        out = _per_distinct(s, _date_text)
+        bad = (s.notna() & out.isna()).to_numpy(dtype=bool) & ~skip
         rows = np.flatnonzero(bad)
         if len(rows):
             log.add_rows(file, rows, name, "is not a date written YYYY-MM-DD (for example 2025-03-31)", key="not a date")

@@ -34,7 +34,6 @@ import pandas as pd
 from scipy import stats as sps
 from statsmodels.discrete.discrete_model import Logit
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
-from statsmodels.stats.multitest import multipletests
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 __all__ = [
@@ -721,7 +720,11 @@ def holm(pvalues) -> np.ndarray:
     """
     p = np.asarray(pvalues, dtype="float64")
     out = np.full(len(p), np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
+    ok = np.flatnonzero(~np.isnan(p))
+    if len(ok):
+        # the i-th smallest of m p values is multiplied by m - i, then made monotone (Holm 1979);
+        # written out because statsmodels' multipletests runs a full garbage collection per call
+        order = ok[np.argsort(p[ok], kind="stable")]
+        m = len(order)
+        out[order] = np.minimum(np.maximum.accumulate(p[order] * np.arange(m, 0, -1)), 1.0)
     return out
