@@ -122,9 +122,26 @@ def _load_filtered(args, *, json_mode: bool, step: str = ""):
     return records, None
 
 
+def _import_in_background(*modules: str) -> None:
+    """Import the statistics modules (statsmodels, scipy: about half a second) in a thread while
+    the main thread reads the data, which runs mostly outside Python's interpreter lock.
+    A later ``import`` of the same module simply waits for this one to finish."""
+    import importlib
+    import threading
+
+    def run() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the main thread's own import reports any failure
+                return
+
+    threading.Thread(target=run, name="physio-outcomes-imports", daemon=True).start()
+
+
 def _cmd_summary(args) -> int:
+    _import_in_background("analysis.summary")
     from .outcomes import OutcomeSettings, derive_outcomes
-    from .summary import format_summary, summarise
 
     settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population)
     records, code = _load_filtered(args, json_mode=args.json)
@@ -133,6 +150,8 @@ def _cmd_summary(args) -> int:
     _progress(f"Deriving outcomes for {len(records.episodes):,} episodes ...")
     outcomes = derive_outcomes(records, settings=settings)
     _progress("Estimating intervals and fitting the adjusted models ...")
+    from .summary import format_summary, summarise
+
     doc = summarise(records, settings=settings, reference=args.reference, outcomes=outcomes, cluster=args.cluster)
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
@@ -144,16 +163,18 @@ def _cmd_summary(args) -> int:
 def _cmd_benchmark(args) -> int:
     import math
 
-    from .benchmark import benchmark_document, benchmark_units
     from .outcomes import derive_outcomes
 
     if args.min_episodes < 1:
         raise _UsageError("--min-episodes must be at least 1")
+    _import_in_background("analysis.benchmark")
     records, code = _load_filtered(args, json_mode=args.json)
     if records is None:
         return code
     if records.episodes[args.by].isna().all():
         raise _UsageError(f"the records have no {args.by} codes to benchmark")
+    from .benchmark import benchmark_document, benchmark_units
+
     out = derive_outcomes(records)
     _progress(f"Comparing each {args.by} with what its case mix predicts ...")
     tables = {k: benchmark_units(out, by=args.by, outcome=k, min_episodes=args.min_episodes,
@@ -425,19 +446,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: glibc ``mallopt`` parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+#: glibc ``mallopt`` parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX.
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -2, -3, -4
 
 
 def _keep_freed_memory() -> bool:
     """Ask glibc's allocator to keep freed memory for reuse instead of handing it back to the system.
 
-    A registry-sized run builds and drops many arrays of tens of megabytes. By
-    default glibc returns each one to the kernel and the next one is faulted in
-    again page by page, which cost 2-3 s of system time per command on a million
-    episodes (measured with ``benchmarks/bench.py``). Keeping it (a larger top
-    pad, no trimming, arrays up to 32 MiB from the heap) changes no result and
-    only the command-line process is tuned. Returns False where there is no glibc.
+    A registry-sized run builds and drops many arrays of tens to hundreds of
+    megabytes. By default glibc maps each large one afresh and unmaps it when
+    freed, so the kernel zeroes every page again for the next one: on a
+    million episodes that was a quarter of the summary command's time
+    (``perf``: ``clear_page_erms``) and made its run time swing by seconds.
+    Serving every block from the heap and never trimming it lets freed memory
+    be reused; peak memory stays about the same (``benchmarks/bench.py``
+    prints it). Results are unchanged, and only the command-line process is
+    tuned, not notebooks or other users of the package. Returns False where
+    there is no glibc.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -446,7 +471,8 @@ def _keep_freed_memory() -> bool:
 
         libc = ctypes.CDLL("libc.so.6")
         return all(libc.mallopt(param, value) == 1 for param, value in (
-            (_M_TRIM_THRESHOLD, 2**31 - 1), (_M_TOP_PAD, 256 << 20), (_M_MMAP_THRESHOLD, 32 << 20)))
+            (_M_TRIM_THRESHOLD, 2**31 - 1), (_M_TOP_PAD, 256 << 20), (_M_MMAP_THRESHOLD, 32 << 20),
+            (_M_MMAP_MAX, 0)))
     except (OSError, AttributeError):  # musl or another libc: nothing to tune
         return False
 
