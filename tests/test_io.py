@@ -348,3 +348,57 @@ def test_xlsx_with_real_excel_dates(small_tables, tmp_path):
     folder = write_folder(tmp_path / "x", ep, vi, cat, fmt="xlsx")
     rec = load_records(folder)
     pd.testing.assert_series_equal(rec.episodes["start_date"], ref.episodes["start_date"])
+
+
+def test_dates_and_yes_no_parsed_per_distinct_value_as_one_by_one():
+    """Long columns are converted per distinct value (fast path); the result and the rows
+    reported must be exactly those of converting every cell."""
+    from analysis import schema
+    from analysis.problems import _Log
+    from analysis.rules import _bool_text, _coerce, _date_text
+
+    specs = {s.name: s for s in schema.EPISODES}
+    rng = np.random.default_rng(3)
+    cases = {
+        "start_date": ["2024-01-05", " 2024-01-06 ", "2024-01-07 00:00:00", "2024-02-30", "yesterday", None],
+        "surgery": ["yes", " No ", "Y", "1.0", "0", "maybe", None],
+    }
+    for column, values in cases.items():
+        s = pd.Series(rng.choice(np.array(values, dtype=object), size=2000), dtype="str")
+        log, skip = _Log(), np.zeros(len(s), dtype=bool)
+        fast = _coerce(s, specs[column], "episodes.csv", log, skip)
+        if column == "start_date":
+            slow = _date_text(s)
+            expected_bad = s.notna() & slow.isna()
+        else:
+            text = _bool_text(s)
+            slow = text.map(lambda v: True if v in {"yes", "y", "1", "true"} else False if v in {"no", "n", "0", "false"} else pd.NA)
+            expected_bad = text.notna() & slow.isna()
+        pd.testing.assert_series_equal(fast.astype(object), slow.astype(object), check_names=False)
+        np.testing.assert_array_equal(skip, expected_bad.to_numpy(dtype=bool))
+        assert int(expected_bad.sum()) > 0 and len(log.problems) > 0
+
+
+def test_two_tables_read_in_threads_report_like_one_after_the_other(small_folder, monkeypatch):
+    """Episodes and visits are read in two threads; the problems come out exactly as when
+    they are read one after the other."""
+    import analysis.io as io_mod
+
+    def fn_ep(df):
+        df.loc[3, "global_change"] = "9"
+        df.loc[40, "sex"] = "x"
+        return df
+
+    def fn_vi(df):
+        df.loc[5, "leg_pain"] = "11"
+        df.loc[7, "day"] = "-1"
+        return df
+
+    edit_csv(small_folder, "episodes", fn_ep)
+    edit_csv(small_folder, "visits", fn_vi)
+    threaded = messages(small_folder)
+    monkeypatch.setattr(io_mod.os, "cpu_count", lambda: 1)
+    sequential = messages(small_folder)
+    assert threaded == sequential
+    assert any(m.startswith("episodes.csv row 5, column global_change") for m in threaded)
+    assert any(m.startswith("visits.csv row 7, column leg_pain") for m in threaded)

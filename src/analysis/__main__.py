@@ -1,5 +1,5 @@
 """``python -m analysis`` is the ``physio-outcomes`` command."""
 
-from .cli import main
+from .cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

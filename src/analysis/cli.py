@@ -477,9 +477,15 @@ def _keep_freed_memory() -> bool:
         return False
 
 
+def run() -> int:
+    """The ``physio-outcomes`` program (console script and ``python -m analysis``): the allocator
+    is tuned for this process only, then :func:`main` runs."""
+    _keep_freed_memory()
+    return main()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    _keep_freed_memory()
     parser = _parser()
     args = parser.parse_args(argv)
     try:
