@@ -124,3 +124,37 @@ def test_benchmark_table_shows_the_computed_figures(data):
     cell = t.loc[q["unit"], "Recovered, %: observed vs expected, difference in points (95% CI)"]
     assert cell.startswith(f"{q['observed']:.0f} vs {q['expected']:.0f} expected: {q['difference']:+.0f}")
     assert t.loc[r["unit"], "Episodes (leg pain)"] == f"{r['n']:,}"
+
+
+def test_disclosure_of_the_benchmarking_table_and_funnel():
+    """Public rule: episode counts (and so funnel positions) rounded to 5, a therapist resting on
+    1-7 recoveries loses its figures, the others' observed rates come from rounded counts; internal
+    hides units under 8 episodes; none changes nothing."""
+    from analysis.disclosure import disclosure_rule
+    from analysis.tables import apply_disclosure_to_benchmark
+
+    d, _ = _network(5, therapists=12, per=60)
+    d = d.iloc[3:].reset_index(drop=True)  # counts that are not all multiples of 5
+    t0 = d["therapist"] == "T00"
+    d.loc[t0, "recovered"] = pd.array(np.arange(t0.sum()) < 4, dtype="boolean")  # 4 recoveries
+    b = benchmark_units(d, outcome="recovered", min_episodes=5)
+    assert b.loc[b["unit"] == "T00", "difference"].notna().all() and (b["n"] % 5 != 0).any()
+
+    assert apply_disclosure_to_benchmark(b, rule=disclosure_rule("none"), outcome="recovered").equals(b)
+    pub = apply_disclosure_to_benchmark(b, rule=disclosure_rule("public"), outcome="recovered")
+    assert (pub["n"] % 5 == 0).all() and pub.attrs == b.attrs
+    row = pub.set_index("unit").loc["T00"]
+    assert np.isnan(row["observed"]) and np.isnan(row["difference"]) and "1-7 recoveries" in row["note"]
+    rest = pub[pub["unit"] != "T00"].set_index("unit")
+    exact = b.set_index("unit").loc[rest.index]
+    events = np.round(exact["observed"] * exact["n"] / 100)
+    np.testing.assert_allclose(rest["observed"], 100 * (5 * np.floor(events / 5 + 0.5)) / rest["n"])
+    np.testing.assert_allclose(rest["difference"], rest["observed"] - exact["expected"])
+    np.testing.assert_allclose(rest["ci_high"] - rest["ci_low"], exact["ci_high"] - exact["ci_low"])
+    assert list(rest["flag"]) == list(exact["flag"])
+
+    small = benchmark_units(d.iloc[: 60 * 3 + 4], outcome="leg_pain_change", min_episodes=1)
+    internal = apply_disclosure_to_benchmark(small, rule=disclosure_rule("internal"))
+    few = small["n"] < 8
+    assert few.any() and internal.loc[few, "difference"].isna().all()
+    assert internal.loc[~few, "difference"].equals(small.loc[~few, "difference"])

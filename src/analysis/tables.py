@@ -26,7 +26,7 @@ from .suppression import CellState, grid_relations, protect
 __all__ = ["TABLE1_VARIABLES", "baseline_table", "format_adjusted_table", "format_baseline_table",
            "display_table", "format_completeness_table", "format_estimate", "format_outcome_table",
            "format_recovery_missing_table", "largest_differences", "apply_disclosure_to_adjusted", "column_states",
-           "format_benchmark_table"]
+           "format_benchmark_table", "apply_disclosure_to_benchmark"]
 
 #: (column in the outcomes frame, contract column it comes from, label shown).
 TABLE1_VARIABLES: tuple[tuple[str, schema.ColumnSpec, str], ...] = tuple(
@@ -601,6 +601,64 @@ def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = 
                      "Recovered, missing ratings imputed (95% CI)": mi,
                      "Recovered among those rated": f"{100 * r['complete_case_rate']:.0f}%" if cc_ok else rule.hidden})
     return pd.DataFrame(rows)
+
+
+def apply_disclosure_to_benchmark(bench: pd.DataFrame, *, rule, outcome: str = "leg_pain_change") -> pd.DataFrame:
+    """A benchmarking table as a disclosure rule lets it be shown (its table, funnel plot and alt text).
+
+    ``internal``: units with fewer than 8 episodes lose their figures.
+    ``public`` (HES rule), in addition: episode counts are rounded to 5 (so
+    funnel points sit at rounded positions too); for recovery, a unit resting
+    on 1-7 recoveries loses its figures, and the observed rate of the others
+    is worked out from the rounded counts, moving its difference, interval and
+    shrunken estimate with it. Flags keep the verdict of the exact analysis.
+    ``none``: unchanged. The variances in ``attrs`` (funnel limits) are kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.tables import apply_disclosure_to_benchmark
+    >>> b = pd.DataFrame({"unit": ["T1", "T2"], "n": [43, 41], "observed": [100 * 5 / 43, 100 * 21 / 41],
+    ...                   "expected": [30.0, 45.0], "difference": [100 * 5 / 43 - 30, 100 * 21 / 41 - 45],
+    ...                   "ci_low": [-35.0, 5.0], "ci_high": [-10.0, 30.0], "shrunken": [-9.0, 3.0],
+    ...                   "flag": [None, None], "note": [None, None]})
+    >>> pub = apply_disclosure_to_benchmark(b, rule=disclosure_rule("public"), outcome="recovered")
+    >>> pub["n"].tolist(), pub["observed"].round(1).tolist(), pub["note"].iloc[0]
+    ([45, 40], [nan, 50.0], 'rests on 1-7 recoveries: not shown (disclosure control)')
+    """
+    out = bench.copy()
+    out.attrs = dict(bench.attrs)
+    if rule.name == "none" or out.empty:
+        return out
+    figures = ["observed", "expected", "difference", "ci_low", "ci_high", "shrunken"]
+    n = out["n"].to_numpy(dtype="float64")
+    note = out["note"].astype(object).to_numpy()
+    hide = np.array([not rule.allows(v) for v in n])
+    note = np.where(hide & out["difference"].notna().to_numpy(),
+                    f"fewer than {rule.min_n} episodes: not shown (disclosure control)", note)
+    if rule.name == "public":
+        rounded = 5 * np.floor(n / 5 + 0.5)
+        if outcome == "recovered":
+            events = np.round(out["observed"].to_numpy(dtype="float64") * n / 100)
+            few = (events >= 1) & (events <= 7) & ~hide
+            note = np.where(few, "rests on 1-7 recoveries: not shown (disclosure control)", note)
+            hide |= few
+            with np.errstate(invalid="ignore", divide="ignore"):
+                shown = np.where(rounded > 0, 100 * (5 * np.floor(events / 5 + 0.5)) / rounded, np.nan)
+                shift = np.where(np.isfinite(events), shown - out["observed"].to_numpy(dtype="float64"), 0.0)
+            for c in ("observed", "difference", "ci_low", "ci_high"):
+                out[c] = out[c].to_numpy(dtype="float64") + shift
+            old = bench["difference"].to_numpy(dtype="float64")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                factor = np.where(old != 0, bench["shrunken"].to_numpy(dtype="float64") / old, 0.0)
+            out["shrunken"] = out["difference"].to_numpy(dtype="float64") * factor
+        out["n"] = rounded.astype("int64")
+    for c in figures:
+        out.loc[hide, c] = np.nan
+    out["flag"] = out["flag"].astype(object).where(~hide, None)
+    out["note"] = pd.Series(note, index=out.index, dtype=object)
+    return out
 
 
 def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, unit_label: str = "Therapist",
