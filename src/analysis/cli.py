@@ -136,7 +136,14 @@ def _import_in_background(*modules: str) -> None:
             except Exception:  # noqa: BLE001 - the main thread's own import reports any failure
                 return
 
-    threading.Thread(target=run, name="physio-outcomes-imports", daemon=True).start()
+    thread = threading.Thread(target=run, name="physio-outcomes-imports", daemon=True)
+    thread.start()
+    _BACKGROUND.append(thread)
+
+
+#: Threads started by _import_in_background; the program waits for them before it exits (an import
+#: cut short by interpreter shutdown can crash in a compiled extension).
+_BACKGROUND: list = []
 
 
 def _cmd_summary(args) -> int:
@@ -481,7 +488,10 @@ def run() -> int:
     """The ``physio-outcomes`` program (console script and ``python -m analysis``): the allocator
     is tuned for this process only, then :func:`main` runs."""
     _keep_freed_memory()
-    return main()
+    code = main()
+    for thread in _BACKGROUND:  # e.g. the data were refused before the statistics were needed
+        thread.join(timeout=30)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
