@@ -177,12 +177,12 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     y = d[y_col].to_numpy(dtype="float64")
     codes, units = pd.factorize(d[by], sort=True)
     n = np.bincount(codes, minlength=len(units)).astype("float64")
+    obs = np.bincount(codes, weights=y, minlength=len(units)) / n
     if outcome == "leg_pain_change":
         res = random_intercept_model(y, X, codes, names=[f"x{j}" for j in range(X.shape[1])])
         beta = res.table["coef"].to_numpy()
         pred = X @ beta
         sigma2, tau2 = res.extra["sigma2"], res.extra["tau2"]
-        obs = np.bincount(codes, weights=y, minlength=len(units)) / n
         exp = np.bincount(codes, weights=pred, minlength=len(units)) / n
         var = sigma2 / n
         out = _finish(np.asarray(units), n, obs, exp, var, tau2, min_episodes)
@@ -190,7 +190,6 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
         return out
     fit = logistic_model(y, X, names=[f"x{j}" for j in range(X.shape[1])])
     p = 1 / (1 + np.exp(-np.clip(X @ fit.table["coef"].to_numpy(), -35, 35)))
-    obs = np.bincount(codes, weights=y, minlength=len(units)) / n
     exp = np.bincount(codes, weights=p, minlength=len(units)) / n
     var = np.bincount(codes, weights=p * (1 - p), minlength=len(units)) / n**2
     big = n >= min_episodes

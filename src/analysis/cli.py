@@ -239,6 +239,20 @@ def _new_key_if_asked(args) -> None:
                   "the data folder: the same key gives the same pseudonyms in later exports.")
 
 
+def _key_from_args(args) -> bytes:
+    """The key of ``--key-file`` (or the one ``--new-key`` has just written) for anonymise and import."""
+    from .anonymise import read_key
+
+    key_path = args.key_file or args.new_key
+    if not key_path:
+        raise _UsageError("give --key-file KEY (or --new-key KEY to create one)")
+    return read_key(key_path)
+
+
+def _print_written(out, counts: dict) -> None:
+    print(f"Wrote {out}: " + ", ".join(f"{n:,} rows in {f}" for f, n in counts.items()))
+
+
 def _print_k_anonymity(k: dict) -> None:
     print(f"k-anonymity over age band, sex, clinic, cause and start month: k = {k['k']} "
           f"({k['groups']:,} groups; {k['episodes_below_5']:,} episodes in groups under 5).")
@@ -247,7 +261,7 @@ def _print_k_anonymity(k: dict) -> None:
 
 
 def _cmd_anonymise(args) -> int:
-    from .anonymise import KeyFileError, anonymise, dropped_kinds, read_key
+    from .anonymise import KeyFileError, anonymise, dropped_kinds
 
     try:
         _new_key_if_asked(args)
@@ -257,10 +271,7 @@ def _cmd_anonymise(args) -> int:
             raise _UsageError("give the raw export folder: physio-outcomes anonymise RAW -o OUT --key-file KEY")
         if not args.out:
             raise _UsageError("give the output folder with -o OUT")
-        key_path = args.key_file or args.new_key
-        if not key_path:
-            raise _UsageError("give --key-file KEY (or --new-key KEY to create one)")
-        key = read_key(key_path)
+        key = _key_from_args(args)
     except KeyFileError as exc:
         raise _UsageError(str(exc)) from None
     raw = _data_folder(args.raw)
@@ -276,7 +287,7 @@ def _cmd_anonymise(args) -> int:
     dates = {"month": "start dates truncated to the first of the month",
              "shift": "start dates shifted back by a keyed 0-364-day offset per patient",
              "keep": "start dates kept as they were"}[args.dates]
-    print(f"Wrote {args.out}: " + ", ".join(f"{n:,} rows in {f}" for f, n in result.counts.items()))
+    _print_written(args.out, result.counts)
     print("patient_id and episode_id replaced by keyed pseudonyms (HMAC-SHA-256); " + dates + ".")
     for f, cols in result.dropped.items():
         print(f"Dropped from {f}: {', '.join(dropped_kinds(cols))}")
@@ -285,15 +296,12 @@ def _cmd_anonymise(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from .anonymise import KeyFileError, dropped_kinds, read_key
+    from .anonymise import KeyFileError, dropped_kinds
     from .mapping import MappingError, import_export, read_mapping
 
     try:
         _new_key_if_asked(args)
-        key_path = args.key_file or args.new_key
-        if not key_path:
-            raise _UsageError("give --key-file KEY (or --new-key KEY to create one)")
-        key = read_key(key_path)
+        key = _key_from_args(args)
         mapping = read_mapping(args.mapping)
     except (KeyFileError, MappingError) as exc:
         raise _UsageError(str(exc)) from None
@@ -308,7 +316,7 @@ def _cmd_import(args) -> int:
         print("Nothing was written: fix the export or the mapping file and run again.")
         return 1
     r = res.result
-    print(f"Wrote {args.out}: " + ", ".join(f"{n:,} rows in {f}" for f, n in r.counts.items()))
+    _print_written(args.out, r.counts)
     print("Case, patient and therapist ids replaced by keyed pseudonyms (HMAC-SHA-256); dates turned into days "
           "from each episode's start.")
     for f, cols in res.unmapped.items():

@@ -164,7 +164,7 @@ class DisclosureRule:
         ('1-7', '20 (19.0%)', '20')
         """
         shown = self.count(n)
-        if not denominator or (self.name != "none" and 1 <= int(n) <= 7):
+        if not denominator or self.small(n):
             return shown
         pct = self.percent(n, denominator, decimals=decimals)
         return f"{shown} ({pct})" if pct not in ("", "-", "*") else shown

@@ -26,7 +26,7 @@ from . import schema
 from .privacy import IDENTIFIER_KINDS, find_identifiers, identifier_column_kind
 from .problems import MAX_ROWS_PER_PROBLEM, DataProblemError, Problem, _Log, _show  # noqa: F401 (re-exported)
 from .readers import _find_files, _read_table
-from .rules import _coerce, _column_rules, _cross_rules, _first_rows
+from .rules import _coerce, _column_rules, _cross_rules, _first_position
 from .schema import ColumnSpec
 
 __all__ = [
@@ -85,7 +85,7 @@ class Records:
         True
         """
         if self._visit_pos is None or len(self._visit_pos) != len(self.visits):
-            self._visit_pos = _first_rows(self.episodes["episode_id"], self.visits["episode_id"])[1]
+            self._visit_pos = _first_position(self.visits["episode_id"], self.episodes["episode_id"])
         return self._visit_pos
 
     @property

@@ -167,15 +167,7 @@ def is_valid_nhs_number(value: str) -> bool:
     if not m:
         return False
     digits = "".join(m.groups())
-    if len(set(digits)) == 1:
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    if check == 10:
-        return False
-    return check == int(digits[9])
+    return bool(nhs_checksum_valid(np.array([[int(d) for d in digits]]))[0])
 
 
 _SSN_RE = re.compile(r"^(\d{3})([- ])(\d{2})\2(\d{4})$")
@@ -539,12 +531,13 @@ def find_identifiers(
             arr = arr.cast(pa.string())
         uniques = pc.unique(arr.drop_null())
         kinds = _classify_distinct(uniques, names=col in name_columns, dates=col not in date_columns)
-        if col in number_columns:
-            parsed = pd.to_numeric(pd.Series(uniques.to_pylist(), dtype="str"), errors="coerce")
+        if col in number_columns:  # numbers typed as text (a spreadsheet): the number checks too
+            text = pd.Series(uniques.to_pylist(), dtype="str")
+            parsed = pd.to_numeric(text, errors="coerce")
             for kind, nums in _numeric_findings(parsed).items():
-                text = pd.Series(uniques.to_pylist(), dtype="str")
-                hits = text[parsed.isin(nums).to_numpy(dtype=bool)].tolist()
-                kinds.setdefault(kind, []).extend(v for v in hits if v not in kinds.get(kind, []))
+                found = kinds.setdefault(kind, [])
+                seen = set(found)
+                found.extend(v for v in text[parsed.isin(nums).to_numpy(dtype=bool)] if v not in seen)
         for kind, values in kinds.items():
             hit = pc.fill_null(pc.is_in(arr, value_set=pa.array(values, type=pa.string())), False)
             rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))

@@ -167,50 +167,32 @@ def _column_rules(df: pd.DataFrame, table: str, file: str, log: _Log, skip: dict
 # ------------------------------------------------------------------ cross-table rules
 
 
-def _first_rows(ep_ids: pd.Series, visit_ids: pd.Series | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """For each episode row, the first episodes row with its id; for each visit, the first
-    episodes row with its episode_id (-1: empty, or no such episode).
+def _first_position(ids: pd.Series, among: pd.Series) -> np.ndarray:
+    """For each of *ids*, the first row of *among* holding the same value (-1: empty, or absent).
 
-    Arrow's hash lookup (``index_in``, which answers with a value's first
-    position in the value set): millions of ids never become Python strings.
+    Arrow's hash lookup (``index_in`` answers with a value's first position in
+    the value set): millions of ids never become Python strings.
     """
-    ep_arr = pa.array(ep_ids.astype("str"))
-
-    def first(ids: pd.Series) -> np.ndarray:
-        idx = pc.index_in(pa.array(ids.astype("str")), value_set=ep_arr, skip_nulls=True)
-        return pc.fill_null(idx, -1).to_numpy().astype("int64")
-
-    return first(ep_ids), (first(visit_ids) if visit_ids is not None else None)
+    idx = pc.index_in(pa.array(ids.astype("str")), value_set=pa.array(among.astype("str")), skip_nulls=True)
+    return pc.fill_null(idx, -1).to_numpy().astype("int64")
 
 
-def _duplicates(keys: pd.DataFrame | pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Rows that repeat an earlier row's key, and the first row with that key."""
-    if isinstance(keys, pd.Series) and pd.api.types.is_string_dtype(keys.dtype):
-        if pc.count_distinct(pa.array(keys), mode="only_valid").as_py() == len(keys) - keys.isna().sum():
-            return np.array([], dtype=int), np.array([], dtype=int)
-    dup = keys.duplicated(keep="first").to_numpy()
-    rows = np.flatnonzero(dup)
-    if len(rows) == 0:
-        return rows, rows
-    if isinstance(keys, pd.Series):
-        first_pos = pd.Series(np.arange(len(keys)), index=keys.index).groupby(keys.to_numpy(), sort=False).transform("min")
-    else:
-        first_pos = pd.Series(np.arange(len(keys))).groupby([keys[c].to_numpy() for c in keys.columns], sort=False).transform("min")
-    return rows, first_pos.to_numpy()[rows]
+def _repeats(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that repeat an earlier row's value, and the first row with that value."""
+    first = _first_position(ids, ids)
+    rows = np.flatnonzero((first >= 0) & (first != np.arange(len(first))))
+    return rows, first[rows]
 
 
 def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataFrame | None,
                  files: dict[str, str], log: _Log, cache: dict) -> None:
     ef, vf = files.get("episodes", "episodes"), files.get("visits", "visits")
     if cat is not None and "code" in cat.columns:
-        rows, first = _duplicates(cat["code"])
+        rows, first = _repeats(cat["code"])
         log.add_rows("modalities.csv", rows, "code", [f"the same code as row {f + 2}" for f in first], key="code repeated")
     if ep is not None:
         if "episode_id" in ep.columns:
-            has_ids = vi is not None and "episode_id" in vi.columns
-            first_rows, cache["pos"] = _first_rows(ep["episode_id"], vi["episode_id"] if has_ids else None)
-            rows = np.flatnonzero((first_rows >= 0) & (first_rows != np.arange(len(first_rows))))
-            first = first_rows[rows]
+            rows, first = _repeats(ep["episode_id"])
             log.add_rows(ef, rows, "episode_id", [f"the same episode_id as row {f + 2}; each episode needs its own id" for f in first], key="episode_id repeated")
         if {"surgery", "surgery_day"} <= set(ep.columns):
             surg = ep["surgery"].fillna(False).to_numpy(dtype=bool)
@@ -257,7 +239,7 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
             log.add_rows(vf, np.flatnonzero(bad), "modalities", msgs, key="code not in catalogue")
     if ep is None or "episode_id" not in vi.columns or "episode_id" not in ep.columns:
         return
-    pos = cache["pos"]
+    pos = cache["pos"] = _first_position(vi["episode_id"], ep["episode_id"])
     orphan = (pos < 0) & vi["episode_id"].notna().to_numpy()
     if orphan.any():
         orphan_rows = np.flatnonzero(orphan)

@@ -511,6 +511,8 @@ class _CoxData:
         l = np.arange(len(self.pair_group)) - first[self.pair_group]
         self.c = (l / self.d[self.pair_group]) if ties == "efron" else np.zeros(len(self.pair_group))
         self.sum_x_events = self.X[ev_rows].sum(axis=0)
+        # number of event times <= each row's time (the same at every beta)
+        self.upto = np.searchsorted(self.ev_times, self.t, side="right")
 
     def evaluate(self, beta):
         """Log partial likelihood, gradient and Hessian at beta."""
@@ -535,12 +537,10 @@ class _CoxData:
         b = np.bincount(g, weights=c * inv, minlength=J)
         grad = self.sum_x_events - (s1r * a[:, None]).sum(0) + (s1d * b[:, None]).sum(0)
         # second moments: sum_j a_j S2_R,j = X' diag(w * A) X with A_i = sum of a_j over event times <= t_i
-        A = np.cumsum(a)[np.searchsorted(self.ev_times, self.t, side="right") - 1] if J else np.zeros(len(w))
-        A = np.where(np.searchsorted(self.ev_times, self.t, side="right") > 0, A, 0.0)
+        A = np.r_[0.0, np.cumsum(a)][self.upto]
         s2 = (X * (w * A)[:, None]).T @ X
-        wb = np.zeros(len(w))
-        wb[self.ev_rows] = w[self.ev_rows] * b[self.ev_group]
-        s2 -= (X * wb[:, None]).T @ X
+        Xe = X[self.ev_rows]  # the tied-event correction involves event rows only
+        s2 -= (Xe * (w[self.ev_rows] * b[self.ev_group])[:, None]).T @ Xe
         alpha = np.bincount(g, weights=inv**2, minlength=J)
         bet = np.bincount(g, weights=c * inv**2, minlength=J)
         gam = np.bincount(g, weights=c**2 * inv**2, minlength=J)
@@ -548,29 +548,35 @@ class _CoxData:
         hess = -(s2 - outer)
         return ll, grad, hess
 
+    def _moments(self, beta):
+        """Breslow-form risk-set quantities at beta: weights w, risk-set means xbar_j, hazard
+        increments d_j / S0_j, and for each row the cumulative hazard A and hazard-weighted mean B
+        over event times up to its own time."""
+        X, k = self.X, self.X.shape[1]
+        eta = X @ beta
+        w = np.exp(eta - eta.max())
+        cw = np.r_[np.cumsum(w[::-1])[::-1], 0.0]
+        cwx = np.vstack([np.cumsum((X * w[:, None])[::-1], axis=0)[::-1], np.zeros((1, k))])
+        s0, s1 = cw[self.risk_start], cwx[self.risk_start]
+        xbar = s1 / s0[:, None]
+        hz = self.d / s0
+        A = np.r_[0.0, np.cumsum(hz)][self.upto]
+        B = np.vstack([np.zeros((1, k)), np.cumsum(xbar * hz[:, None], axis=0)])[self.upto]
+        return w, xbar, hz, A, B
+
     def score_residuals(self, beta) -> np.ndarray:
         """Per-row score residuals (Breslow form), in time-sorted order (``self.order``).
 
         L_i = e_i (x_i - xbar(t_i)) - w_i sum over event times t_j <= t_i of d_j (x_i - xbar_j) / S0_j.
         """
-        X, J = self.X, len(self.ev_times)
-        if J == 0:
+        X = self.X
+        if len(self.ev_times) == 0:
             return np.zeros_like(X)
-        eta = X @ beta
-        w = np.exp(eta - eta.max())
-        cw = np.r_[np.cumsum(w[::-1])[::-1], 0.0]
-        cwx = np.vstack([np.cumsum((X * w[:, None])[::-1], axis=0)[::-1], np.zeros((1, X.shape[1]))])
-        s0, s1 = cw[self.risk_start], cwx[self.risk_start]
-        xbar = s1 / s0[:, None]
-        hz = self.d / s0
-        upto = np.searchsorted(self.ev_times, self.t, side="right")  # event times <= t_i
-        A = np.r_[0.0, np.cumsum(hz)][upto]
-        B = np.vstack([np.zeros((1, X.shape[1])), np.cumsum(xbar * hz[:, None], axis=0)])[upto]
+        w, xbar, _, A, B = self._moments(beta)
         resid = -w[:, None] * (X * A[:, None] - B)
         ev = self.ev_rows
         resid[ev] += X[ev] - xbar[self.ev_group]
         return resid
-
 
     def cluster_information(self, beta, codes: np.ndarray, G: int, clusters: np.ndarray) -> dict:
         """Each listed cluster's share of the information matrix (Breslow form), in time-sorted order.
@@ -582,16 +588,7 @@ class _CoxData:
         out = {}
         if J == 0:
             return out
-        eta = X @ beta
-        w = np.exp(eta - eta.max())
-        cw = np.r_[np.cumsum(w[::-1])[::-1], 0.0]
-        cwx = np.vstack([np.cumsum((X * w[:, None])[::-1], axis=0)[::-1], np.zeros((1, k))])
-        s0, s1 = cw[self.risk_start], cwx[self.risk_start]
-        xbar = s1 / s0[:, None]
-        hz = self.d / s0
-        upto = np.searchsorted(self.ev_times, self.t, side="right")
-        A = np.r_[0.0, np.cumsum(hz)][upto]
-        B = np.vstack([np.zeros((1, k)), np.cumsum(xbar * hz[:, None], axis=0)])[upto]
+        w, xbar, hz, A, B = self._moments(beta)
         Ccum = np.concatenate([np.zeros((1, k, k)), np.cumsum(np.einsum("j,ja,jb->jab", hz, xbar, xbar), axis=0)])
         c = codes[self.order]
         order = np.argsort(c, kind="stable")
@@ -602,7 +599,7 @@ class _CoxData:
                 continue
             xg, wg = X[rows], w[rows]
             xb = (xg * wg[:, None]).T @ B[rows]
-            Wu = np.bincount(upto[rows], weights=wg, minlength=J + 1)
+            Wu = np.bincount(self.upto[rows], weights=wg, minlength=J + 1)
             out[g] = (xg * (wg * A[rows])[:, None]).T @ xg - xb - xb.T + np.tensordot(Wu, Ccum, axes=1)
         return out
 
