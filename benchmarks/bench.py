@@ -28,14 +28,14 @@ STAGES = {
     "validate": "from analysis import validate_folder\nassert validate_folder(FOLDER) == []",
     "load": "from analysis import load_records\nrec = load_records(FOLDER)",
     # what `physio-outcomes summary --json` does: validate + load, outcomes, intervals, log-rank, 3 adjusted models
-    "summary": ("import json\nfrom analysis import load_records\nfrom analysis.summary import summarise\n"
+    "summary": ("import json\nfrom analysis import load_records\nfrom analysis.methods import summarise\n"
                 "json.dumps(summarise(load_records(FOLDER)))"),
     # what `physio-outcomes benchmark` does: validate + load, outcomes, both case-mix models by therapist
-    "benchmark": ("from analysis import load_records, derive_outcomes\nfrom analysis.benchmark import benchmark_units\n"
+    "benchmark": ("from analysis import load_records, derive_outcomes\nfrom analysis.methods import benchmark_units\n"
                   "o = derive_outcomes(load_records(FOLDER))\n"
                   "[benchmark_units(o, by='therapist', outcome=k) for k in ('leg_pain_change', 'recovered')]"),
     # what `physio-outcomes report` does: validate, run the report notebook (papermill), export HTML (nbconvert)
-    "report": ("import tempfile, os\nfrom analysis.report import build_report\n"
+    "report": ("import tempfile, os\nfrom analysis.app import build_report\n"
                "build_report(FOLDER, os.path.join(tempfile.mkdtemp(), 'r.html'), progress=None)"),
 }
 #: Stages run at the default sizes; the report is measured at --report-sizes (spec: 50,000 episodes).

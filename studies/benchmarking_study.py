@@ -25,7 +25,7 @@ from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from analysis.benchmark import benchmark_units  # noqa: E402
+from analysis.methods import benchmark_units
 
 AGE = ["18-29", "30-39", "40-49", "50-59", "60-69", "70-79"]
 CAUSE = ["disc_herniation", "foraminal_stenosis", "central_stenosis"]

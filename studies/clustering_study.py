@@ -42,9 +42,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from analysis.compare import adjusted_comparisons, outcome_table  # noqa: E402
-from analysis.missing import recovery_missing_adjusted  # noqa: E402
-from analysis.outcomes import OutcomeSettings  # noqa: E402
+from analysis.methods import (
+    OutcomeSettings,
+    adjusted_comparisons,
+    outcome_table,
+    recovery_missing_adjusted,
+)
 
 MODS = ["ref", "b", "c", "d", "e"]
 PAIN = {"ref": 0.0, "b": -0.4, "c": 0.0, "d": 0.3, "e": -0.2}      # points on final leg pain

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis import derive_outcomes, load_records
-from analysis.synth import make_sample
+from analysis.records import make_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from analysis.benchmark import benchmark_units, funnel_limits_adjusted
-from analysis.cli import main
+from analysis.app.cli import main
+from analysis.methods import benchmark_units, funnel_limits_adjusted
 
 
 def _network(seed, therapists=20, per=150, sd_u=0.5):
@@ -112,7 +112,7 @@ def test_cli_benchmark_json(sample_dir, capsys):
 def test_benchmark_table_shows_the_computed_figures(data):
     """What a physiotherapist reads in the report's table is the benchmark's own numbers, rounded."""
     from analysis.disclosure import disclosure_rule
-    from analysis.tables import format_benchmark_table
+    from analysis.present import format_benchmark_table
 
     _, out = data
     lp, rc = benchmark_units(out), benchmark_units(out, outcome="recovered")
@@ -130,8 +130,7 @@ def test_disclosure_of_the_benchmarking_table_and_funnel():
     """Public rule: episode counts (and so funnel positions) rounded to 5, a therapist resting on
     1-7 recoveries loses its figures, the others' observed rates come from rounded counts; internal
     hides units under 8 episodes; none changes nothing."""
-    from analysis.disclosure import disclosure_rule
-    from analysis.tables import apply_disclosure_to_benchmark
+    from analysis.disclosure import apply_disclosure_to_benchmark, disclosure_rule
 
     d, _ = _network(5, therapists=12, per=60)
     d = d.iloc[3:].reset_index(drop=True)  # counts that are not all multiples of 5

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.cli import main
+from analysis.app.cli import main
 
 
 def run(*args):
@@ -181,12 +181,12 @@ def test_program_keeps_freed_memory_but_library_calls_do_not(monkeypatch):
     """The program tunes glibc's allocator for its own process (the 1M-episode benchmark lost a
     quarter of its time to the kernel zeroing re-mapped memory); calling main() from Python,
     as a notebook or these tests do, leaves the allocator alone."""
-    import analysis.cli as cli
+    import analysis.app.cli as cli
 
     calls = []
     monkeypatch.setattr(cli, "_keep_freed_memory", lambda: calls.append(1) or True)
     monkeypatch.setattr(cli, "main", lambda argv=None: 0)
     assert cli.run() == 0 and calls == [1]
-    r = subprocess.run([sys.executable, "-c", "from analysis.cli import _keep_freed_memory as k; print(k())"],
+    r = subprocess.run([sys.executable, "-c", "from analysis.app.cli import _keep_freed_memory as k; print(k())"],
                        capture_output=True, text=True)
     assert r.stdout.strip() == "True", r.stderr

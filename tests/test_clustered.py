@@ -8,12 +8,17 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from analysis.clustered import (cluster_codes, clustered_cox_model, clustered_logistic_model,
-                                random_intercept_model)
-from analysis.compare import adjusted_comparisons, default_cluster
-from analysis.outcomes import OutcomeSettings
-from analysis.sensitivity import e_value, to_risk_ratio
-from analysis.stats import cox_model, holm
+from analysis.methods import OutcomeSettings, adjusted_comparisons, default_cluster
+from analysis.stats import (
+    cluster_codes,
+    clustered_cox_model,
+    clustered_logistic_model,
+    cox_model,
+    e_value,
+    holm,
+    random_intercept_model,
+    to_risk_ratio,
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +110,7 @@ def test_cox_sandwich_with_one_episode_clusters_matches_phreg_robust(survival_cl
 def test_cox_bias_reduction_inflates_the_clustered_sandwich(survival_clusters):
     """With 20 clusters the leverage-corrected SE exceeds PHReg's plain robust SE by cluster,
     and the clusters' information shares add up to the information matrix."""
-    from analysis.stats import _CoxData
+    from analysis.stats._cox import _CoxData
 
     time_, ev, X, g = survival_clusters
     ours = clustered_cox_model(time_, ev, X, g, names=["x1", "x2"])
@@ -187,7 +192,7 @@ def test_population_all_stratifies_by_candidacy(data):
     _, out0 = data
     s = OutcomeSettings(population="all")
     from analysis import derive_outcomes, load_records
-    from analysis.compare import _design
+    from analysis.methods._compare import _design
 
     out = derive_outcomes(load_records("data/sample"), settings=s)
     adj = adjusted_comparisons(out, settings=s, cluster="none")
@@ -261,7 +266,7 @@ def test_missing_covariate_values_are_left_out_and_counted(network):
 
 def test_adjusted_table_shows_holm_p_and_e_values(data):
     """The report's adjusted table: the estimate, its interval, the Holm p and the E-value a reader sees."""
-    from analysis.tables import format_adjusted_table
+    from analysis.present import format_adjusted_table
 
     _, out = data
     adj = adjusted_comparisons(out)

@@ -7,8 +7,12 @@ import pandas as pd
 import pytest
 
 from analysis import load_records
-from analysis.compare import adjusted_comparisons, choose_reference, outcome_table
-from analysis.outcomes import derive_outcomes
+from analysis.methods import (
+    adjusted_comparisons,
+    choose_reference,
+    derive_outcomes,
+    outcome_table,
+)
 
 TRUE = {"B": {"difference": -0.5, "odds_ratio": 1.5, "hazard_ratio": 0.7},
         "C": {"difference": 0.3, "odds_ratio": 0.8, "hazard_ratio": 1.2}}

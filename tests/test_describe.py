@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.describe import completeness_table, data_overview, exclusions_table, funnel_data, pain_trajectories
-from analysis.summary import format_summary, summarise
+from analysis.methods import (
+    completeness_table,
+    data_overview,
+    exclusions_table,
+    funnel_data,
+    pain_trajectories,
+    summarise,
+)
+from analysis.present import format_summary
 
 
 def test_exclusions_add_up(data):

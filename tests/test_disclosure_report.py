@@ -13,21 +13,25 @@ import re
 
 import pandas as pd
 import pytest
+from conftest import write_folder
 
 from analysis import derive_outcomes, load_records, outcome_table
-from analysis.describe import completeness_table, exclusions_table
+from analysis.app import build_report
 from analysis.disclosure import disclosure_rule
-from analysis.report import build_report, format_exclusions
-from analysis.tables import baseline_table, format_baseline_table, format_completeness_table, format_outcome_table
-
-from conftest import write_folder
+from analysis.methods import baseline_table, completeness_table, exclusions_table
+from analysis.present import (
+    format_baseline_table,
+    format_completeness_table,
+    format_exclusions,
+    format_outcome_table,
+)
 
 HIDDEN = {"1-7", "-", "*"}
 
 
 @pytest.fixture(scope="module")
 def small_many_cells(tmp_path_factory):
-    from analysis.synth import make_sample
+    from analysis.records import make_sample
 
     ep, vi, cat = make_sample(400, seed=31)
     ep = ep.copy()
@@ -177,7 +181,7 @@ def load_records_labels(outcomes):
 
 
 def test_survival_curves_stop_where_fewer_than_eight_remain(outcomes):
-    from analysis.describe import survival_curves
+    from analysis.methods import survival_curves
 
     curves, _ = survival_curves(outcomes, min_n=8, min_at_risk=8)
     assert (curves["n_risk"] >= 8).all()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.explore import Explorer, Selection, apply_selection, selection_note
+from analysis.app import Explorer, Selection, apply_selection, selection_note
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +97,7 @@ def test_save_as_report_writes_the_current_selection(explorer):
 
 
 def test_lab_command_opens_the_explorer():
-    from analysis.cli import lab_command
+    from analysis.app.cli import lab_command
 
     cmd, env = lab_command(port=8899, no_browser=True)
     assert cmd[:3] == [sys.executable, "-m", "jupyterlab"]

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_folder
 
 from analysis import DataProblemError, load_records, validate_folder
-from conftest import write_folder
 
 
 def messages(folder) -> list[str]:
@@ -353,9 +353,9 @@ def test_xlsx_with_real_excel_dates(small_tables, tmp_path):
 def test_dates_and_yes_no_parsed_per_distinct_value_as_one_by_one():
     """Long columns are converted per distinct value (fast path); the result and the rows
     reported must be exactly those of converting every cell."""
-    from analysis import schema
-    from analysis.problems import _Log
-    from analysis.rules import _bool_text, _coerce, _date_text
+    from analysis.records import schema
+    from analysis.records._problems import _Log
+    from analysis.records._rules import _bool_text, _coerce, _date_text
 
     specs = {s.name: s for s in schema.EPISODES}
     rng = np.random.default_rng(3)
@@ -382,7 +382,7 @@ def test_dates_and_yes_no_parsed_per_distinct_value_as_one_by_one():
 def test_two_tables_read_in_threads_report_like_one_after_the_other(small_folder, monkeypatch):
     """Episodes and visits are read in two threads; the problems come out exactly as when
     they are read one after the other."""
-    import analysis.io as io_mod
+    import analysis.records._load as io_mod
 
     def fn_ep(df):
         df.loc[3, "global_change"] = "9"

@@ -10,9 +10,13 @@ import pandas as pd
 import pytest
 
 from analysis import load_records, validate_folder
-from analysis.cli import main
-from analysis.mapping import MappingError, import_export, read_mapping
-from analysis.synth import make_practice_export
+from analysis.app.cli import main
+from analysis.records import (
+    MappingError,
+    import_export,
+    make_practice_export,
+    read_mapping,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "practice-export"
 KEY = b"k" * 32

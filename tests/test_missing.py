@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis.missing import _rubin_logit, recovery_missing_adjusted, recovery_tipping_point
-
 from conftest import _network
+
+from analysis.methods import recovery_missing_adjusted, recovery_tipping_point
+from analysis.methods._missing import _rubin_logit
 
 
 def test_rubin_rules_by_hand():
@@ -93,7 +93,7 @@ def test_tipping_point_reuses_the_imputation_table(network):
 def test_tipping_sentence_states_the_computed_figures(network):
     """The sentence a clinician reads carries the tipping point's own numbers; with 1-7 unrated it shows no rate."""
     from analysis.disclosure import disclosure_rule
-    from analysis.report import tipping_point_html
+    from analysis.present import tipping_point_html
 
     tp = recovery_tipping_point(network)
     text = str(tipping_point_html(tp, rule=disclosure_rule("none")))

@@ -5,10 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_folder
 
 from analysis import load_records
-from analysis.outcomes import OutcomeSettings, derive_outcomes, filter_records, symptom_band
-from conftest import write_folder
+from analysis.methods import (
+    OutcomeSettings,
+    derive_outcomes,
+    filter_records,
+    symptom_band,
+)
 
 
 def _episode(eid, **kw):

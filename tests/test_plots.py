@@ -11,9 +11,14 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from analysis import adjusted_comparisons  # noqa: E402
-from analysis.describe import funnel_data, pain_trajectories, survival_curves, completeness_table  # noqa: E402
-from analysis.disclosure import disclosure_rule  # noqa: E402
-from analysis.plots import (  # noqa: E402
+from analysis.disclosure import disclosure_rule
+from analysis.methods import (
+    completeness_table,
+    funnel_data,
+    pain_trajectories,
+    survival_curves,
+)
+from analysis.present import (
     PALETTE,
     modality_colors,
     plot_completeness,

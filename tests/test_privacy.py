@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.privacy import (
+from analysis.records import (
     classify_value,
     find_identifiers,
     identifier_column_kind,

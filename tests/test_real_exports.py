@@ -8,13 +8,12 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis import load_records, validate_folder
-from analysis.privacy import SAFE_CODE, classify_value, find_identifiers
-
-from conftest import write_folder
+from analysis.records import SAFE_CODE, classify_value, find_identifiers
 
 FORMATS = ["csv", "parquet", "xlsx"]
 
@@ -60,7 +59,7 @@ def test_long_numeric_ids_with_invalid_checksums_pass():
     ids = pd.Series([f"{i:010d}" for i in range(9_000_000_000, 9_000_020_000)], dtype="str")
     found = find_identifiers(pd.DataFrame({"patient_id": ids}), name_columns={"patient_id"})
     # the vectorised modulus-11 check finds exactly the valid NHS numbers in the range, nothing else
-    from analysis.privacy import is_valid_nhs_number
+    from analysis.records import is_valid_nhs_number
 
     expected = [i for i, v in enumerate(ids) if is_valid_nhs_number(v)]
     assert [(f.kind, f.rows.tolist()) for f in found] == ([("nhs_number", expected)] if expected else [])

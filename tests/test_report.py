@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from analysis import DataProblemError
-from analysis.cli import main
-from analysis.report import build_report
+from analysis.app import build_report
+from analysis.app.cli import main
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 
@@ -211,7 +211,7 @@ def test_report_in_headless_chromium_offline(sample_dir, tmp_path):
 
 def test_headline_numbers_match_the_summary(sample_report, sample_dir):
     from analysis import load_records
-    from analysis.summary import summarise
+    from analysis.methods import summarise
 
     o = summarise(load_records(sample_dir))["overall"]
     heads = dict(re.findall(r"<div>([^<]+)<span class=[\"']value[\"']>([^<]+)</span>", sample_report))

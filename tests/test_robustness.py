@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analysis import DataProblemError, load_records, validate_folder
-from analysis.synth import make_sample
+from analysis.records import make_sample
 
 EP, VI, CAT = make_sample(30, seed=99)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_DATA
 
 from analysis.stats import (
     at_risk_table,
@@ -22,7 +23,6 @@ from analysis.stats import (
     wilson_interval,
     z_value,
 )
-from conftest import TEST_DATA
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +243,7 @@ def test_cox_agrees_with_statsmodels_phreg(ties, seed):
 
 def test_linear_model_agrees_with_statsmodels_ols(rng):
     import statsmodels.api as sm
+
     from analysis.stats import linear_model
     X = np.column_stack([np.ones(300), rng.normal(size=(300, 3))])
     y = X @ [1.0, 0.5, -0.2, 0.0] + rng.normal(size=300)

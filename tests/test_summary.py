@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from analysis import load_records
-from analysis.cli import main
-from analysis.summary import ASSOCIATION_NOTE, format_summary, summarise
+from analysis.app.cli import main
+from analysis.methods import ASSOCIATION_NOTE, summarise
+from analysis.present import format_summary
 
 OUTCOME_KEYS = {"episodes", "leg_pain_change", "responder", "recovered", "surgery_free", "recovered_missing_adjusted"}
 

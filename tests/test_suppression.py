@@ -1,7 +1,7 @@
 """Secondary suppression: no hidden count can be worked back from the shown cells and totals.
 
 The property tests check each protected table with an *integer* program (scipy ``milp``), a
-different solver mode from the linear-programming audit inside :func:`analysis.suppression.protect`:
+different solver mode from the linear-programming audit inside :func:`analysis.disclosure.protect`:
 for every hidden cell, is there another whole-number table, consistent with everything shown,
 in which that cell has a different value?
 """
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from analysis.suppression import CellState, grid_relations, protect
+from analysis.disclosure import CellState, grid_relations, protect
 
 COUNTS = st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 23, 40, 101])
 

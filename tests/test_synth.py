@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-
 from analysis import load_records, write_sample
-from analysis.synth import make_sample
+from analysis.records import make_sample
 
 
 def test_committed_sample_reproduces_byte_for_byte(tmp_path, sample_dir):

@@ -8,7 +8,8 @@ import pytest
 
 from analysis import outcome_table
 from analysis.disclosure import disclosure_rule
-from analysis.tables import baseline_table, format_baseline_table, format_outcome_table
+from analysis.methods import baseline_table
+from analysis.present import format_baseline_table, format_outcome_table
 
 
 def test_types_come_from_the_schema(data):
@@ -75,7 +76,7 @@ def test_hidden_counts_do_not_leak_through_percentages(data):
 
 
 def test_format_estimate_under_each_rule():
-    from analysis.tables import format_estimate
+    from analysis.present import format_estimate
 
     row = {"recovered_n": 20, "recovered_events": 5, "recovered_rate": 0.25, "recovered_ci_low": 0.11,
            "recovered_ci_high": 0.47, "leg_pain_change_n": 6, "leg_pain_change_mean": -2.0,

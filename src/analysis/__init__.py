@@ -1,10 +1,18 @@
 """physio-outcomes: outcome analysis of sciatica physiotherapy records.
 
-The public surface is listed in ``__all__``; modules are layered
-``schema`` -> ``privacy`` -> ``io`` -> ``outcomes`` -> ``stats`` -> ``clustered``,
-``sensitivity`` -> ``compare`` -> ``missing`` ->
-``tables`` -> ``summary`` -> ``cli``, and ``synth`` makes sample data. Lower
-layers never import higher ones.
+The package is layered in folders (spec section 13), each importing only
+the ones before it:
+
+- ``records``: the records contract, reading, validation, identifiers,
+  de-identification, import from practice systems, sample data;
+- ``stats``: the domain-free statistics kernel;
+- ``methods``: clinical methods, results as numbers with a status and reason;
+- ``disclosure``: the one place deciding what may be shown;
+- ``present``: tables, figures, text and HTML from disclosed results;
+- ``app``: the report, the explorer, the command line and JupyterLab.
+
+The names below are the most used ones; each folder's ``__init__`` lists its
+own public names.
 
 Names are imported on first use (PEP 562), so ``physio-outcomes validate``
 does not pay for loading scipy and statsmodels.
@@ -19,16 +27,16 @@ __version__ = "0.1.0"
 #: Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
     # records contract and loading
-    "DataProblemError": "io",
-    "Problem": "io",
-    "Records": "io",
-    "load_records": "io",
-    "validate_folder": "io",
+    "DataProblemError": "records",
+    "Problem": "records",
+    "Records": "records",
+    "load_records": "records",
+    "validate_folder": "records",
     # outcomes
-    "OutcomeSettings": "outcomes",
-    "derive_outcomes": "outcomes",
-    "filter_records": "outcomes",
-    "prepare": "outcomes",
+    "OutcomeSettings": "methods",
+    "derive_outcomes": "methods",
+    "filter_records": "methods",
+    "prepare": "methods",
     # statistics
     "at_risk_table": "stats",
     "cox_model": "stats",
@@ -42,29 +50,29 @@ _EXPORTS: dict[str, str] = {
     "survival_at": "stats",
     "wilson_interval": "stats",
     # clustered models, sensitivity, missing ratings
-    "clustered_cox_model": "clustered",
-    "clustered_logistic_model": "clustered",
-    "random_intercept_model": "clustered",
-    "e_value": "sensitivity",
-    "recovery_missing_adjusted": "missing",
-    "recovery_tipping_point": "missing",
+    "clustered_cox_model": "stats",
+    "clustered_logistic_model": "stats",
+    "random_intercept_model": "stats",
+    "e_value": "stats",
+    "recovery_missing_adjusted": "methods",
+    "recovery_tipping_point": "methods",
     # comparisons, tables, summary
-    "adjusted_comparisons": "compare",
-    "choose_reference": "compare",
-    "outcome_table": "compare",
-    "baseline_table": "tables",
-    "format_baseline_table": "tables",
-    "format_summary": "summary",
-    "summarise": "summary",
+    "adjusted_comparisons": "methods",
+    "choose_reference": "methods",
+    "outcome_table": "methods",
+    "baseline_table": "methods",
+    "format_baseline_table": "present",
+    "format_summary": "present",
+    "summarise": "methods",
     # privacy
-    "classify_value": "privacy",
-    "find_identifiers": "privacy",
-    "is_valid_nhs_number": "privacy",
-    "is_valid_nric": "privacy",
-    "looks_like_ssn": "privacy",
+    "classify_value": "records",
+    "find_identifiers": "records",
+    "is_valid_nhs_number": "records",
+    "is_valid_nric": "records",
+    "looks_like_ssn": "records",
     # sample data
-    "make_sample": "synth",
-    "write_sample": "synth",
+    "make_sample": "records",
+    "write_sample": "records",
 }
 
 __all__ = list(_EXPORTS)

@@ -1,5 +1,5 @@
 """``python -m analysis`` is the ``physio-outcomes`` command."""
 
-from .cli import run
+from .app.cli import run
 
 raise SystemExit(run())

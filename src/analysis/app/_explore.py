@@ -1,0 +1,407 @@
+"""The point-and-click explorer for JupyterLab (``notebooks/00-explore.ipynb``).
+
+A physiotherapist picks clinics, a period, modalities, subgroups (age band,
+sex, cause, surgical candidacy, symptom duration), an outcome and a
+disclosure rule with the mouse; the headline figures, the outcome table (an
+interactive, sortable table: itables' widget, offline, nothing fetched), the
+figure for the chosen outcome and a one-line note of what is selected update
+at once. "Save as report" writes the clinic-meeting report for exactly that
+selection.
+
+The logic is plain functions, tested without a browser:
+:class:`Selection` (what is chosen), :func:`apply_selection` (selection to
+filtered records and outcomes), :func:`selection_note`; :class:`Explorer`
+owns the controls (ipywidgets 8) and re-renders.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import io
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..disclosure import disclosure_rule
+from ..methods import SYMPTOM_BANDS, OutcomeSettings, derive_outcomes, filter_records
+from ..records import DataProblemError, Records, load_records
+from ..records.schema import AGE_BANDS
+
+__all__ = ["Explorer", "OUTCOMES", "Selection", "apply_selection", "selection_note"]
+
+#: Outcome choices: key -> label.
+OUTCOMES = {
+    "leg_pain_change": "Leg pain change",
+    "responder": "Responders (leg pain)",
+    "recovered": "Recovered at discharge",
+    "surgery_free": "Surgery-free",
+}
+_SUBGROUPS = {"age_band": "age", "sex": "sex", "cause": "cause", "symptom_band": "symptom weeks",
+              "surgical_candidate": "surgical candidate"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the explorer's controls say. Empty tuples mean "all".
+
+    Examples
+    --------
+    >>> from analysis.app import Selection
+    >>> Selection(clinics=("NTH",)).where()
+    {}
+    >>> Selection(age_bands=("60-69",), modalities=("mckenzie",)).where()
+    {'modality': ['mckenzie'], 'age_band': ['60-69']}
+    """
+
+    clinics: tuple = ()
+    start_from: str | None = None
+    start_to: str | None = None
+    modalities: tuple = ()
+    reference: str | None = None
+    population: str = "candidates"
+    horizon_days: int = 365
+    age_bands: tuple = ()
+    sexes: tuple = ()
+    causes: tuple = ()
+    candidate: str = "all"            # "all", "yes", "no"
+    symptom_bands: tuple = ()
+    outcome: str = "leg_pain_change"
+    disclosure: str = "internal"
+
+    def where(self) -> dict:
+        """The subgroup filters as :func:`analysis.outcomes.filter_records` takes them."""
+        w = {"modality": list(self.modalities), "age_band": list(self.age_bands), "sex": list(self.sexes),
+             "cause": list(self.causes), "symptom_band": list(self.symptom_bands)}
+        if self.candidate in ("yes", "no"):
+            w["surgical_candidate"] = [self.candidate == "yes"]
+        return {k: v for k, v in w.items() if v}
+
+    def settings(self) -> OutcomeSettings:
+        return OutcomeSettings(horizon_days=int(self.horizon_days), population=self.population)
+
+
+def apply_selection(records: Records, selection: Selection) -> tuple[Records, pd.DataFrame]:
+    """Filter the records to a selection and derive the outcomes.
+
+    Examples
+    --------
+    >>> from analysis import load_records
+    >>> from analysis.app import Selection, apply_selection
+    >>> rec, out = apply_selection(load_records("data/sample"), Selection(clinics=("NTH",), sexes=("male",)))
+    >>> sorted(out["clinic"].unique()), sorted(out["sex"].unique())
+    (['NTH'], ['male'])
+    """
+    rec = filter_records(records, clinics=list(selection.clinics) or None, start_from=selection.start_from,
+                         start_to=selection.start_to, where=selection.where())
+    return rec, derive_outcomes(rec, settings=selection.settings())
+
+
+def selection_note(selection: Selection, n_episodes: int, *, labels: dict | None = None, rule=None) -> str:
+    """One line: what is filtered and how many episodes remain (count under the disclosure rule).
+
+    Examples
+    --------
+    >>> from analysis.app import Selection, selection_note
+    >>> selection_note(Selection(clinics=("NTH",), age_bands=("60-69", "70-79")), 123)
+    'Clinics NTH; age 60-69, 70-79: 123 episodes.'
+    """
+    labels = labels or {}
+    rule = rule or disclosure_rule(selection.disclosure)
+    parts = []
+    if selection.clinics:
+        parts.append("Clinics " + ", ".join(selection.clinics))
+    if selection.start_from or selection.start_to:
+        parts.append(f"starting {selection.start_from or 'any time'} to {selection.start_to or 'now'}")
+    if selection.modalities:
+        parts.append(" vs ".join(labels.get(m, m) for m in selection.modalities))
+    for key, name in _SUBGROUPS.items():
+        values = selection.where().get(key)
+        if values:
+            shown = ["yes" if v is True else "no" if v is False else str(v) for v in values]
+            parts.append(f"{name} {', '.join(shown)}")
+    what = "; ".join(parts) if parts else "All episodes"
+    return f"{what}: {rule.count(n_episodes)} episodes."
+
+
+@dataclass
+class _State:
+    records: Records | None = None
+    folder: str | None = None
+    last_seconds: float = 0.0
+
+
+class Explorer:
+    """The explorer's controls and views (ipywidgets 8), re-rendered on every change.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Data folder to open first.
+    reports_dir : str or pathlib.Path, optional
+        Where "Save as report" writes (default ``reports`` beside the notebooks).
+
+    Examples
+    --------
+    >>> from analysis.app import Explorer
+    >>> ex = Explorer("data/sample")
+    >>> ex.episodes, ex.controls["clinics"].options
+    (1500, ('CEN', 'NTH', 'STH'))
+    >>> ex.controls["clinics"].value = ("NTH",)
+    >>> ex.episodes < 1500
+    True
+    """
+
+    def __init__(self, folder="../data/sample", *, reports_dir=None):
+        import ipywidgets as w
+        from itables.widget import ITable
+
+        self.w = w
+        self.state = _State()
+        if reports_dir is None:  # beside the data folder's parent (the project's reports/ for data/sample)
+            parents = Path(folder).resolve().parents
+            reports_dir = (parents[1] if len(parents) > 1 else Path.cwd()) / "reports"
+        self.reports_dir = Path(reports_dir)
+        self.episodes = 0
+        self.table = pd.DataFrame()
+        lay = w.Layout(width="auto")
+        sel = dict(rows=5, layout=w.Layout(width="200px"))
+        self.controls = {
+            "folder": w.Text(value=str(folder), description="Data folder", layout=w.Layout(width="420px")),
+            "clinics": w.SelectMultiple(description="Clinics", **sel),
+            "start_from": w.DatePicker(description="From"),
+            "start_to": w.DatePicker(description="To"),
+            "modalities": w.SelectMultiple(description="Modalities", **sel),
+            "reference": w.Dropdown(description="Compare with"),
+            "population": w.Dropdown(options=[("Surgical candidates", "candidates"), ("All episodes", "all")],
+                                     value="candidates", description="Surgery in"),
+            "horizon_days": w.BoundedIntText(value=365, min=30, max=1825, step=30, description="Horizon (days)"),
+            "age_bands": w.SelectMultiple(options=list(AGE_BANDS), description="Age band", **sel),
+            "sexes": w.SelectMultiple(options=["female", "male", "other", "unknown"], description="Sex", **sel),
+            "causes": w.SelectMultiple(description="Cause", **sel),
+            "candidate": w.Dropdown(options=[("Any", "all"), ("Yes", "yes"), ("No", "no")], value="all",
+                                    description="Candidate"),
+            "symptom_bands": w.SelectMultiple(options=list(SYMPTOM_BANDS), description="Symptom weeks", **sel),
+            "outcome": w.Dropdown(options=[(v, k) for k, v in OUTCOMES.items()], value="leg_pain_change",
+                                  description="Outcome"),
+            "disclosure": w.Dropdown(options=["internal", "public", "none"], value="internal",
+                                     description="Disclosure"),
+        }
+        for c in self.controls.values():
+            c.style.description_width = "initial"
+        self.load_button = w.Button(description="Open folder", icon="folder-open")
+        self.save_button = w.Button(description="Save as report", icon="file", button_style="primary")
+        self.note = w.HTML(layout=lay)
+        self.headline = w.HTML(layout=lay)
+        self.itable = ITable(pd.DataFrame(), classes="display compact")
+        self.figure = w.HTML(layout=lay)
+        self.progress = w.HTML()
+        self.link = w.HTML()
+        self._quiet = False
+        self.load_button.on_click(lambda _b: self.load(self.controls["folder"].value))
+        self.save_button.on_click(lambda _b: self.save_report())
+        for name, c in self.controls.items():
+            if name != "folder":
+                c.observe(self._changed, names="value")
+        self.load(folder)
+
+    # ------------------------------------------------------------------ state
+
+    def selection(self) -> Selection:
+        """The current :class:`Selection` read from the controls."""
+        c = self.controls
+
+        def day(d):
+            return d.isoformat() if isinstance(d, datetime.date) else None
+
+        return Selection(
+            clinics=tuple(c["clinics"].value), start_from=day(c["start_from"].value), start_to=day(c["start_to"].value),
+            modalities=tuple(c["modalities"].value), reference=c["reference"].value or None,
+            population=c["population"].value, horizon_days=int(c["horizon_days"].value),
+            age_bands=tuple(c["age_bands"].value), sexes=tuple(c["sexes"].value), causes=tuple(c["causes"].value),
+            candidate=c["candidate"].value, symptom_bands=tuple(c["symptom_bands"].value),
+            outcome=c["outcome"].value, disclosure=c["disclosure"].value)
+
+    def load(self, folder) -> None:
+        """Open a data folder: fill the choices from the data and render."""
+        try:
+            records = load_records(folder)
+        except DataProblemError as exc:
+            self.state.records = None
+            items = "".join(f"<li>{html.escape(str(p))}</li>" for p in exc.problems[:10])
+            self.note.value = f"<b>{html.escape(str(folder))} has problems; fix them and open it again:</b><ul>{items}</ul>"
+            return
+        except (FileNotFoundError, NotADirectoryError, OSError):
+            self.state.records = None
+            self.note.value = f"<b>No data folder at {html.escape(str(folder))}.</b> Type the folder and press Open."
+            return
+        self.state.records, self.state.folder = records, str(folder)
+        ep = records.episodes
+        labels = records.labels
+        self._quiet = True
+        try:
+            c = self.controls
+            c["clinics"].options = sorted(ep["clinic"].unique())
+            c["clinics"].value = ()
+            mods = sorted(ep["modality"].unique())
+            c["modalities"].options = [(labels.get(m, m), m) for m in mods]
+            c["modalities"].value = ()
+            c["reference"].options = [("Most episodes", "")] + [(labels.get(m, m), m) for m in mods]
+            c["reference"].value = ""
+            c["causes"].options = sorted(ep["cause"].unique())
+            c["causes"].value = ()
+        finally:
+            self._quiet = False
+        self.render()
+
+    def _changed(self, _change) -> None:
+        if not self._quiet:
+            self.render()
+
+    # ------------------------------------------------------------------ views
+
+    def render(self) -> None:
+        """Recompute everything shown for the current selection (headline, table, figure, note)."""
+        from .. import present
+        from ..methods import outcome_table
+
+        t0 = time.perf_counter()
+        if self.state.records is None:
+            return
+        sel = self.selection()
+        rule = disclosure_rule(sel.disclosure)
+        records, out = apply_selection(self.state.records, sel)
+        labels = records.labels
+        self.episodes = len(out)
+        self.note.value = html.escape(selection_note(sel, len(out), labels=labels, rule=rule))
+        if len(out) < rule.min_n or out["modality"].nunique() == 0:
+            self.headline.value = ("<p>Too few episodes in this selection to show figures "
+                                   f"(at least {rule.min_n} are needed). Widen the selection.</p>")
+            self.table = pd.DataFrame({"Modality": [], "Episodes": []})
+            self.itable.update(self.table)
+            self.figure.value = ""
+            self.state.last_seconds = time.perf_counter() - t0
+            return
+        crude = outcome_table(out, labels=labels, settings=sel.settings())
+        self.headline.value = str(present.headline_html(crude, settings=sel.settings(), rule=rule))
+        self.table = present.format_outcome_table(crude, horizon_days=sel.horizon_days, rule=rule)
+        self.itable.update(self.table, caption=f"{OUTCOMES[sel.outcome]} and the other outcomes by modality")
+        self.figure.value = self._draw(sel, records, out, rule, crude)
+        self.state.last_seconds = time.perf_counter() - t0
+
+    def _draw(self, sel: Selection, records: Records, out: pd.DataFrame, rule, crude: pd.DataFrame) -> str:
+        """The figure for the chosen outcome as HTML (an image with alternative text), or a plain sentence."""
+        from .. import disclosure, methods, present
+        from ..methods import adjusted_comparisons
+
+        labels = records.labels
+        colors = present.modality_colors(records.modalities["code"]) if len(records.modalities) else None
+        min_n = rule.min_n if rule.name != "none" else 1
+        try:
+            if sel.outcome in ("leg_pain_change", "responder"):
+                traj = methods.pain_trajectories(records)
+                if traj[traj["n"] >= min_n].empty:
+                    return "<p>Too few episodes with leg pain recorded at two visits to draw the course.</p>"
+                fig = present.plot_trajectories(traj, labels=labels, colors=colors, min_n=min_n)
+                return str(present.figure_html(fig, present.alt_trajectories(traj, labels=labels, min_n=min_n)))
+            if sel.outcome == "recovered":
+                if out["modality"].nunique() < 2:
+                    return "<p>Choose at least two modalities (or none, for all) to compare recovery.</p>"
+                ref = sel.reference if sel.reference in set(out["modality"]) else None
+                adj = adjusted_comparisons(out, reference=ref, settings=sel.settings(), models=("recovered",))
+                shown = disclosure.apply_disclosure_to_adjusted(adj, rule=rule)
+                ref_label = labels.get(adj["reference"], adj["reference"])
+                fig = present.plot_forest(shown["recovered"], estimate="odds_ratio", labels=labels, colors=colors,
+                                        reference_label=ref_label)
+                return str(present.figure_html(fig, present.alt_forest(shown["recovered"], estimate="odds_ratio",
+                                                                     labels=labels, reference_label=ref_label)))
+            curves, risk = methods.survival_curves(out, min_n=min_n, min_at_risk=min_n)
+            if curves.empty:
+                return (f"<p>Too few episodes in the surgery population (at least {min_n} per modality) to draw "
+                        "survival curves.</p>")
+            fig = present.plot_survival(curves, risk, labels=labels, colors=colors, horizon=sel.horizon_days,
+                                      count_format=rule.count)
+            return str(present.figure_html(fig, present.alt_survival(crude, settings=sel.settings(), rule=rule)))
+        except (ValueError, KeyError, IndexError, ZeroDivisionError):  # never a traceback for the clinician
+            return ("<p>This selection is too small or too uneven for this figure. Add clinics, modalities or "
+                    "subgroups, or widen the period.</p>")
+
+    # ------------------------------------------------------------------ report
+
+    def save_report(self) -> Path | None:
+        """Write the clinic-meeting report for exactly the current selection; show a link to it."""
+        from ._report import build_report
+
+        if self.state.records is None:
+            return None
+        sel = self.selection()
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        out = self.reports_dir / f"explorer-{datetime.datetime.now():%Y%m%d-%H%M%S}.html"
+        self.save_button.disabled = True
+        self.link.value = ""
+
+        class _Progress(io.StringIO):
+            def __init__(self, widget):
+                super().__init__()
+                self.widget = widget
+
+            def write(self, text):
+                if text.strip():
+                    self.widget.value = f"<i>{html.escape(text.strip())}</i>"
+                return len(text)
+
+        try:
+            self.progress.value = "<i>Building the report ...</i>"
+            path = build_report(self.state.folder, out, clinics=list(sel.clinics) or None, start_from=sel.start_from,
+                                start_to=sel.start_to, horizon_days=sel.horizon_days, population=sel.population,
+                                reference=sel.reference, disclosure=sel.disclosure, where=sel.where(),
+                                progress=_Progress(self.progress))
+        except (ValueError, RuntimeError, DataProblemError) as exc:
+            self.progress.value = f"<b>No report written:</b> {html.escape(str(exc))}"
+            return None
+        finally:
+            self.save_button.disabled = False
+        self.progress.value = "Report written."
+        href = _lab_href(path)
+        self.link.value = (f'<a href="{html.escape(href)}" target="_blank" download="{path.name}">Open {path.name}</a>'
+                           f" ({html.escape(str(path))})")
+        return path
+
+    # ------------------------------------------------------------------ layout
+
+    def widget(self):
+        """The whole explorer as one widget box, for ``display``."""
+        w, c = self.w, self.controls
+        filters = w.VBox([
+            w.HBox([c["folder"], self.load_button]),
+            w.HBox([c["clinics"], c["modalities"], c["age_bands"], c["sexes"]]),
+            w.HBox([c["causes"], c["symptom_bands"], w.VBox([c["candidate"], c["start_from"], c["start_to"]])]),
+            w.HBox([c["outcome"], c["reference"], c["population"], c["horizon_days"], c["disclosure"]]),
+        ])
+        return w.VBox([filters, self.note, self.headline, self.itable, self.figure,
+                       w.HBox([self.save_button, self.progress]), self.link])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget())
+
+
+def _lab_href(path: Path) -> str:
+    """A link JupyterLab serves: /files/<path from the server root> when the kernel knows the root."""
+    session = os.environ.get("JPY_SESSION_NAME")  # the notebook's path below the server root
+    if session:
+        nb = Path(session)
+        root = Path.cwd()
+        for _ in nb.parent.parts:
+            root = root.parent
+        try:
+            return "/files/" + path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.resolve().as_uri()
+
+

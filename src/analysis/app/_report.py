@@ -1,0 +1,141 @@
+"""The clinic-meeting HTML report (spec section 7).
+
+:func:`build_report` validates the data, executes the parameterised report
+notebook (``notebooks/report.ipynb``) with papermill, exports it with nbconvert
+(inputs hidden, through a template with nothing fetched from a network) and
+writes one self-contained HTML file atomically. The helpers below are what the
+report notebook calls, so the notebook holds only parameters and calls.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..methods import OutcomeSettings
+from ._resources import REPORT_NOTEBOOK, TEMPLATES
+
+__all__ = ["build_report"]
+
+
+
+# ----------------------------------------------------------------- building the file
+
+
+def _progress(msg: str, stream) -> None:
+    if stream is not None:
+        print(msg, file=stream, flush=True)
+
+
+def build_report(data, out, *, title: str = "Sciatica outcomes by treatment modality", clinics=None,
+                 start_from=None, start_to=None, horizon_days: int = 365, population: str = "candidates",
+                 reference: str | None = None, disclosure: str = "internal", template=None,
+                 progress=sys.stderr, timeout: int = 600, checked=None, cluster: str | None = None,
+                 where: dict | None = None) -> Path:
+    """Build the self-contained clinic-meeting HTML report.
+
+    Parameters
+    ----------
+    data : str or pathlib.Path
+        Data folder; validated first (a :class:`~analysis.DataProblemError`
+        lists every problem and nothing is written).
+    out : str or pathlib.Path
+        HTML file to write (atomically: written beside it, then renamed).
+    title, clinics, start_from, start_to, horizon_days, population, reference, disclosure, cluster : keyword-only
+        Report parameters (see the report notebook's parameters cell).
+    where : dict, optional, keyword-only
+        Subgroups (see :func:`analysis.outcomes.filter_records`), e.g. from the explorer.
+    template : path, optional, keyword-only
+        Report notebook; default :data:`REPORT_NOTEBOOK`.
+    progress : file or None, keyword-only
+        Where progress messages go (stderr by default).
+    checked : Records, optional, keyword-only
+        The already validated and filtered records of *data* (the command line
+        has them): skips reading the folder a second time before the notebook
+        reads it.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from analysis.app import build_report
+    >>> path = build_report("data/sample", os.path.join(tempfile.mkdtemp(), "r.html"), progress=None)
+    >>> path.stat().st_size > 100_000
+    True
+    """
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    from ..disclosure import disclosure_rule
+    from ..methods import filter_records
+    from ..records import load_records
+
+    t0 = time.perf_counter()
+    disclosure_rule(disclosure)  # refuse an unknown rule before doing any work
+    OutcomeSettings(horizon_days=horizon_days, population=population)
+    data = Path(data).resolve()
+    out = Path(out).resolve()
+    template = Path(template) if template else REPORT_NOTEBOOK
+    if not template.exists():
+        raise FileNotFoundError(f"report notebook not found: {template}")
+    if checked is None:
+        _progress(f"[1/3] Checking {data} ...", progress)
+        records = filter_records(load_records(data), clinics=clinics, start_from=start_from, start_to=start_to,
+                                 where=where)
+    else:
+        records = checked
+    if len(records.episodes) == 0:
+        raise ValueError("no episodes match the filters (clinic and start-date period); no report written")
+    if reference and reference not in set(records.episodes["modality"]):
+        raise ValueError(f"reference modality '{reference}' is not in the data")
+    params = {
+        "DATA_FOLDER": str(data), "CLINICS": list(clinics) if clinics else None,
+        "START_FROM": start_from, "START_TO": start_to, "TITLE": title, "HORIZON_DAYS": int(horizon_days),
+        "POPULATION": population, "REFERENCE": reference, "DISCLOSURE": disclosure, "CLUSTER": cluster,
+        "WHERE": {k: list(v) for k, v in (where or {}).items() if v},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:
+        executed = Path(tmp) / "report.ipynb"
+        _progress("[2/3] Running the analysis notebook ...", progress)
+        pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
+                            cwd=str(template.parent), progress_bar=False, log_output=False,
+                            execution_timeout=timeout, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        nb = nbformat.read(executed, as_version=4)
+        for cell in nb.cells:  # warnings on stderr are for the log, not the clinic meeting
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        images = sum(str(o.get("data", {}).get("text/html", "")).count("<img") for c in nb.cells
+                     if c.cell_type == "code" for o in c.outputs)
+        if images < 4:
+            raise RuntimeError(f"the report came out nearly empty ({images} figures); not written")
+        nb.metadata["title"] = title
+        _progress("[3/3] Exporting HTML ...", progress)
+        exporter = HTMLExporter(template_name="clinic_report", extra_template_basedirs=[str(TEMPLATES)])
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        body, _ = exporter.from_notebook_node(nb)
+        fd, tmp_out = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(body)
+            os.replace(tmp_out, out)
+        except BaseException:
+            Path(tmp_out).unlink(missing_ok=True)
+            raise
+    _progress(f"Report written to {out} ({time.perf_counter() - t0:.1f} s)", progress)
+    return out
+
+
+# ----------------------------------------------------------------- alternative text for figures
+
+

@@ -1,0 +1,170 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._suppression import CellState, grid_relations, protect
+
+
+def column_states(values, rule) -> list[int]:
+    """Suppression states of a column of counts whose first entry is the total of the others.
+
+    Primary suppression (1-7) and then complementary suppression, so that no
+    hidden count is the total minus the shown ones (spec section 9).
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.disclosure import column_states
+    >>> column_states([63, 3, 20, 40], disclosure_rule("internal"))
+    [0, 1, 2, 0]
+    """
+    v = [int(x) for x in values]
+    if rule.name == "none" or len(v) < 2:
+        return [CellState.SHOWN] * len(v)
+    cells = np.asarray(v[1:] + v[:1])  # groups, then the total last
+    st = protect(cells, [rule.small(x) for x in cells], grid_relations(len(v) - 1, 1, total_col=False),
+                 rounding=rule.rounding)
+    st = st.tolist()
+    return [st[-1]] + st[:-1]
+
+
+def baseline_states(t: pd.DataFrame, rule) -> dict:
+    """Suppression state of every count of the baseline table: (variable, level, group) -> state."""
+    groups = list(dict.fromkeys(t["group"]))          # Overall first
+    order = groups[1:] + groups[:1]                   # grid columns: groups, total last
+    ep = t[t["kind"] == "count"].set_index("group")["n"]
+    values, primary, unshown, keys, rel = [], [], [], [], []
+
+    def add_row(key_prefix, counts, shown=True):
+        start = len(values)
+        for g in order:
+            c = int(counts.get(g, 0))
+            values.append(c)
+            primary.append(shown and rule.small(c))
+            unshown.append(not shown)
+            keys.append((*key_prefix, g))
+        idx = np.arange(start, start + len(order))
+        rel.append((idx, np.r_[np.ones(len(order) - 1), -1.0]))
+        return idx
+
+    ep_idx = add_row(("episodes", "n"), ep)
+    for var, sub in t[t["kind"] != "count"].groupby("variable", sort=False):
+        kind = sub["kind"].iloc[0]
+        counted = sub[~sub["level"].isin(["mean (SD)", "median [IQR]"])]
+        rows = []
+        for lev, ls in counted.groupby("level", sort=False):
+            rows.append(add_row((var, lev), ls.set_index("group")["n"]))
+        if kind == "binary":
+            yes = counted[counted["level"] == "yes"].set_index("group")
+            no = (yes["denominator"] - yes["n"]).astype(int)
+            rows.append(add_row((var, "(no)"), no, shown=False))
+        if kind in ("categorical", "binary"):  # the levels (and Missing) add up to each group's episodes
+            block = np.vstack(rows)
+            for j in range(len(order)):
+                rel.append((np.r_[block[:, j], ep_idx[j]], np.r_[np.ones(len(block)), -1.0]))
+    st = protect(values, primary, rel, rounding=rule.rounding, unshown=unshown)
+    return {k: int(x) for k, x in zip(keys, st)}
+
+
+def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
+    """The adjusted comparisons with every estimate a disclosure rule forbids removed.
+
+    Under ``internal`` and ``public`` no model estimate resting on fewer than 8
+    episodes of a modality (or, under ``public``, on 1-7 recoveries or
+    surgeries) is shown: its estimate, interval, p values and E-values become
+    NaN and ``note`` says why. Use the result for tables, forest plots and their
+    alternative text alike.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, adjusted_comparisons
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.disclosure import apply_disclosure_to_adjusted
+    >>> adj = adjusted_comparisons(derive_outcomes(load_records("data/sample")))
+    >>> pub = apply_disclosure_to_adjusted(adj, rule=disclosure_rule("public"))
+    >>> int(pub["surgery"]["hazard_ratio"].isna().sum()) > int(adj["surgery"]["hazard_ratio"].isna().sum())
+    True
+    """
+    out = dict(adjusted)
+    if rule.name == "none":
+        return out
+    for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
+        t = adjusted[key].copy()
+        if est not in t.columns:  # a model that was not fitted (adjusted_comparisons(models=...))
+            continue
+        few = ~t["n"].map(rule.allows).astype(bool)
+        why = pd.Series([None] * len(t), index=t.index, dtype=object)
+        why[few] = f"not shown: rests on fewer than {rule.min_n} episodes (disclosure control)"
+        if "events" in t.columns and rule.name == "public":
+            ev = ~t["events"].map(rule.allows_events).astype(bool) & ~few
+            why[ev] = "not shown: rests on 1-7 events (disclosure control)"
+        hide = why.notna() & t[est].notna()
+        for c in (est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci"):
+            if c in t.columns:
+                t.loc[hide, c] = np.nan
+        t["note"] = pd.Series([w if h else n for w, h, n in zip(why, hide, t["note"])], index=t.index, dtype=object)
+        out[key] = t
+    return out
+
+
+def apply_disclosure_to_benchmark(bench: pd.DataFrame, *, rule, outcome: str = "leg_pain_change") -> pd.DataFrame:
+    """A benchmarking table as a disclosure rule lets it be shown (its table, funnel plot and alt text).
+
+    ``internal``: units with fewer than 8 episodes lose their figures.
+    ``public`` (HES rule), in addition: episode counts are rounded to 5 (so
+    funnel points sit at rounded positions too); for recovery, a unit resting
+    on 1-7 recoveries loses its figures, and the observed rate of the others
+    is worked out from the rounded counts, moving its difference, interval and
+    shrunken estimate with it. Flags keep the verdict of the exact analysis.
+    ``none``: unchanged. The variances in ``attrs`` (funnel limits) are kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.disclosure import apply_disclosure_to_benchmark
+    >>> b = pd.DataFrame({"unit": ["T1", "T2"], "n": [43, 41], "observed": [100 * 5 / 43, 100 * 21 / 41],
+    ...                   "expected": [30.0, 45.0], "difference": [100 * 5 / 43 - 30, 100 * 21 / 41 - 45],
+    ...                   "ci_low": [-35.0, 5.0], "ci_high": [-10.0, 30.0], "shrunken": [-9.0, 3.0],
+    ...                   "flag": [None, None], "note": [None, None]})
+    >>> pub = apply_disclosure_to_benchmark(b, rule=disclosure_rule("public"), outcome="recovered")
+    >>> pub["n"].tolist(), pub["observed"].round(1).tolist(), pub["note"].iloc[0]
+    ([45, 40], [nan, 50.0], 'rests on 1-7 recoveries: not shown (disclosure control)')
+    """
+    out = bench.copy()
+    out.attrs = dict(bench.attrs)
+    if rule.name == "none" or out.empty:
+        return out
+    figures = ["observed", "expected", "difference", "ci_low", "ci_high", "shrunken"]
+    n = out["n"].to_numpy(dtype="float64")
+    note = out["note"].astype(object).to_numpy()
+    hide = np.array([not rule.allows(v) for v in n])
+    note = np.where(hide & out["difference"].notna().to_numpy(),
+                    f"fewer than {rule.min_n} episodes: not shown (disclosure control)", note)
+    if rule.name == "public":
+        rounded = 5 * np.floor(n / 5 + 0.5)
+        if outcome == "recovered":
+            events = np.round(out["observed"].to_numpy(dtype="float64") * n / 100)
+            few = (events >= 1) & (events <= 7) & ~hide
+            note = np.where(few, "rests on 1-7 recoveries: not shown (disclosure control)", note)
+            hide |= few
+            with np.errstate(invalid="ignore", divide="ignore"):
+                shown = np.where(rounded > 0, 100 * (5 * np.floor(events / 5 + 0.5)) / rounded, np.nan)
+                shift = np.where(np.isfinite(events), shown - out["observed"].to_numpy(dtype="float64"), 0.0)
+            for c in ("observed", "difference", "ci_low", "ci_high"):
+                out[c] = out[c].to_numpy(dtype="float64") + shift
+            old = bench["difference"].to_numpy(dtype="float64")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                factor = np.where(old != 0, bench["shrunken"].to_numpy(dtype="float64") / old, 0.0)
+            out["shrunken"] = out["difference"].to_numpy(dtype="float64") * factor
+        out["n"] = rounded.astype("int64")
+    for c in figures:
+        out.loc[hide, c] = np.nan
+    out["flag"] = out["flag"].astype(object).where(~hide, None)
+    out["note"] = pd.Series(note, index=out.index, dtype=object)
+    return out
+
+

@@ -1,0 +1,17 @@
+"""Clinical methods: outcomes, crude and adjusted comparisons, missing ratings, benchmarking, baseline table.
+
+Results are numbers (tables and typed result objects with a status and a reason code), never formatted
+text. Rule: may import ``records`` and ``stats``.
+"""
+
+from __future__ import annotations
+
+from ._baseline import baseline_table, largest_differences
+from ._benchmark import BENCHMARK_CASE_MIX, MIN_EPISODES, benchmark_document, benchmark_units, funnel_limits_adjusted
+from ._compare import ADJUSTMENT_SET, CLUSTER_CHOICES, MIN_EVENTS_PER_PARAMETER, adjusted_comparisons, choose_reference, default_cluster, model_methods, outcome_table
+from ._describe import COMPLETENESS_ITEMS, completeness_table, data_overview, exclusions_table, funnel_data, funnel_limits, pain_trajectories, survival_curves
+from ._missing import MAX_MODEL_ROWS, recovery_missing_adjusted, recovery_tipping_point
+from ._outcomes import OutcomeSettings, SYMPTOM_BANDS, WHERE_COLUMNS, derive_outcomes, filter_records, prepare, symptom_band
+from ._summary import ASSOCIATION_NOTE, COVARIATE_LABELS, summarise
+
+__all__ = ['ADJUSTMENT_SET', 'ASSOCIATION_NOTE', 'BENCHMARK_CASE_MIX', 'CLUSTER_CHOICES', 'COMPLETENESS_ITEMS', 'COVARIATE_LABELS', 'MAX_MODEL_ROWS', 'MIN_EPISODES', 'MIN_EVENTS_PER_PARAMETER', 'OutcomeSettings', 'SYMPTOM_BANDS', 'WHERE_COLUMNS', 'adjusted_comparisons', 'baseline_table', 'benchmark_document', 'benchmark_units', 'choose_reference', 'completeness_table', 'data_overview', 'default_cluster', 'derive_outcomes', 'exclusions_table', 'filter_records', 'funnel_data', 'funnel_limits', 'funnel_limits_adjusted', 'largest_differences', 'model_methods', 'outcome_table', 'pain_trajectories', 'prepare', 'recovery_missing_adjusted', 'recovery_tipping_point', 'summarise', 'survival_curves', 'symptom_band']

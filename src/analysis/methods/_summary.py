@@ -1,0 +1,147 @@
+"""The outcome summary: the ``summary --json`` document (spec section 6) and its
+readable terminal form.
+
+:func:`summarise` gathers, for the filtered records: data extent, settings,
+crude outcomes overall and per modality (leg pain change, responders,
+recovered, surgery-free at the horizon), the log-rank test across modalities
+and the adjusted comparisons. Numbers are unrounded; NaN becomes ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..records import Records
+from ..stats import logrank_test
+from ._compare import adjusted_comparisons, choose_reference, outcome_table
+from ._missing import recovery_missing_adjusted
+from ._outcomes import OutcomeSettings, derive_outcomes
+
+__all__ = ["ASSOCIATION_NOTE", "COVARIATE_LABELS", "summarise"]
+
+ASSOCIATION_NOTE = (
+    "These comparisons are associations in routinely collected data, adjusted for case mix "
+    "(baseline leg pain, age, sex, symptom duration, cause and clinic). Patients were not "
+    "randomised to modalities, so they do not prove that a modality causes a better or worse outcome."
+)
+
+
+#: Plain names of the adjustment covariates.
+COVARIATE_LABELS = {
+    "baseline_leg_pain": "leg pain at first visit",
+    "age_band": "age band",
+    "sex": "sex",
+    "symptom_band": "symptom duration (<6, 6-12, >12 weeks)",
+    "cause": "cause",
+    "clinic": "clinic",
+}
+
+
+def _num(x):
+    if x is None:
+        return None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return None if math.isnan(x) or math.isinf(x) else float(x)
+    return x
+
+
+def _outcomes_block(row: pd.Series, mi: dict | None) -> dict:
+    block = {"episodes": int(row["episodes"])}
+    block["leg_pain_change"] = {k: _num(row[f"leg_pain_change_{k}"]) for k in ("n", "mean", "ci_low", "ci_high")}
+    for key in ("responder", "recovered", "surgery_free"):
+        block[key] = {k: _num(row[f"{key}_{k}"]) for k in ("n", "events", "rate", "ci_low", "ci_high")}
+    mi = mi or {"n": 0, "missing": 0, "imputations": 0, "rate": None, "ci_low": None, "ci_high": None}
+    block["recovered_missing_adjusted"] = {k: _num(mi[k]) for k in ("n", "missing", "imputations", "rate",
+                                                                   "ci_low", "ci_high")}
+    return block
+
+
+def _adjusted_rows(df: pd.DataFrame, estimate: str) -> list[dict]:
+    return [
+        {"modality": r["modality"], estimate: _num(r[estimate]), "ci_low": _num(r["ci_low"]),
+         "ci_high": _num(r["ci_high"]), "p": _num(r["p"]), "p_holm": _num(r["p_holm"]),
+         "e_value": _num(r["e_value"]), "e_value_ci": _num(r["e_value_ci"]), "note": r["note"]}
+        for r in df.to_dict("records")
+    ]
+
+
+def summarise(records: Records, *, settings: OutcomeSettings | None = None, reference: str | None = None,
+              outcomes: pd.DataFrame | None = None, cluster: str | None = None, imputations: int = 20) -> dict:
+    """Build the ``summary --json`` document for (already filtered) records.
+
+    Parameters
+    ----------
+    records : Records
+    settings : OutcomeSettings, optional, keyword-only
+    reference : str, optional, keyword-only
+        Reference modality; default the one with most episodes (ties by code).
+    outcomes : pandas.DataFrame, optional, keyword-only
+        Pre-computed :func:`derive_outcomes` output for these records.
+    cluster : {"therapist", "clinic", "none"}, optional, keyword-only
+        Clustering allowed for in the adjusted models; default ``therapist``
+        when therapist codes are recorded, else ``none``.
+    imputations : int, keyword-only
+        Imputations for ``recovered_missing_adjusted`` (20).
+
+    Returns
+    -------
+    dict
+        Keys ``data``, ``settings``, ``overall``, ``modalities``, ``tests``,
+        ``adjusted`` exactly as spec section 6.
+
+    Examples
+    --------
+    >>> from analysis import load_records
+    >>> from analysis.methods import summarise
+    >>> doc = summarise(load_records("data/sample"))
+    >>> sorted(doc), doc["settings"]["population"]
+    (['adjusted', 'data', 'modalities', 'overall', 'settings', 'tests'], 'candidates')
+    """
+    s = settings or OutcomeSettings()
+    out = outcomes if outcomes is not None else derive_outcomes(records, settings=s)
+    ref = reference or choose_reference(out)
+    labels = records.labels
+    tab = outcome_table(out, settings=s, labels=labels)
+    ep = records.episodes
+    pop = out[out["in_population"]]
+    lr = logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"])
+    adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster)
+    mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations,
+                                                           confidence=s.confidence).to_dict("records")}
+    modalities = []
+    for row in tab.iloc[1:].to_dict("records"):
+        modalities.append({"modality": row["group"], "label": labels.get(row["group"], row["group"]),
+                           **_outcomes_block(pd.Series(row), mi.get(row["group"]))})
+    return {
+        "data": {
+            "episodes": int(len(ep)),
+            "visits": int(len(records.visits)),
+            "clinics": sorted(ep["clinic"].unique().tolist()),
+            "first_start": ep["start_date"].min().strftime("%Y-%m-%d"),
+            "last_start": ep["start_date"].max().strftime("%Y-%m-%d"),
+        },
+        "settings": {"horizon_days": int(s.horizon_days), "population": s.population,
+                     "confidence": s.confidence, "reference": ref},
+        "overall": _outcomes_block(tab.iloc[0], mi.get("Overall")),
+        "modalities": modalities,
+        "tests": {"surgery_logrank": {"chi2": _num(lr["chi2"]), "df": int(lr["df"]), "p": _num(lr["p"])}},
+        "adjusted": {
+            "reference": ref,
+            "covariates": adj["covariates"],
+            "cluster": adj["cluster"],
+            "method": adj["method"],
+            "leg_pain_change": _adjusted_rows(adj["leg_pain_change"], "difference"),
+            "recovered": _adjusted_rows(adj["recovered"], "odds_ratio"),
+            "surgery": _adjusted_rows(adj["surgery"], "hazard_ratio"),
+        },
+    }
+
+
+# ----------------------------------------------------------------- terminal rendering
+
+

@@ -1,0 +1,346 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+
+import pandas as pd
+
+from ..disclosure import DisclosureRule
+from ..methods import OutcomeSettings
+
+
+class _HTML:
+    """Minimal rich-display object (text/html), so this module needs no IPython import."""
+
+    def __init__(self, data: str):
+        self.data = data
+
+    def _repr_html_(self) -> str:
+        return self.data
+
+    def __str__(self) -> str:
+        return self.data
+
+
+def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110) -> _HTML:
+    """Embed a matplotlib figure as a PNG ``<img>`` with alternative text, and close it.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from analysis.present import figure_html
+    >>> fig, ax = plt.subplots()
+    >>> out = str(figure_html(fig, "An empty plot"))
+    >>> out.startswith("<figure><img") and 'alt="An empty plot"' in out
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return _HTML(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">{cap}</figure>')
+
+
+def table_html(df: pd.DataFrame, *, caption: str | None = None) -> _HTML:
+    """A DataFrame as a plain HTML table (no index), escaped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.present import table_html
+    >>> "<table" in str(table_html(pd.DataFrame({"a": [1]})))
+    True
+    """
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    body = df.to_html(index=False, escape=True, border=0, na_rep="")
+    return _HTML(body.replace('<table class="dataframe">', f'<table class="dataframe">{cap}', 1))
+
+
+def note_html(text: str) -> _HTML:
+    """A highlighted note (e.g. association, not causation)."""
+    return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
+
+
+def header_html(records, *, title: str, clinics=None, start_from=None, start_to=None, where=None) -> _HTML:
+    """Title, period, clinics, subgroups and dates of the report."""
+    ep = records.episodes
+    first = ep["start_date"].min().strftime("%d %B %Y") if len(ep) else "-"
+    last = ep["start_date"].max().strftime("%d %B %Y") if len(ep) else "-"
+    sites = ", ".join(sorted(ep["clinic"].unique()))
+    period = f"Episodes starting {first} to {last}"
+    if start_from or start_to:
+        period += f" (period asked for: {start_from or 'start'} to {start_to or 'end'})"
+    today = datetime.date.today().strftime("%d %B %Y")
+    sub = "; ".join(f"{k.replace('_', ' ')} {', '.join(map(str, v))}" for k, v in (where or {}).items() if v)
+    return _HTML(
+        f"<h1>{html.escape(title)}</h1>"
+        f"<p><strong>{html.escape(period)}</strong><br>Clinics: {html.escape(sites)}"
+        f"{' (selected)' if clinics else ''}<br>"
+        + (f"Only episodes with {html.escape(sub)}<br>" if sub else "")
+        + f"Report produced {today} by physio-outcomes from anonymised records.</p>"
+    )
+
+
+def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule,
+                  missing_adjusted: pd.DataFrame | None = None) -> _HTML:
+    """Four headline boxes: episodes, leg pain change, recovered, surgery-free (overall).
+
+    With *missing_adjusted* (from :func:`analysis.missing.recovery_missing_adjusted`)
+    the recovery box shows the rate with missing ratings imputed (spec section 3)
+    and the complete-case rate beside it.
+    """
+    from ._tables import format_estimate
+
+    o = crude.iloc[0]
+
+    def box(key, unit):
+        value, ci = format_estimate(o, key, rule=rule)
+        return value, (f"95% CI {ci}{unit}; " if ci else "")
+
+    lp, lp_ci = box("leg_pain_change", "")
+    rec, rec_ci = box("recovered", "%")
+    rec_title, rec_note = "Recovered at discharge", f"{rec_ci}rated 6-7 of 7"
+    if missing_adjusted is not None and len(missing_adjusted):
+        m = missing_adjusted.iloc[0]
+        if pd.notna(m["rate"]) and rule.allows(m["n"]) and (rule.name != "public" or rule.allows(m["n"] - m["missing"])):
+            cc = rec
+            rec = f"{100 * m['rate']:.0f}%"
+            rec_title = "Recovered at discharge (missing ratings imputed)"
+            rec_note = (f"95% CI {100 * m['ci_low']:.0f} to {100 * m['ci_high']:.0f}%; rated 6-7 of 7; "
+                        f"{cc} of those who gave a rating")
+    sf, sf_ci = box("surgery_free", "%")
+    pop = "surgical candidates" if settings.population == "candidates" else "all episodes"
+    boxes = [
+        ("Episodes of care", rule.count(o["episodes"]), f"{len(crude) - 1} modalities"),
+        ("Average change in leg pain", lp, f"{lp_ci}points on the 0-10 scale"),
+        (rec_title, rec, rec_note),
+        (f"Surgery-free at {settings.horizon_days} days", sf, f"{sf_ci}{pop}"),
+    ]
+    inner = "".join(f"<div>{html.escape(a)}<span class='value'>{html.escape(str(b))}</span>"
+                    f"<small>{html.escape(c)}</small></div>" for a, b, c in boxes)
+    return _HTML(f'<div class="report-headline">{inner}</div>')
+
+
+def tipping_point_html(tp: dict, *, rule: DisclosureRule) -> _HTML:
+    """One plain sentence on the missing ratings and how different they would have to be to matter.
+
+    Parameters
+    ----------
+    tp : dict
+        From :func:`analysis.missing.recovery_tipping_point`.
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.present import tipping_point_html
+    >>> tp = {"rate": .49, "ci_low": .46, "ci_high": .52, "missing": 441, "n": 1491, "expected_unrated": .49,
+    ...       "odds_ratio_low": .59, "unrated_rate_low": .39, "odds_ratio_high": 1.83, "unrated_rate_high": .6}
+    >>> "39%" in str(tipping_point_html(tp, rule=disclosure_rule("internal")))
+    True
+    """
+    if not tp.get("missing") or tp.get("rate") is None or not rule.allows(tp.get("n")):
+        return _HTML("")
+    text = f"{rule.count(tp['missing'])} of {rule.count(tp['n'])} discharged episodes have no recovery rating. "
+    if not rule.allows(tp["missing"]):  # rates among so few unrated patients are not shown
+        return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
+    text += (f"The headline rate assumes they recovered as often as rated patients with the same pain scores and "
+             f"case mix (about {100 * tp['expected_unrated']:.0f}% of them). ")
+    if tp.get("unrated_rate_low") is not None:
+        text += (f"The rate would drop to the lower end of its 95% interval ({100 * tp['ci_low']:.0f}%) only if no "
+                 f"more than {100 * tp['unrated_rate_low']:.0f}% of the unrated patients had in fact recovered "
+                 f"(odds {tp['odds_ratio_low']:.2f} times those of similar rated patients)")
+        if tp.get("unrated_rate_high") is not None:
+            text += (f", and rise to the upper end ({100 * tp['ci_high']:.0f}%) only if at least "
+                     f"{100 * tp['unrated_rate_high']:.0f}% had")
+        text += "."
+    else:
+        text += "Even very different recovery among the unrated patients would keep the rate within its interval."
+    return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
+
+
+def evalue_html(adjusted: dict) -> _HTML:
+    """What the E-values mean, and the events-per-parameter cautions of the models, in plain words.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, adjusted_comparisons
+    >>> from analysis.present import evalue_html
+    >>> out = str(evalue_html(adjusted_comparisons(derive_outcomes(load_records("data/sample")))))
+    >>> "E-value" in out, "Caution" in out
+    (True, True)
+    """
+    text = ("E-value: how strongly an unmeasured factor (for example severity not captured by the case mix) "
+            "would have to be linked, as a risk ratio, to both the choice of modality and the outcome to explain "
+            "a difference away. Values near 1 mean a weak hidden factor could do it; the E-value of the interval "
+            "is 1 whenever the interval already includes no difference.")
+    parts = [f"<p>{html.escape(text)}</p>"]
+    what = {"recovered": ("recovery", "recoveries or non-recoveries, whichever is fewer"),
+            "surgery": ("surgery", "surgeries")}
+    for key, (name, events) in what.items():
+        epv = adjusted.get("events_per_parameter", {}).get(key)
+        if epv is not None and epv < 10:
+            msg = (f"Caution (marked !): the {name} model rests on only {epv:.1f} {events} per estimated parameter "
+                   "(fewer than 10 is too few for stable estimates); read its ratios as rough.")
+            parts.append(f'<p class="report-note">{html.escape(msg)}</p>')
+    return _HTML("".join(parts))
+
+
+def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates: list[str],
+                 rule: DisclosureRule, cluster: str = "none", method: dict | None = None,
+                 imputations: int = 20) -> _HTML:
+    """Plain-language methods and definitions, and the disclosure rule applied."""
+    from ..methods import COVARIATE_LABELS
+
+    adj = ", ".join(COVARIATE_LABELS.get(c, c) for c in covariates) or "nothing (too little variation)"
+    pop = "surgical candidates" if settings.population == "candidates" else "all episodes"
+    items = [
+        ("Leg pain change", "last leg pain rating of the episode (at a later visit than the first) minus the "
+         "rating at the first visit, on the 0-10 scale; negative means less pain."),
+        ("Responder", f"leg pain improved by at least {settings.responder_points:g} points and at least "
+         f"{100 * settings.responder_fraction:.0f}% of the first rating (Ostelo et al. 2008)."),
+        ("Recovered", "global change at discharge rated 6 (much improved) or 7 (completely recovered) on the "
+         "7-point scale. The headline figure counts every discharged episode: a missing rating is filled in "
+         f"{imputations} times at random from what was recorded (leg pain change, case mix, modality, discharge "
+         "reason and number of visits) and the results are combined by Rubin's rules (multiple imputation). "
+         "The table by modality shows the rate among those who gave a rating."),
+        ("Surgery-free", f"Kaplan-Meier probability of no spinal surgery by {settings.horizon_days} days among "
+         f"{pop}, counting each patient for as long as their surgery status is known."),
+        ("Intervals", "95% confidence intervals: Wilson for percentages, t for means, log(-log) for "
+         "Kaplan-Meier, Wald for model estimates."),
+        ("Adjusted comparisons", f"each modality against {reference_label} (the modality with most episodes "
+         f"unless chosen otherwise), adjusted for {adj}. Models: " + "; ".join(
+             f"{k.replace('_', ' ')}: {v}" for k, v in (method or {}).items()) + ". "
+         + ("Patients of one " + cluster + " tend to do alike, so the intervals and p values allow for "
+            "episodes being grouped by " + cluster + ". " if cluster != "none" else
+            "Episodes are treated as independent. ")
+         + "p values are Holm-adjusted within each outcome, because several modalities are compared at once. "
+         "A model with fewer than 10 events per estimated parameter is marked with a caution: its estimates "
+         "may be unstable."),
+        ("E-value", "for each comparison, the minimum strength of association (as a risk ratio) that an "
+         "unmeasured confounder would need with both the modality and the outcome to explain the association "
+         "away (VanderWeele and Ding 2017); odds and hazard ratios of common outcomes are converted first."),
+        ("Log-rank test", "tests whether the surgery-free curves of the modalities differ over the whole "
+         "follow-up."),
+        ("Benchmarking", "each therapist's (or clinic's) patients compared with what their case mix predicts: the "
+         "expected outcome comes from a model of baseline leg pain, age band, sex, symptom duration and cause that "
+         "knows neither the therapist nor the modality. The difference is observed minus expected, with a 95% "
+         "interval; the shrunken figure pulls small caseloads towards the average. The funnel's 99.8% limits "
+         "allow for the usual spread between therapists (Spiegelhalter 2005); a point outside them is worth a "
+         "conversation, not a verdict, and the choice of modality is part of what is being compared. "
+         "Therapists with fewer than 40 episodes are listed without figures."),
+    ]
+    body = "".join(f"<li><strong>{html.escape(a)}</strong>: {html.escape(b)}</li>" for a, b in items)
+    return _HTML(f"<ul>{body}</ul><p><strong>{html.escape(rule.statement)}</strong></p>"
+                 "<p>No patient- or episode-level data and no identifiers appear in this report.</p>")
+
+
+def _name(labels, code):
+    return (labels or {}).get(code, code)
+
+
+def alt_trajectories(traj: pd.DataFrame, *, labels=None, min_n: int = 1) -> str:
+    """Alternative text for the leg-pain trajectory figure, from its data."""
+    t = traj[traj["n"] >= min_n]
+    if t.empty:
+        return "Line chart of mean leg pain by visit number; too few episodes to show."
+    first = t[t["visit_no"] == t["visit_no"].min()]
+    return (f"Line chart of mean leg pain (0-10) by visit number for {t['group'].nunique()} modalities, visits "
+            f"{int(t['visit_no'].min())} to {int(t['visit_no'].max())}. At the first visit means range from "
+            f"{first['mean'].min():.1f} to {first['mean'].max():.1f}; every line falls over the visits.")
+
+
+def alt_survival(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule) -> str:
+    """Alternative text for the Kaplan-Meier figure, from the crude outcome table."""
+    rows = crude.iloc[1:]
+    shown = rows[rows["surgery_free_n"].map(rule.allows) & rows["surgery_free_rate"].notna()
+                 & rows["surgery_free_events"].map(rule.allows_events)]
+    text = (f"Kaplan-Meier curves of the proportion surgery-free over {settings.horizon_days} days for "
+            f"{len(rows)} modalities, with the numbers at risk every 90 days in a table below.")
+    if len(shown):
+        lo, hi = shown.loc[shown["surgery_free_rate"].idxmin()], shown.loc[shown["surgery_free_rate"].idxmax()]
+        text += (f" At {settings.horizon_days} days the surgery-free proportion ranges from "
+                 f"{100 * lo['surgery_free_rate']:.0f}% ({lo['label']}) to {100 * hi['surgery_free_rate']:.0f}% "
+                 f"({hi['label']}).")
+    return text
+
+
+def alt_forest(adjusted: pd.DataFrame, *, estimate: str, labels=None, reference_label: str = "") -> str:
+    """Alternative text for a forest plot, from its table."""
+    what = {"difference": "difference in final leg pain (points)", "odds_ratio": "odds ratio of recovery",
+            "hazard_ratio": "hazard ratio of surgery"}[estimate]
+    parts = []
+    for r in adjusted.to_dict("records"):
+        if pd.isna(r[estimate]):
+            hidden = isinstance(r.get("note"), str) and r["note"].startswith("not shown")
+            parts.append(f"{_name(labels, r['modality'])} {'not shown (too few episodes)' if hidden else 'not estimable'}")
+        else:
+            parts.append(f"{_name(labels, r['modality'])} {r[estimate]:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})")
+    return (f"Forest plot of the adjusted {what} against {reference_label}, with 95% confidence intervals: "
+            + "; ".join(parts) + ".")
+
+
+def alt_adjusted_funnel(bench: pd.DataFrame, *, unit: str = "therapist", outcome: str = "recovery") -> str:
+    """Alternative text for the risk-adjusted funnel plot, from its table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.present import alt_adjusted_funnel
+    >>> b = pd.DataFrame({"unit": ["T1", "T2"], "n": [50, 60], "difference": [2.0, -3.0], "flag": [None, "below"]})
+    >>> alt_adjusted_funnel(b).endswith("Below the 99.8% limits: T2.")
+    True
+    """
+    shown = bench[bench["difference"].notna()]
+    if shown.empty:
+        return f"Risk-adjusted funnel plot of {outcome} by {unit}: no {unit} has enough episodes to show."
+    text = (f"Risk-adjusted funnel plot of {outcome}: for each of {len(shown)} {unit}s, observed minus expected "
+            f"(given their patients' case mix) against their number of episodes, with 95% and 99.8% limits "
+            f"around zero. ")
+    above = shown.loc[shown["flag"] == "above", "unit"].astype(str).tolist()
+    below = shown.loc[shown["flag"] == "below", "unit"].astype(str).tolist()
+    if not above and not below:
+        outside95 = int(((shown["ci_low"] > 0) | (shown["ci_high"] < 0)).sum()) if "ci_low" in shown else 0
+        return text + ("All lie within the 99.8% limits; " + (f"{outside95} differ from expected by more than "
+                       "their own 95% interval." if outside95 else "none differs clearly from expected."))
+    if above:
+        text += f"Above the 99.8% limits: {', '.join(above)}. "
+    if below:
+        text += f"Below the 99.8% limits: {', '.join(below)}."
+    return text.strip()
+
+
+def alt_funnel(funnel: pd.DataFrame, *, unit: str = "clinic") -> str:
+    """Alternative text for the funnel plot."""
+    if funnel.empty:
+        return f"Funnel plot of recovery by {unit}: no {unit} has enough episodes to show."
+    out99 = funnel.loc[funnel["outside_99.8"], "unit"].tolist()
+    out95 = funnel.loc[funnel["outside_95"] & ~funnel["outside_99.8"], "unit"].tolist()
+    text = (f"Funnel plot of the recovery rate of {len(funnel)} {unit}s against their number of rated episodes, "
+            f"around the overall rate of {100 * funnel['overall'].iloc[0]:.0f}%. ")
+    if not out95 and not out99:
+        return text + "All lie within the 95% limits."
+    if out99:
+        text += f"Outside the 99.8% limits: {', '.join(map(str, out99))}. "
+    if out95:
+        text += f"Outside the 95% but within the 99.8% limits: {', '.join(map(str, out95))}."
+    return text.strip()
+
+
+def logrank_html(test: dict) -> _HTML:
+    """The log-rank test result in a sentence."""
+    if test.get("chi2") is None or pd.isna(test["chi2"]):
+        return _HTML("<p>The log-rank test could not be computed (it needs two modalities and at least one surgery).</p>")
+    p = "p < 0.001" if test["p"] < 0.001 else f"p = {test['p']:.3f}"
+    verdict = ("the curves differ more than chance alone would explain" if test["p"] < 0.05
+               else "no clear evidence that the curves differ")
+    return _HTML(f"<p>Log-rank test over the whole follow-up: chi-squared {test['chi2']:.2f} on {test['df']} "
+                 f"degrees of freedom, {p}: {verdict}.</p>")
+
+

@@ -1,0 +1,453 @@
+"""Tables for people: the baseline table ("Table 1") by modality.
+
+Each variable is summarised by its *declared* type in the records contract
+(:mod:`analysis.schema`), never a guessed one: categories as n (%), whole
+numbers and numbers as mean (SD) and median [IQR], yes/no as n (%). Missing
+values get their own row. An ``Overall`` column comes first. Each group's
+standardised mean difference (SMD) is against the reference group (the
+modality with most episodes unless chosen; for categories, the multi-level SMD
+of Yang & Dalton 2012). An SMD above 0.1 is the usual sign that a group differs
+from the reference in case mix. (The largest of all pairs is not used: with
+nine modalities it exceeds 0.1 even when labels are shuffled at random.)
+
+:func:`baseline_table` returns a tidy, numeric long table (so reports can
+apply disclosure control to every count); :func:`format_baseline_table` turns
+it into the familiar wide table of strings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..disclosure import (
+    CellState,
+    DisclosureRule,
+    baseline_states,
+    column_states,
+    protect,
+)
+
+__all__ = ["display_table", "format_adjusted_table", "format_baseline_table", "format_benchmark_table", "format_completeness_table", "format_estimate", "format_exclusions", "format_outcome_table", "format_recovery_missing_table"]
+
+
+def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) -> pd.DataFrame:
+    """Wide, human-readable Table 1 from :func:`baseline_table`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`baseline_table`.
+    rule : DisclosureRule, optional, keyword-only
+        Disclosure control for every count, percentage and summary
+        (:func:`analysis.disclosure.disclosure_rule`); default exact figures.
+    decimals : int, keyword-only
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Characteristic``, ``Overall``, one per group label. Under
+        each characteristic a row ``SMD against <reference>`` gives each
+        group's SMD against the reference group (above 0.1 marked ``(>0.1)``).
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import baseline_table
+    >>> from analysis.present import format_baseline_table
+    >>> wide = format_baseline_table(baseline_table(derive_outcomes(load_records("data/sample"))))
+    >>> list(wide.columns[:2]), wide.iloc[0, 0]
+    (['Characteristic', 'Overall'], 'Episodes, n')
+    """
+    from ..disclosure import disclosure_rule
+
+    rule = rule or disclosure_rule("none")
+    allowed = rule.allows
+    f = f"{{:.{decimals}f}}"
+    states = baseline_states(table, rule) if rule.name != "none" else {}
+
+    def state(var, lev, g):
+        return states.get((var, lev, g), CellState.SHOWN)
+
+    def cell(r) -> str:
+        if r["kind"] == "count":
+            return rule.count_in(r["n"], state("episodes", "n", r["group"]))
+        if r["level"] in ("mean (SD)", "median [IQR]"):
+            if r["n"] == 0:
+                return ""
+            if not allowed(r["n"]):
+                return "-" if rule.name != "public" else "*"
+            if r["level"] == "median [IQR]":
+                return f"{f.format(r['median'])} [{f.format(r['q1'])}, {f.format(r['q3'])}]"
+            sd = "" if np.isnan(r["sd"]) else f" ({f.format(r['sd'])})"
+            return f"{f.format(r['mean'])}{sd}"
+        st = state(r["variable"], r["level"], r["group"])
+        if st != CellState.SHOWN:
+            return rule.count_in(r["n"], st)
+        # a percentage gives its denominator away: none where the group's episodes or missing count is hidden
+        hidden_denominator = (state("episodes", "n", r["group"]) != CellState.SHOWN
+                              or state(r["variable"], "Missing", r["group"]) != CellState.SHOWN)
+        if hidden_denominator and r["level"] != "Missing":
+            return rule.count(r["n"])
+        if r["level"] == "Missing" and state("episodes", "n", r["group"]) != CellState.SHOWN:
+            return rule.count(r["n"])
+        return rule.count_percent(r["n"], r["denominator"], decimals=decimals)
+
+    t = table.copy()
+    t["cell"] = [cell(r) for r in t.to_dict("records")]
+    order_groups = list(dict.fromkeys(t["group_label"]))
+    var_order = list(dict.fromkeys(t["variable"]))
+    ref = table.attrs.get("reference")
+    ref_label = next((lab for g, lab in zip(t["group"], t["group_label"]) if g == ref), ref)
+    out_rows = []
+    for var in var_order:
+        sub = t[t["variable"] == var]
+        first = sub.iloc[0]
+        if first["kind"] == "count":
+            row = {"Characteristic": "Episodes, n"}
+            row.update({g: c for g, c in zip(sub["group_label"], sub["cell"])})
+            out_rows.append(row)
+            continue
+        if first["kind"] == "binary":
+            yes = sub[sub["level"] == "yes"]
+            row = {"Characteristic": f"{first['label']}, n (%)"}
+            row.update({g: c for g, c in zip(yes["group_label"], yes["cell"])})
+            out_rows.append(row)
+            levels = ["Missing"] if (sub["level"] == "Missing").any() else []
+        else:
+            head = f"{first['label']}, n (%)" if first["kind"] == "categorical" else first["label"]
+            out_rows.append({"Characteristic": head, **{g: "" for g in order_groups}})
+            levels = list(dict.fromkeys(sub["level"]))
+        for lev in levels:
+            ls = sub[sub["level"] == lev]
+            row = {"Characteristic": f"    {lev}"}
+            row.update({g: c for g, c in zip(ls["group_label"], ls["cell"])})
+            out_rows.append(row)
+        if ref is not None:
+            per = sub.drop_duplicates("group").set_index("group_label")["smd"]
+            row = {"Characteristic": f"    SMD against {ref_label}"}
+            row.update({g: ("" if pd.isna(v) else f"{v:.2f}" + (" (>0.1)" if v > 0.1 else "")) for g, v in per.items()})
+            out_rows.append(row)
+    return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups]).fillna("")
+
+
+def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
+    """One crude estimate of :func:`analysis.compare.outcome_table` as shown under a disclosure rule.
+
+    Parameters
+    ----------
+    row : mapping
+        A row of the outcome table.
+    key : {"leg_pain_change", "responder", "recovered", "surgery_free"}
+    rule : DisclosureRule, keyword-only
+
+    Returns
+    -------
+    (value, interval) : tuple of str
+        e.g. ``("49%", "46 to 52")`` or ``("-2.3", "-2.4 to -2.2")``; the value is
+        ``rule.hidden`` (and the interval empty) when it rests on too few episodes
+        (or, under the public rule, a percentage's numerator is 1-7).
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.present import format_estimate
+    >>> row = {"recovered_n": 200, "recovered_events": 30, "recovered_rate": 0.15,
+    ...        "recovered_ci_low": 0.107, "recovered_ci_high": 0.206}
+    >>> format_estimate(row, "recovered", rule=disclosure_rule("internal"))
+    ('15%', '11 to 21')
+    """
+    n = row[f"{key}_n"]
+    estimate = row[f"{key}_mean" if key == "leg_pain_change" else f"{key}_rate"]
+    if not n or pd.isna(estimate):
+        return "-", ""
+    if not rule.allows(n):
+        return rule.hidden, ""
+    low, high = row[f"{key}_ci_low"], row[f"{key}_ci_high"]
+    if key == "leg_pain_change":
+        return f"{estimate:+.1f}", (f"{low:+.1f} to {high:+.1f}" if pd.notna(low) else "")
+    if key != "leg_pain_change" and f"{key}_events" in row and not rule.allows_events(row[f"{key}_events"]):
+        return rule.hidden, ""  # public: no rate resting on 1-7 events
+    if rule.name == "public" and key != "surgery_free":  # counted percentages: from rounded figures
+        value = rule.percent(row[f"{key}_events"], n)
+        if value == "*":
+            return "*", ""
+    else:
+        value = f"{100 * estimate:.0f}%"
+    return value, (f"{100 * low:.0f} to {100 * high:.0f}" if pd.notna(low) else "")
+
+
+def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=None) -> pd.DataFrame:
+    """Crude outcomes by modality as a readable table, with disclosure control.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis.compare.outcome_table`.
+    horizon_days : int, keyword-only
+    rule : DisclosureRule, optional, keyword-only
+        From :func:`analysis.disclosure.disclosure_rule`; default ``internal``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``Modality``, ``Episodes``, ``Leg pain change, points (95% CI)``,
+        ``Responders (95% CI)``, ``Recovered (95% CI)``,
+        ``Surgery-free at N days (95% CI)``, each rate with its denominator.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, outcome_table
+    >>> from analysis.present import format_outcome_table
+    >>> rec = load_records("data/sample")
+    >>> t = format_outcome_table(outcome_table(derive_outcomes(rec), labels=rec.labels))
+    >>> t.columns[1], t.iloc[0, 0]
+    ('Episodes', 'Overall')
+    """
+    from ..disclosure import disclosure_rule
+
+    rule = rule or disclosure_rule("internal")
+    recs = table.to_dict("records")
+    keys = ("leg_pain_change", "responder", "recovered", "surgery_free")
+    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
+    states = {k: (column_states([r[f"{k}_n"] for r in recs], rule) if overall_first else [0] * len(recs))
+              for k in keys}
+    ep_states = column_states([r["episodes"] for r in recs], rule) if overall_first else [0] * len(recs)
+
+    def cell(i, r, key):
+        value, ci = format_estimate(r, key, rule=rule)
+        if value in ("-", "*"):
+            return value
+        n = rule.count_in(r[f"{key}_n"], states[key][i])
+        return f"{value}{f' ({ci})' if ci else ''}, n = {n if n != rule.hidden else 'not shown'}"
+
+    rows = []
+    for i, r in enumerate(recs):
+        cell_ = lambda key: cell(i, r, key)  # noqa: E731
+        rows.append({
+            "Modality": r["label"],
+            "Episodes": rule.count_in(r["episodes"], ep_states[i]),
+            "Leg pain change, points (95% CI)": cell_("leg_pain_change"),
+            "Responders (95% CI)": cell_("responder"),
+            "Recovered (95% CI)": cell_("recovered"),
+            f"Surgery-free at {horizon_days} days (95% CI)": cell_("surgery_free"),
+        })
+    return pd.DataFrame(rows)
+
+
+def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.DataFrame:
+    """The three adjusted comparisons side by side, one row per modality.
+
+    Each cell: estimate (95% CI), the Holm-adjusted p value and the E-value;
+    a caution (fewer than 10 events per parameter) is marked with ``!``.
+    Model estimates are exempt from count-based disclosure control.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes, adjusted_comparisons
+    >>> from analysis.present import format_adjusted_table
+    >>> rec = load_records("data/sample")
+    >>> t = format_adjusted_table(adjusted_comparisons(derive_outcomes(rec)), labels=rec.labels)
+    >>> list(t.columns)[:2], "Holm p" in t.iloc[0, 1]
+    (['Modality', 'Leg pain difference, points (95% CI)'], True)
+    """
+    labels = labels or {}
+
+    def cell(r, est, fmt):
+        if pd.isna(r[est]):
+            hidden = isinstance(r.get("note"), str) and r["note"].startswith("not shown")
+            return "not shown (too few episodes)" if hidden else "not estimable"
+        p = "Holm p < 0.001" if r["p_holm"] < 0.001 else f"Holm p = {r['p_holm']:.3f}"
+        caution = " !" if isinstance(r.get("note"), str) and r["note"].startswith("caution") else ""
+        return (f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}, "
+                f"E-value {r['e_value']:.2f}{caution}")
+
+    lp = adjusted["leg_pain_change"].set_index("modality")
+    rc = adjusted["recovered"].set_index("modality")
+    sg = adjusted["surgery"].set_index("modality")
+    rows = []
+    for m in lp.index:
+        rows.append({
+            "Modality": labels.get(m, m),
+            "Leg pain difference, points (95% CI)": cell(lp.loc[m], "difference", "+.2f"),
+            "Recovered, odds ratio (95% CI)": cell(rc.loc[m], "odds_ratio", ".2f"),
+            "Surgery, hazard ratio (95% CI)": cell(sg.loc[m], "hazard_ratio", ".2f"),
+        })
+    return pd.DataFrame(rows)
+
+
+def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = None, rule=None) -> pd.DataFrame:
+    """Recovery with missing ratings imputed, beside the complete-case rate, under a disclosure rule.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis.missing.recovery_missing_adjusted`.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import recovery_missing_adjusted
+    >>> from analysis.present import format_recovery_missing_table
+    >>> t = format_recovery_missing_table(recovery_missing_adjusted(derive_outcomes(load_records("data/sample"))))
+    >>> list(t.columns)[:3]
+    ['Group', 'Discharged episodes', 'Without a rating']
+    """
+    from ..disclosure import disclosure_rule
+
+    labels = labels or {}
+    rule = rule or disclosure_rule("internal")
+    recs = table.to_dict("records")
+    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
+    n_st = column_states([r["n"] for r in recs], rule) if overall_first else [0] * len(recs)
+    m_st = column_states([r["missing"] for r in recs], rule) if overall_first else [0] * len(recs)
+    rows = []
+    for i, r in enumerate(recs):
+        n, miss = r["n"], r["missing"]
+        rated = n - miss
+        ok = (pd.notna(r["rate"]) and rule.allows(n) and (rule.name != "public" or rule.allows(rated))
+              and rule.allows_events(round(r["complete_case_rate"] * rated) if rated else 0))
+        mi = f"{100 * r['rate']:.0f}% ({100 * r['ci_low']:.0f} to {100 * r['ci_high']:.0f})" if ok else rule.hidden
+        cc_ok = (pd.notna(r["complete_case_rate"]) and rule.allows(rated)
+                 and rule.allows_events(round(r["complete_case_rate"] * rated)))
+        shown_pct = n_st[i] == CellState.SHOWN and m_st[i] == CellState.SHOWN
+        rows.append({"Group": labels.get(r["group"], r["group"]), "Discharged episodes": rule.count_in(n, n_st[i]),
+                     "Without a rating": (rule.count_percent(miss, n, decimals=0) if shown_pct
+                                          else rule.count_in(miss, m_st[i])),
+                     "Recovered, missing ratings imputed (95% CI)": mi,
+                     "Recovered among those rated": f"{100 * r['complete_case_rate']:.0f}%" if cc_ok else rule.hidden})
+    return pd.DataFrame(rows)
+
+
+def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, unit_label: str = "Therapist",
+                           rule=None) -> pd.DataFrame:
+    """Observed against expected per unit, both outcomes side by side, for people.
+
+    Parameters
+    ----------
+    leg_pain, recovered : pandas.DataFrame
+        From :func:`analysis.benchmark.benchmark_units` for each outcome.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import benchmark_units
+    >>> from analysis.present import format_benchmark_table
+    >>> o = derive_outcomes(load_records("data/sample"))
+    >>> t = format_benchmark_table(benchmark_units(o), benchmark_units(o, outcome="recovered"))
+    >>> list(t.columns)[:2]
+    ['Therapist', 'Episodes (leg pain)']
+    """
+    from ..disclosure import disclosure_rule
+
+    rule = rule or disclosure_rule("internal")
+
+    def cell(r, unit, fmt):
+        if pd.isna(r["difference"]):
+            return r["note"] or "not shown"
+        flag = {"above": " (above the 99.8% limit)", "below": " (below the 99.8% limit)"}.get(r["flag"], "")
+        return (f"{r['observed']:{fmt}} vs {r['expected']:{fmt}} expected: {r['difference']:+{fmt}}{unit} "
+                f"({r['ci_low']:+{fmt}} to {r['ci_high']:+{fmt}}); shrunken {r['shrunken']:+{fmt}}{flag}")
+
+    rc = recovered.set_index("unit")
+    rows = []
+    for r in leg_pain.to_dict("records"):
+        q = rc.loc[r["unit"]].to_dict() if r["unit"] in rc.index else None
+        rows.append({
+            unit_label: r["unit"],
+            "Episodes (leg pain)": rule.count(r["n"]),
+            "Final leg pain, points: observed vs expected, difference (95% CI)": cell(r, "", ".1f"),
+            "Episodes (rated)": rule.count(q["n"]) if q else "",
+            "Recovered, %: observed vs expected, difference in points (95% CI)": cell(q, "", ".0f") if q else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None, rule=None) -> pd.DataFrame:
+    """Completeness of each outcome by group as a readable table, with disclosure control.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`analysis.describe.completeness_table`.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import completeness_table
+    >>> from analysis.present import format_completeness_table
+    >>> t = format_completeness_table(completeness_table(derive_outcomes(load_records("data/sample"))))
+    >>> t.columns[0], t.iloc[0, 0]
+    ('Group', 'Overall')
+    """
+    from ..disclosure import disclosure_rule
+
+    labels = labels or {}
+    rule = rule or disclosure_rule("internal")
+    from ..methods import COMPLETENESS_ITEMS
+
+    recs = table.to_dict("records")
+    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
+    keys = {key: (f"{key}_n" if f"{key}_n" in recs[0] else key) for key in COMPLETENESS_ITEMS} if recs else {}
+    states = {col: (column_states([r[col] for r in recs], rule) if overall_first else [0] * len(recs))
+              for col in ["episodes", *keys.values()]}
+    rows = []
+    for i, r in enumerate(recs):
+        ep_hidden = states["episodes"][i] != CellState.SHOWN
+        row = {"Group": labels.get(r["group"], r["group"]), "Episodes": rule.count_in(r["episodes"], states["episodes"][i])}
+        for key, name in COMPLETENESS_ITEMS.items():
+            col = keys[key]
+            n, st = r[col], states[col][i]
+            if st != CellState.SHOWN or ep_hidden:  # a percentage of a hidden total gives the total away
+                row[name] = rule.count_in(n, st)
+            else:
+                row[name] = rule.count_percent(n, r["episodes"], decimals=0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def display_table(df: pd.DataFrame):
+    """A table styled for notebooks: no index, first column left-aligned with its indentation kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.present import display_table
+    >>> "text-align: left" in display_table(pd.DataFrame({"a": ["  x"], "b": [1]})).to_html()
+    True
+    """
+    first = df.columns[0]
+    return (df.style.hide(axis="index")
+            .set_properties(subset=[first], **{"text-align": "left", "white-space": "pre"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+def format_exclusions(table: pd.DataFrame, *, rule: DisclosureRule) -> pd.DataFrame:
+    """The exclusions table for people, counts under the disclosure rule.
+
+    Included + left out = all episodes (shown exactly elsewhere), so a hidden
+    count's partner in its row is hidden too (secondary suppression).
+    """
+    from ..disclosure import CellState
+
+    inc = [""] * len(table)
+    exc = [""] * len(table)
+    for _, idx in table.groupby("analysis", sort=False).indices.items():
+        rows = table.iloc[idx]
+        included = int(rows["included"].iloc[0])
+        v = [included, *(int(x) for x in rows["excluded"])]
+        v.append(sum(v))  # all episodes, shown exactly elsewhere in the report
+        if rule.name == "none":
+            st = [CellState.SHOWN] * len(v)
+        else:
+            st = protect(v, [rule.small(x) for x in v[:-1]] + [False],
+                         [(np.arange(len(v)), np.r_[np.ones(len(v) - 1), -1.0])], rounding=rule.rounding).tolist()
+        for j, i in enumerate(idx):
+            inc[i] = rule.count_in(included, st[0])
+            exc[i] = rule.count_in(v[j + 1], st[j + 1])
+    return pd.DataFrame({
+        "Analysis": table["analysis"],
+        "Episodes included": inc,
+        "Left out": exc,
+        "Reason": table["reason"],
+    })
+
+

@@ -1,0 +1,131 @@
+"""Reading the files of a data folder: formats, encodings and empty cells.
+
+CSV (UTF-8 with or without a byte-order mark; Windows-1252 read and converted;
+anything else refused by name), Parquet and Excel (.xlsx). Text columns of the
+contract are read as text, so leading zeros survive; an empty (or blank) text
+cell is a missing value in every format (spec section 2). A file that cannot be
+read is a problem with its name, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ._problems import _Log
+from .schema import ColumnSpec
+
+__all__: list[str] = []
+
+_EXTENSIONS = (".csv", ".parquet", ".xlsx")
+
+
+def _find_files(folder: Path, log: _Log) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for table in ("episodes", "visits", "modalities"):
+        exts = (".csv",) if table == "modalities" else _EXTENSIONS
+        hits = [folder / f"{table}{ext}" for ext in exts if (folder / f"{table}{ext}").is_file()]
+        if len(hits) > 1:
+            log.add(folder.name, None, None, f"has more than one {table} file ({', '.join(h.name for h in hits)}); keep one")
+        elif hits:
+            found[table] = hits[0]
+        elif table != "modalities":
+            others = sorted(p.name for p in folder.iterdir() if p.stem.lower() == table)
+            hint = f" (found {', '.join(others)}: use .csv, .parquet or .xlsx)" if others else ""
+            log.add(folder.name or str(folder), None, None, f"has no {table} file: expected {table}.csv, {table}.parquet or {table}.xlsx{hint}")
+    return found
+
+
+def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFrame | None:
+    text_cols = {s.name: pa.string() for s in specs if s.kind in ("text", "date", "codes", "boolean")}
+    convert = pacsv.ConvertOptions(column_types=text_cols, null_values=[""], strings_can_be_null=True,
+                                   true_values=[], false_values=[])
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        log.add(path.name, None, None, "is empty: it has no header and no records")
+        return None
+    table = None
+    for encoding in ("utf8", "cp1252"):
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 22),  # 4 MB: both cores busy
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=convert,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+            msg = "UTF8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            if "UTF8" in msg or "UTF-8" in msg or "decode" in msg.lower():
+                if encoding == "utf8" and _decodes(path, "cp1252"):
+                    continue
+                break
+            m = re.search(r"[Rr]ow #(\d+)", msg)
+            where = f" near row {int(m.group(1))}" if m else ""
+            if "Expected" in msg and "columns" in msg:
+                log.add(path.name, None, None, f"could not be read: a line{where} has a different number of cells from the header (a comma inside a value that is not in quotes?)")
+            elif "uplicate" in msg:
+                log.add(path.name, 1, None, "has the same column name twice in its header")
+            else:
+                log.add(path.name, None, None, f"could not be read as CSV{where}")
+            return None
+        try:
+            _ = table.column_names  # a header that is not valid text fails here
+            bad_bytes = any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types)
+        except UnicodeDecodeError:
+            bad_bytes = True
+        if bad_bytes:
+            table = None  # bytes that are not UTF-8 text
+            if encoding == "utf8" and _decodes(path, "cp1252"):
+                continue
+        break
+    if table is None:
+        log.add(path.name, None, None, "is not UTF-8 text (nor Windows-1252); save it from your spreadsheet as 'CSV UTF-8'")
+        return None
+    names = table.column_names
+    if len(set(names)) != len(names):
+        log.add(path.name, 1, None, "has the same column name twice in its header")
+        return None
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+def _empty_is_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """An empty (or blank) text cell is a missing value, in every format (spec section 2)."""
+    out = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_string_dtype(s.dtype):
+            text = s.astype("str").where(s.notna())
+            out[c] = text.where(text.str.strip() != "")
+        else:
+            out[c] = s
+    return pd.DataFrame(out, index=df.index)
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    try:
+        path.read_bytes().decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFrame | None:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path, specs, log)
+    try:
+        if suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
+            df = df.astype({c: "str" for c in df.columns})
+        return _empty_is_missing(df)
+    except Exception:  # any reader failure is a data problem, never a traceback
+        kind = "Parquet" if suffix == ".parquet" else "Excel (.xlsx)"
+        log.add(path.name, None, None, f"could not be read as a {kind} file; is it damaged or another format?")
+        return None

@@ -1,0 +1,288 @@
+"""The records contract's rules: typing each column, column rules (pandera) and cross-table rules.
+
+Cells that cannot be typed, values outside their allowed set or bounds,
+repeated ids, orphan visits, visits out of order or after discharge, surgery
+without a day, follow-up before discharge or surgery, codes missing from the
+catalogue: each is reported through the problem log (:mod:`analysis.problems`)
+with file, row and column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import schema
+from ._identifiers import find_identifiers
+from ._problems import MAX_ROWS_PER_PROBLEM, _Log, _show
+from .schema import ColumnSpec
+
+__all__: list[str] = []
+
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+
+
+def _bad(log: _Log, file: str, column: str, s: pd.Series, mask: np.ndarray, expected: str, key: str) -> None:
+    rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        return
+    shown = [f"{_show(v)} is not {expected}" for v in s.iloc[rows[:MAX_ROWS_PER_PROBLEM]]]
+    log.add_rows(file, rows, column, shown, key=key)
+
+
+def _per_distinct(s: pd.Series, convert) -> pd.Series:
+    """``convert`` applied to the distinct values of a text column only, then spread back to every
+    row: a million start dates or yes/no cells hold a few thousand distinct values at most."""
+    codes, uniques = pd.factorize(s)
+    if len(uniques) * 4 > len(s):
+        return convert(s)
+    done = convert(pd.Series(uniques, dtype=s.dtype))
+    out = done.take(np.maximum(codes, 0))
+    out.index = s.index
+    return out.where(codes >= 0) if (codes < 0).any() else out
+
+
+def _bool_text(s: pd.Series) -> pd.Series:
+    text = s.astype("str").where(s.notna()).str.strip().str.lower()
+    return text.str.replace(r"\.0$", "", regex=True)
+
+
+def _date_text(s: pd.Series) -> pd.Series:
+    text = s.astype("str").where(s.notna()).str.strip()
+    text = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00$", r"\1", regex=True)
+    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
+
+
+def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarray) -> pd.Series:
+    """Convert one column to its declared type; report cells that cannot be converted."""
+    name = spec.name
+    if spec.kind in ("text", "codes"):
+        if not pd.api.types.is_string_dtype(s.dtype):
+            s = s.astype("str").where(s.notna())
+        return s.str.strip().replace("", None) if spec.allowed else s
+    if spec.kind == "boolean":
+        if pd.api.types.is_bool_dtype(s.dtype):
+            return s.astype("boolean")
+        text = _per_distinct(s, _bool_text)
+        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+        out[text.isin(_TRUE).to_numpy(dtype=bool)] = True
+        out[text.isin(_FALSE).to_numpy(dtype=bool)] = False
+        bad = (text.notna() & out.isna()).to_numpy(dtype=bool) & ~skip
+        _bad(log, file, name, s, bad, "yes or no (true/false, yes/no, y/n, 1/0)", "not yes or no")
+        skip |= bad
+        return out
+    if spec.kind == "date":
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            return s.astype("datetime64[s]")
+        out = _per_distinct(s, _date_text)
+        bad = (s.notna() & out.isna()).to_numpy(dtype=bool) & ~skip
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            log.add_rows(file, rows, name, "is not a date written YYYY-MM-DD (for example 2025-03-31)", key="not a date")
+        skip |= bad
+        return out.astype("datetime64[s]")
+    # integer / number
+    if pd.api.types.is_integer_dtype(s.dtype):  # fast path: nothing to parse
+        return s.astype("Int64") if spec.kind == "integer" else s.astype("float64")
+    if pd.api.types.is_bool_dtype(s.dtype):
+        s = s.astype("float64")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        num = s.astype("float64")
+        unparsed = np.zeros(len(s), dtype=bool)
+    else:
+        text = s.astype("str").where(s.notna()).str.strip()
+        num = pd.to_numeric(text, errors="coerce").astype("float64")
+        unparsed = (text.notna() & num.isna()).to_numpy(dtype=bool)
+    values = num.to_numpy()
+    unparsed = unparsed | np.isinf(values)
+    what = "a whole number" if spec.kind == "integer" else "a number"
+    _bad(log, file, name, s, unparsed & ~skip, what, f"not {what}")
+    skip |= unparsed
+    if spec.kind == "number":
+        return num.where(~unparsed)
+    with np.errstate(invalid="ignore"):
+        fractional = np.isfinite(values) & (np.floor(values) != values)
+        huge = np.isfinite(values) & (np.abs(values) > 1e12) & ~fractional
+    _bad(log, file, name, s, fractional & ~skip, "a whole number", "not a whole number")
+    rows = np.flatnonzero(huge & ~skip)
+    if len(rows):
+        log.add_rows(file, rows, name, "is far outside any sensible range (value not shown)", key="huge number")
+    skip |= fractional | huge
+    clean = num.where(~(unparsed | fractional | huge))
+    return clean.astype("Int64")
+
+
+# ------------------------------------------------------------------ column rules via pandera
+
+
+def _bounds_text(spec: ColumnSpec) -> str:
+    lo, hi = spec.minimum, spec.maximum
+    f = schema._fmt
+    if lo is not None and hi is not None:
+        return f"is outside {f(lo)}-{f(hi)}"
+    if lo is not None:
+        return f"is below {f(lo)}" if lo != 0 else "is negative"
+    return f"is above {f(hi)}"
+
+
+def _column_rules(df: pd.DataFrame, table: str, file: str, log: _Log, skip: dict[str, np.ndarray]) -> None:
+    specs = {s.name: s for s in schema.TABLES[table]}
+    present = [c for c in df.columns if c in specs]
+    # uniqueness is checked (and reported with the row it repeats) by the cross-table rules
+    sch = schema.pandera_schema(table).select_columns(present)
+    sch = sch.update_columns({c: {"unique": False} for c in present if specs[c].unique})
+    try:
+        sch.validate(df, lazy=True, inplace=True)  # checks only: nothing to copy or coerce
+        return
+    except pandera.errors.SchemaErrors as err:
+        fc = err.failure_cases
+    fc = fc[fc["index"].notna() & fc["column"].isin(present)]
+    for (column, check), grp in fc.groupby(["column", "check"], sort=False):
+        spec = specs[column]
+        idx = grp["index"].astype("int64").to_numpy()
+        keep = ~skip.get(column, np.zeros(len(df), dtype=bool))[idx]
+        idx, values = idx[keep], grp["failure_case"].to_numpy()[keep]
+        order = np.argsort(idx, kind="stable")
+        idx, values = idx[order], values[order]
+        if check == "not_nullable":
+            msg = "is empty, but a value is required"
+            log.add_rows(file, idx, column, msg, key=msg)
+        elif check.startswith("allowed") or check.startswith("isin"):
+            allowed = ", ".join(spec.allowed or ())
+            msgs = [f"{_show(v)} is not one of {allowed}" for v in values[:MAX_ROWS_PER_PROBLEM]]
+            log.add_rows(file, idx, column, msgs, key="not an allowed value")
+        elif check.startswith("minimum") or check.startswith("maximum") or "greater" in check or "less" in check:
+            msgs = [f"{_show(v)} {_bounds_text(spec)}" for v in values[:MAX_ROWS_PER_PROBLEM]]
+            log.add_rows(file, idx, column, msgs, key=_bounds_text(spec))
+        elif check == "field_uniqueness":
+            pass  # reported with the row it repeats by the cross-table rules
+        else:  # pragma: no cover - a check we did not declare
+            log.add_rows(file, idx, column, f"fails the rule '{check}'", key=check)
+
+
+# ------------------------------------------------------------------ cross-table rules
+
+
+def _first_position(ids: pd.Series, among: pd.Series) -> np.ndarray:
+    """For each of *ids*, the first row of *among* holding the same value (-1: empty, or absent).
+
+    Arrow's hash lookup (``index_in`` answers with a value's first position in
+    the value set): millions of ids never become Python strings.
+    """
+    idx = pc.index_in(pa.array(ids.astype("str")), value_set=pa.array(among.astype("str")), skip_nulls=True)
+    return pc.fill_null(idx, -1).to_numpy().astype("int64")
+
+
+def _repeats(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that repeat an earlier row's value, and the first row with that value."""
+    first = _first_position(ids, ids)
+    rows = np.flatnonzero((first >= 0) & (first != np.arange(len(first))))
+    return rows, first[rows]
+
+
+def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataFrame | None,
+                 files: dict[str, str], log: _Log, cache: dict) -> None:
+    ef, vf = files.get("episodes", "episodes"), files.get("visits", "visits")
+    if cat is not None and "code" in cat.columns:
+        rows, first = _repeats(cat["code"])
+        log.add_rows("modalities.csv", rows, "code", [f"the same code as row {f + 2}" for f in first], key="code repeated")
+    if ep is not None:
+        if "episode_id" in ep.columns:
+            rows, first = _repeats(ep["episode_id"])
+            log.add_rows(ef, rows, "episode_id", [f"the same episode_id as row {f + 2}; each episode needs its own id" for f in first], key="episode_id repeated")
+        if {"surgery", "surgery_day"} <= set(ep.columns):
+            surg = ep["surgery"].fillna(False).to_numpy(dtype=bool)
+            has_day = ep["surgery_day"].notna().to_numpy()
+            log.add_rows(ef, np.flatnonzero(surg & ~has_day), "surgery_day", "is empty, but surgery is yes: give the day of surgery", key="surgery without day")
+            no_surg = (ep["surgery"] == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712
+            log.add_rows(ef, np.flatnonzero(no_surg & has_day), "surgery_day", "is filled, but surgery is no", key="day without surgery")
+        elif "surgery" in ep.columns:
+            surg = ep["surgery"].fillna(False).to_numpy(dtype=bool)
+            log.add_rows(ef, np.flatnonzero(surg), "surgery_day", "is empty (the column is missing), but surgery is yes: give the day of surgery", key="surgery without day")
+        if {"followup_day", "discharge_day"} <= set(ep.columns):
+            fu, dd = ep["followup_day"], ep["discharge_day"]
+            bad = (fu < dd).fillna(False).to_numpy(dtype=bool)
+            msgs = [f"{a} is before discharge_day {b}; follow-up lasts at least until discharge" for a, b in zip(fu[bad], dd[bad])]
+            log.add_rows(ef, np.flatnonzero(bad), "followup_day", msgs, key="follow-up before discharge")
+        if {"followup_day", "surgery_day"} <= set(ep.columns):
+            fu, sd = ep["followup_day"], ep["surgery_day"]
+            bad = (fu < sd).fillna(False).to_numpy(dtype=bool)
+            msgs = [f"{a} is before surgery_day {b}; follow-up lasts at least until the surgery" for a, b in zip(fu[bad], sd[bad])]
+            log.add_rows(ef, np.flatnonzero(bad), "followup_day", msgs, key="follow-up before surgery")
+        if {"discharge_reason", "discharge_day"} <= set(ep.columns):
+            bad = ((ep["discharge_reason"] == "ongoing").fillna(False) & ep["discharge_day"].notna()).to_numpy(dtype=bool)
+            log.add_rows(ef, np.flatnonzero(bad), "discharge_day", "is filled, but discharge_reason is ongoing; leave it empty while the episode is ongoing", key="ongoing with discharge day")
+        if cat is not None and "modality" in ep.columns and "code" in cat.columns:
+            codes = set(cat["code"].dropna())
+            m = ep["modality"]
+            bad = (m.notna() & ~m.isin(codes)).to_numpy(dtype=bool)
+            msgs = [f"{_show(v)} is not a code in modalities.csv" for v in m[bad].iloc[:MAX_ROWS_PER_PROBLEM]]
+            log.add_rows(ef, np.flatnonzero(bad), "modality", msgs, key="modality not in catalogue")
+    if vi is None:
+        return
+    if cat is not None and "modalities" in vi.columns and "code" in cat.columns:
+        codes = set(cat["code"].dropna())
+        uniq = pd.Series(vi["modalities"].dropna().unique())
+        bad_vals = {}
+        for u in uniq:
+            unknown = [c.strip() for c in str(u).split(";") if c.strip() and c.strip() not in codes]
+            if unknown:
+                bad_vals[u] = unknown[0]
+        if bad_vals:
+            col = vi["modalities"]
+            bad = col.isin(list(bad_vals)).to_numpy(dtype=bool)
+            msgs = [f"{_show(bad_vals[v])} is not a code in modalities.csv" for v in col[bad].iloc[:MAX_ROWS_PER_PROBLEM]]
+            log.add_rows(vf, np.flatnonzero(bad), "modalities", msgs, key="code not in catalogue")
+    if ep is None or "episode_id" not in vi.columns or "episode_id" not in ep.columns:
+        return
+    pos = cache["pos"] = _first_position(vi["episode_id"], ep["episode_id"])
+    orphan = (pos < 0) & vi["episode_id"].notna().to_numpy()
+    if orphan.any():
+        orphan_rows = np.flatnonzero(orphan)
+        ids = vi[["episode_id"]].iloc[orphan_rows].reset_index(drop=True)
+        for f in find_identifiers(ids, name_columns={"episode_id"}):
+            rows = orphan_rows[f.rows]
+            log.add_rows(vf, rows, "episode_id", f"looks like {f.description}; identifiers are refused (value not shown)",
+                         key=f"looks like {f.description}")
+            orphan[rows] = False
+    log.add_rows(vf, np.flatnonzero(orphan), "episode_id", f"does not match any episode in {ef}", key="unknown episode")
+    if not {"visit_no", "day"} <= set(vi.columns):
+        return
+    vno = vi["visit_no"].to_numpy(dtype="float64", na_value=np.nan)
+    day = vi["day"].to_numpy(dtype="float64", na_value=np.nan)
+    ok = (pos >= 0) & ~np.isnan(vno)
+    rows_ok = np.flatnonzero(ok)
+    e, v, d = pos[rows_ok], vno[rows_ok], day[rows_ok]
+    if len(e) > 1 and not (np.all(np.diff(e) >= 0) and np.all((np.diff(e) > 0) | (np.diff(v) >= 0))):
+        order = np.lexsort((v, e))
+    else:
+        order = np.arange(len(e))
+    cache["order_ok"] = len(e) == len(vi) and np.array_equal(order, np.arange(len(order)))
+    es, vs, ds = e[order], v[order], d[order]
+    same_ep = es[1:] == es[:-1]
+    # repeated visit numbers: adjacent once sorted; the first of each run is the earlier row
+    same_key = same_ep & (vs[1:] == vs[:-1])
+    if same_key.any():
+        run_start = np.maximum.accumulate(np.where(np.r_[True, ~same_key], np.arange(len(es)), 0))
+        at = np.flatnonzero(same_key) + 1
+        rows, first = rows_ok[order[at]], rows_ok[order[run_start[at]]]
+        srt = np.argsort(rows, kind="stable")
+        log.add_rows(vf, rows[srt], "visit_no", [f"this visit number already appears for the episode on row {f + 2}" for f in first[srt][:MAX_ROWS_PER_PROBLEM]], key="visit_no repeated")
+    first_visit = ok & (vno == 1) & ~np.isnan(day) & (day != 0)
+    log.add_rows(vf, np.flatnonzero(first_visit), "day", [f"visit 1 must be on day 0, not day {int(x)}" for x in day[first_visit][:MAX_ROWS_PER_PROBLEM]], key="visit 1 not on day 0")
+    # day never goes down as visit_no goes up, within an episode
+    back = same_ep & (ds[1:] < ds[:-1])
+    bad_rows = rows_ok[order[1:][back]]
+    prev_days, this_days = ds[:-1][back], ds[1:][back]
+    srt = np.argsort(bad_rows, kind="stable")
+    log.add_rows(vf, bad_rows[srt], "day", [f"day {int(a)} is before the previous visit's day {int(b)}" for a, b in zip(this_days[srt][:MAX_ROWS_PER_PROBLEM], prev_days[srt][:MAX_ROWS_PER_PROBLEM])], key="day goes down")
+    if "discharge_day" in ep.columns:
+        dis = ep["discharge_day"].to_numpy(dtype="float64", na_value=np.nan)
+        vd = np.full(len(vi), np.nan)
+        vd[pos >= 0] = dis[pos[pos >= 0]]
+        late = ~np.isnan(vd) & ~np.isnan(day) & (day > vd)
+        log.add_rows(vf, np.flatnonzero(late), "day", [f"day {int(a)} is after the episode's discharge_day {int(b)}" for a, b in zip(day[late][:MAX_ROWS_PER_PROBLEM], vd[late][:MAX_ROWS_PER_PROBLEM])], key="visit after discharge")
