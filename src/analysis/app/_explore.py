@@ -155,12 +155,16 @@ class Explorer:
     True
     """
 
-    def __init__(self, folder="../data/sample", *, reports_dir=None):
+    def __init__(self, folder=None, *, reports_dir=None):
         import ipywidgets as w
         from itables.widget import ITable
 
         self.w = w
         self.state = _State()
+        if folder is None:  # the sample data shipped with the package
+            from ..records import sample_folder
+
+            folder = sample_folder()
         if reports_dir is None:  # beside the data folder's parent (the project's reports/ for data/sample)
             parents = Path(folder).resolve().parents
             reports_dir = (parents[1] if len(parents) > 1 else Path.cwd()) / "reports"
@@ -265,8 +269,7 @@ class Explorer:
 
     def render(self) -> None:
         """Recompute everything shown for the current selection (headline, table, figure, note)."""
-        from .. import present
-        from ..methods import outcome_table
+        from ._compose import ReportContent
 
         t0 = time.perf_counter()
         if self.state.records is None:
@@ -285,46 +288,24 @@ class Explorer:
             self.figure.value = ""
             self.state.last_seconds = time.perf_counter() - t0
             return
-        crude = outcome_table(out, labels=labels, settings=sel.settings())
-        self.headline.value = str(present.headline_html(crude, settings=sel.settings(), rule=rule))
-        self.table = present.format_outcome_table(crude, horizon_days=sel.horizon_days, rule=rule)
+        content = ReportContent(records, settings=sel.settings(), rule=rule, reference=sel.reference, outcomes=out)
+        self.content = content
+        self.headline.value = str(content.headline(imputed=False))
+        self.table = content.outcome_frame()
         self.itable.update(self.table, caption=f"{OUTCOMES[sel.outcome]} and the other outcomes by modality")
-        self.figure.value = self._draw(sel, records, out, rule, crude)
+        self.figure.value = self._draw(sel, content)
         self.state.last_seconds = time.perf_counter() - t0
 
-    def _draw(self, sel: Selection, records: Records, out: pd.DataFrame, rule, crude: pd.DataFrame) -> str:
-        """The figure for the chosen outcome as HTML (an image with alternative text), or a plain sentence."""
-        from .. import disclosure, methods, present
-        from ..methods import adjusted_comparisons
-
-        labels = records.labels
-        colors = present.modality_colors(records.modalities["code"]) if len(records.modalities) else None
-        min_n = rule.min_n if rule.name != "none" else 1
+    def _draw(self, sel: Selection, content) -> str:
+        """The report's figure for the chosen outcome (the same composition as the report), or a plain sentence."""
         try:
             if sel.outcome in ("leg_pain_change", "responder"):
-                traj = methods.pain_trajectories(records)
-                if traj[traj["n"] >= min_n].empty:
-                    return "<p>Too few episodes with leg pain recorded at two visits to draw the course.</p>"
-                fig = present.plot_trajectories(traj, labels=labels, colors=colors, min_n=min_n)
-                return str(present.figure_html(fig, present.alt_trajectories(traj, labels=labels, min_n=min_n)))
+                return str(content.trajectories())
             if sel.outcome == "recovered":
-                if out["modality"].nunique() < 2:
+                if content.outcomes["modality"].nunique() < 2:
                     return "<p>Choose at least two modalities (or none, for all) to compare recovery.</p>"
-                ref = sel.reference if sel.reference in set(out["modality"]) else None
-                adj = adjusted_comparisons(out, reference=ref, settings=sel.settings(), models=("recovered",))
-                shown = disclosure.apply_disclosure_to_adjusted(adj, rule=rule)
-                ref_label = labels.get(adj["reference"], adj["reference"])
-                fig = present.plot_forest(shown["recovered"], estimate="odds_ratio", labels=labels, colors=colors,
-                                        reference_label=ref_label)
-                return str(present.figure_html(fig, present.alt_forest(shown["recovered"], estimate="odds_ratio",
-                                                                     labels=labels, reference_label=ref_label)))
-            curves, risk = methods.survival_curves(out, min_n=min_n, min_at_risk=min_n)
-            if curves.empty:
-                return (f"<p>Too few episodes in the surgery population (at least {min_n} per modality) to draw "
-                        "survival curves.</p>")
-            fig = present.plot_survival(curves, risk, labels=labels, colors=colors, horizon=sel.horizon_days,
-                                      count_format=rule.count)
-            return str(present.figure_html(fig, present.alt_survival(crude, settings=sel.settings(), rule=rule)))
+                return str(content.forest("recovered"))
+            return str(content.survival())
         except (ValueError, KeyError, IndexError, ZeroDivisionError):  # never a traceback for the clinician
             return ("<p>This selection is too small or too uneven for this figure. Add clinics, modalities or "
                     "subgroups, or widen the period.</p>")
@@ -355,10 +336,11 @@ class Explorer:
 
         try:
             self.progress.value = "<i>Building the report ...</i>"
+            selected, _ = apply_selection(self.state.records, sel)  # in memory: not read or checked again
             path = build_report(self.state.folder, out, clinics=list(sel.clinics) or None, start_from=sel.start_from,
                                 start_to=sel.start_to, horizon_days=sel.horizon_days, population=sel.population,
                                 reference=sel.reference, disclosure=sel.disclosure, where=sel.where(),
-                                progress=_Progress(self.progress))
+                                progress=_Progress(self.progress), checked=selected)
         except (ValueError, RuntimeError, DataProblemError) as exc:
             self.progress.value = f"<b>No report written:</b> {html.escape(str(exc))}"
             return None

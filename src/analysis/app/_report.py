@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..methods import OutcomeSettings
+from ._compose import save_checked_records
 from ._resources import REPORT_NOTEBOOK, TEMPLATES
 
 __all__ = ["build_report"]
@@ -105,6 +106,8 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:
         executed = Path(tmp) / "report.ipynb"
+        # the kernel reads the records checked here, not the folder again
+        params["RECORDS_FILE"] = str(save_checked_records(records, Path(tmp) / "records.pickle"))
         _progress("[2/3] Running the analysis notebook ...", progress)
         pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
                             cwd=str(template.parent), progress_bar=False, log_output=False,

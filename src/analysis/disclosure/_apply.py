@@ -1,10 +1,11 @@
-"""TODO docstring."""
+"""Disclosure applied to whole tables: count states with secondary suppression, adjusted comparisons, benchmarking."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ..methods import COMPARED_OUTCOMES, Reason, Status
 from ._suppression import CellState, grid_relations, protect
 
 
@@ -75,7 +76,8 @@ def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
     Under ``internal`` and ``public`` no model estimate resting on fewer than 8
     episodes of a modality (or, under ``public``, on 1-7 recoveries or
     surgeries) is shown: its estimate, interval, p values and E-values become
-    NaN and ``note`` says why. Use the result for tables, forest plots and their
+    NaN, ``status`` becomes ``hidden`` with a ``reason`` code (``few_episodes``
+    or ``few_events``) and ``note`` says why in words. Use the result for tables, forest plots and their
     alternative text alike.
 
     Examples
@@ -91,23 +93,41 @@ def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
     out = dict(adjusted)
     if rule.name == "none":
         return out
-    for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
+    for spec in COMPARED_OUTCOMES:
+        key, est = spec.key, spec.estimate
         t = adjusted[key].copy()
         if est not in t.columns:  # a model that was not fitted (adjusted_comparisons(models=...))
             continue
         few = ~t["n"].map(rule.allows).astype(bool)
-        why = pd.Series([None] * len(t), index=t.index, dtype=object)
-        why[few] = f"not shown: rests on fewer than {rule.min_n} episodes (disclosure control)"
+        reason = pd.Series([None] * len(t), index=t.index, dtype=object)
+        reason[few] = Reason.FEW_EPISODES.value
         if "events" in t.columns and rule.name == "public":
             ev = ~t["events"].map(rule.allows_events).astype(bool) & ~few
-            why[ev] = "not shown: rests on 1-7 events (disclosure control)"
-        hide = why.notna() & t[est].notna()
+            reason[ev] = Reason.FEW_EVENTS.value
+        hide = reason.notna() & t[est].notna()
         for c in (est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci"):
             if c in t.columns:
                 t.loc[hide, c] = np.nan
-        t["note"] = pd.Series([w if h else n for w, h, n in zip(why, hide, t["note"])], index=t.index, dtype=object)
+        t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
+        t["reason"] = t["reason"].astype(object).where(~hide, reason)
+        t["note"] = pd.Series([hidden_sentence(r, spec.events, rule) if h else n
+                               for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
         out[key] = t
     return out
+
+
+def hidden_sentence(reason: str, events: str | None, rule) -> str:
+    """Why an estimate is not shown, in plain words, from its reason code.
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule, hidden_sentence
+    >>> hidden_sentence("few_events", "surgeries", disclosure_rule("public"))
+    'not shown: rests on 1-7 surgeries (disclosure control)'
+    """
+    if reason == Reason.FEW_EVENTS:
+        return f"not shown: rests on 1-7 {events or 'events'} (disclosure control)"
+    return f"not shown: rests on fewer than {rule.min_n} episodes (disclosure control)"
 
 
 def apply_disclosure_to_benchmark(bench: pd.DataFrame, *, rule, outcome: str = "leg_pain_change") -> pd.DataFrame:

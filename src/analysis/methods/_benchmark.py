@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..stats import logistic_model, random_intercept_model
-from ..stats import independent_columns, one_hot
+from ..stats import independent_columns, logistic_model, one_hot, random_intercept_model
 
 __all__ = ["BENCHMARK_CASE_MIX", "MIN_EPISODES", "benchmark_document", "benchmark_units", "funnel_limits_adjusted"]
 

@@ -36,15 +36,17 @@ from ..stats import (
     cox_model,
     e_value,
     holm,
+    independent_columns,
     linear_model,
     logistic_model,
     mean_ci,
+    one_hot,
     random_intercept_model,
     survival_at,
     wilson_interval,
 )
-from ..stats import independent_columns, one_hot
 from ._outcomes import OutcomeSettings
+from ._status import Reason, Status
 
 __all__ = ["ADJUSTMENT_SET", "CLUSTER_CHOICES", "MIN_EVENTS_PER_PARAMETER", "adjusted_comparisons", "choose_reference", "default_cluster", "model_methods", "outcome_table"]
 
@@ -358,6 +360,12 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     out = pd.DataFrame(rows, columns=["modality", ratio_name, "ci_low", "ci_high", "p", "note"])
     out = out.sort_values("modality").reset_index(drop=True)
     out["note"] = pd.Series([n if isinstance(n, str) else None for n in out["note"]], dtype=object)
+    estimated = out[ratio_name].notna().to_numpy()
+    caution = out["note"].notna().to_numpy() & estimated  # the only note an estimate carries is a caution
+    out["status"] = pd.Series(np.where(~estimated, Status.NOT_ESTIMABLE.value,
+                                       np.where(caution, Status.CAUTION.value, Status.ESTIMATED.value)), dtype=object)
+    out["reason"] = pd.Series(np.where(~estimated, Reason.MODEL.value,
+                                       np.where(caution, Reason.FEW_EVENTS_PER_PARAMETER.value, None)), dtype=object)
     out["p_holm"] = holm(out["p"].to_numpy())
     # E-values (VanderWeele & Ding 2017), converted to the risk-ratio scale first
     if kind == "linear":

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""HTML pieces of the report and the explorer, and alternative text for figures, from disclosed results."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import io
 
 import pandas as pd
 
-from ..disclosure import DisclosureRule
-from ..methods import OutcomeSettings
+from ..disclosure import CrudeDisclosure, DisclosureRule, disclose_crude, recovery_mi_cell
+from ..methods import OutcomeSettings, Reason, Status, compared_outcome
 
 
 class _HTML:
@@ -89,19 +89,41 @@ def header_html(records, *, title: str, clinics=None, start_from=None, start_to=
 
 
 def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule,
-                  missing_adjusted: pd.DataFrame | None = None) -> _HTML:
+                  missing_adjusted: pd.DataFrame | None = None, disclosed: CrudeDisclosure | None = None) -> _HTML:
     """Four headline boxes: episodes, leg pain change, recovered, surgery-free (overall).
 
-    With *missing_adjusted* (from :func:`analysis.missing.recovery_missing_adjusted`)
+    With *missing_adjusted* (from :func:`analysis.methods.recovery_missing_adjusted`)
     the recovery box shows the rate with missing ratings imputed (spec section 3)
-    and the complete-case rate beside it.
+    and the complete-case rate beside it. What is shown follows the decisions of
+    :func:`analysis.disclosure.disclose_crude` (*disclosed*, the same object the
+    outcome table renders) and :func:`analysis.disclosure.recovery_mi_cell` (the
+    same decision as the recovery table's).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.methods import OutcomeSettings
+    >>> from analysis.present import headline_html
+    >>> crude = pd.DataFrame([{"group": "Overall", "label": "Overall", "episodes": 60,
+    ...     "leg_pain_change_n": 50, "leg_pain_change_mean": -2.0, "leg_pain_change_ci_low": -2.5,
+    ...     "leg_pain_change_ci_high": -1.5, "recovered_n": 40, "recovered_events": 5, "recovered_rate": .125,
+    ...     "recovered_ci_low": .05, "recovered_ci_high": .26, "surgery_free_n": 30, "surgery_free_events": 9,
+    ...     "surgery_free_rate": .7, "surgery_free_ci_low": .5, "surgery_free_ci_high": .8,
+    ...     "responder_n": 50, "responder_events": 20, "responder_rate": .4}])
+    >>> mi = pd.DataFrame([{"group": "Overall", "n": 60, "missing": 20, "rate": .15, "ci_low": .07,
+    ...                     "ci_high": .28, "complete_case_rate": .125}])
+    >>> "15%" in str(headline_html(crude, settings=OutcomeSettings(), rule=disclosure_rule("public"),
+    ...                             missing_adjusted=mi))
+    False
     """
     from ._tables import format_estimate
 
+    decided = disclose_crude(crude, rule=rule) if disclosed is None else disclosed
     o = crude.iloc[0]
 
     def box(key, unit):
-        value, ci = format_estimate(o, key, rule=rule)
+        value, ci = format_estimate(o, key, rule=rule, cell=decided.cell(o["group"], key))
         return value, (f"95% CI {ci}{unit}; " if ci else "")
 
     lp, lp_ci = box("leg_pain_change", "")
@@ -109,7 +131,7 @@ def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: Discl
     rec_title, rec_note = "Recovered at discharge", f"{rec_ci}rated 6-7 of 7"
     if missing_adjusted is not None and len(missing_adjusted):
         m = missing_adjusted.iloc[0]
-        if pd.notna(m["rate"]) and rule.allows(m["n"]) and (rule.name != "public" or rule.allows(m["n"] - m["missing"])):
+        if recovery_mi_cell(m, rule=rule).shown:
             cc = rec
             rec = f"{100 * m['rate']:.0f}%"
             rec_title = "Recovered at discharge (missing ratings imputed)"
@@ -118,7 +140,8 @@ def headline_html(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: Discl
     sf, sf_ci = box("surgery_free", "%")
     pop = "surgical candidates" if settings.population == "candidates" else "all episodes"
     boxes = [
-        ("Episodes of care", rule.count(o["episodes"]), f"{len(crude) - 1} modalities"),
+        ("Episodes of care", rule.count_in(o["episodes"], decided.count_states["episodes"][0]),
+         f"{len(crude) - 1} modalities"),
         ("Average change in leg pain", lp, f"{lp_ci}points on the 0-10 scale"),
         (rec_title, rec, rec_note),
         (f"Surgery-free at {settings.horizon_days} days", sf, f"{sf_ci}{pop}"),
@@ -241,6 +264,26 @@ def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates:
                  "<p>No patient- or episode-level data and no identifiers appear in this report.</p>")
 
 
+def missing_estimate_text(row, estimate: str) -> str:
+    """What a figure or table says where an estimate is missing, from its status and reason code.
+
+    Examples
+    --------
+    >>> from analysis.present import missing_estimate_text
+    >>> missing_estimate_text({"status": "hidden", "reason": "few_events"}, "hazard_ratio")
+    'not shown (too few surgeries)'
+    >>> missing_estimate_text({"status": "hidden", "reason": "few_episodes"}, "odds_ratio")
+    'not shown (too few episodes)'
+    >>> missing_estimate_text({"status": "not_estimable", "reason": "model"}, "difference")
+    'not estimable'
+    """
+    if row.get("status") != Status.HIDDEN:
+        return "not estimable"
+    if row.get("reason") == Reason.FEW_EVENTS:
+        return f"not shown (too few {compared_outcome(estimate).events or 'events'})"
+    return "not shown (too few episodes)"
+
+
 def _name(labels, code):
     return (labels or {}).get(code, code)
 
@@ -256,13 +299,16 @@ def alt_trajectories(traj: pd.DataFrame, *, labels=None, min_n: int = 1) -> str:
             f"{first['mean'].min():.1f} to {first['mean'].max():.1f}; every line falls over the visits.")
 
 
-def alt_survival(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule) -> str:
-    """Alternative text for the Kaplan-Meier figure, from the crude outcome table."""
+def alt_survival(crude: pd.DataFrame, *, settings: OutcomeSettings, rule: DisclosureRule,
+                 disclosed: CrudeDisclosure | None = None) -> str:
+    """Alternative text for the Kaplan-Meier figure, from the crude outcome table and its decision."""
+    decided = disclose_crude(crude, rule=rule) if disclosed is None else disclosed
     rows = crude.iloc[1:]
-    shown = rows[rows["surgery_free_n"].map(rule.allows) & rows["surgery_free_rate"].notna()
-                 & rows["surgery_free_events"].map(rule.allows_events)]
+    shown = rows[rows["group"].isin(decided.shown_groups("surgery_free"))]
     text = (f"Kaplan-Meier curves of the proportion surgery-free over {settings.horizon_days} days for "
-            f"{len(rows)} modalities, with the numbers at risk every 90 days in a table below.")
+            f"{len(shown)} of {len(rows)} modalities, with the numbers at risk every 90 days in a table below.")
+    if len(shown) < len(rows):
+        text += f" {len(rows) - len(shown)} modalities have too few patients or surgeries to show."
     if len(shown):
         lo, hi = shown.loc[shown["surgery_free_rate"].idxmin()], shown.loc[shown["surgery_free_rate"].idxmax()]
         text += (f" At {settings.horizon_days} days the surgery-free proportion ranges from "
@@ -278,8 +324,7 @@ def alt_forest(adjusted: pd.DataFrame, *, estimate: str, labels=None, reference_
     parts = []
     for r in adjusted.to_dict("records"):
         if pd.isna(r[estimate]):
-            hidden = isinstance(r.get("note"), str) and r["note"].startswith("not shown")
-            parts.append(f"{_name(labels, r['modality'])} {'not shown (too few episodes)' if hidden else 'not estimable'}")
+            parts.append(f"{_name(labels, r['modality'])} {missing_estimate_text(r, estimate)}")
         else:
             parts.append(f"{_name(labels, r['modality'])} {r[estimate]:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})")
     return (f"Forest plot of the adjusted {what} against {reference_label}, with 95% confidence intervals: "

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..methods import COMPLETENESS_ITEMS, funnel_limits
+from ..methods import COMPLETENESS_ITEMS, compared_outcome, funnel_limits
+from ._html import missing_estimate_text
 
 __all__ = ["PALETTE", "modality_colors", "plot_adjusted_funnel", "plot_completeness", "plot_forest", "plot_funnel", "plot_survival", "plot_trajectories"]
 
@@ -256,18 +257,13 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
             ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks or [1]))
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        notes = d["note"] if "note" in d.columns else pd.Series([None] * len(d))
         for yi in y[~ok]:
-            hidden = isinstance(notes.iloc[yi], str) and notes.iloc[yi].startswith("not shown")
-            ax.text(null, yi, "not shown (too few episodes)" if hidden else "not estimable", ha="center",
+            ax.text(null, yi, missing_estimate_text(d.iloc[yi], estimate), ha="center",
                     va="center", fontsize=11, color="#555555", style="italic")
         ax.set_yticks(y)
         ax.set_yticklabels([labels.get(m, m) for m in d["modality"]])
         ax.set_ylim(-0.7, len(d) - 0.3)
-        default = {"difference": "Difference in final leg pain, points (95% CI)",
-                   "odds_ratio": "Odds ratio of recovery (95% CI), log scale",
-                   "hazard_ratio": "Hazard ratio of surgery (95% CI), log scale"}[estimate]
-        ax.set_xlabel(xlabel or default)
+        ax.set_xlabel(xlabel or compared_outcome(estimate).axis)
         if reference_label:
             ax.set_title(f"Compared with {reference_label}, adjusted for case mix", fontsize=13, loc="left")
         ax.grid(axis="y", visible=False)

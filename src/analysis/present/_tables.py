@@ -25,8 +25,13 @@ from ..disclosure import (
     DisclosureRule,
     baseline_states,
     column_states,
+    crude_cell,
+    disclose_crude,
     protect,
+    recovery_mi_cell,
 )
+from ..methods import COMPARED_OUTCOMES, Status
+from ._html import missing_estimate_text
 
 __all__ = ["display_table", "format_adjusted_table", "format_baseline_table", "format_benchmark_table", "format_completeness_table", "format_estimate", "format_exclusions", "format_outcome_table", "format_recovery_missing_table"]
 
@@ -131,7 +136,7 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
     return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups]).fillna("")
 
 
-def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
+def format_estimate(row, key: str, *, rule, cell=None) -> tuple[str, str]:
     """One crude estimate of :func:`analysis.compare.outcome_table` as shown under a disclosure rule.
 
     Parameters
@@ -140,6 +145,9 @@ def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
         A row of the outcome table.
     key : {"leg_pain_change", "responder", "recovered", "surgery_free"}
     rule : DisclosureRule, keyword-only
+    cell : analysis.disclosure.Cell, optional, keyword-only
+        The decision for this estimate (from :func:`analysis.disclosure.disclose_crude`);
+        made by :func:`analysis.disclosure.crude_cell` when not given.
 
     Returns
     -------
@@ -157,19 +165,17 @@ def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
     >>> format_estimate(row, "recovered", rule=disclosure_rule("internal"))
     ('15%', '11 to 21')
     """
-    n = row[f"{key}_n"]
-    estimate = row[f"{key}_mean" if key == "leg_pain_change" else f"{key}_rate"]
-    if not n or pd.isna(estimate):
+    cell = crude_cell(row, key, rule=rule) if cell is None else cell
+    if cell.status is Status.NOT_ESTIMABLE:
         return "-", ""
-    if not rule.allows(n):
+    if not cell.shown:
         return rule.hidden, ""
+    estimate = row[f"{key}_mean" if key == "leg_pain_change" else f"{key}_rate"]
     low, high = row[f"{key}_ci_low"], row[f"{key}_ci_high"]
     if key == "leg_pain_change":
         return f"{estimate:+.1f}", (f"{low:+.1f} to {high:+.1f}" if pd.notna(low) else "")
-    if key != "leg_pain_change" and f"{key}_events" in row and not rule.allows_events(row[f"{key}_events"]):
-        return rule.hidden, ""  # public: no rate resting on 1-7 events
     if rule.name == "public" and key != "surgery_free":  # counted percentages: from rounded figures
-        value = rule.percent(row[f"{key}_events"], n)
+        value = rule.percent(row[f"{key}_events"], row[f"{key}_n"])
         if value == "*":
             return "*", ""
     else:
@@ -177,7 +183,7 @@ def format_estimate(row, key: str, *, rule) -> tuple[str, str]:
     return value, (f"{100 * low:.0f} to {100 * high:.0f}" if pd.notna(low) else "")
 
 
-def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=None) -> pd.DataFrame:
+def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=None, disclosed=None) -> pd.DataFrame:
     """Crude outcomes by modality as a readable table, with disclosure control.
 
     Parameters
@@ -187,6 +193,9 @@ def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=N
     horizon_days : int, keyword-only
     rule : DisclosureRule, optional, keyword-only
         From :func:`analysis.disclosure.disclosure_rule`; default ``internal``.
+    disclosed : CrudeDisclosure, optional, keyword-only
+        The decision for this table (:func:`analysis.disclosure.disclose_crude`),
+        when the caller shares it with other views (headline, figures).
 
     Returns
     -------
@@ -207,15 +216,13 @@ def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=N
     from ..disclosure import disclosure_rule
 
     rule = rule or disclosure_rule("internal")
+    decided = disclose_crude(table, rule=rule) if disclosed is None else disclosed
     recs = table.to_dict("records")
-    keys = ("leg_pain_change", "responder", "recovered", "surgery_free")
-    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
-    states = {k: (column_states([r[f"{k}_n"] for r in recs], rule) if overall_first else [0] * len(recs))
-              for k in keys}
-    ep_states = column_states([r["episodes"] for r in recs], rule) if overall_first else [0] * len(recs)
+    states = decided.count_states
+    ep_states = states["episodes"]
 
     def cell(i, r, key):
-        value, ci = format_estimate(r, key, rule=rule)
+        value, ci = format_estimate(r, key, rule=rule, cell=decided.cell(r["group"], key))
         if value in ("-", "*"):
             return value
         n = rule.count_in(r[f"{key}_n"], states[key][i])
@@ -255,24 +262,21 @@ def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.D
 
     def cell(r, est, fmt):
         if pd.isna(r[est]):
-            hidden = isinstance(r.get("note"), str) and r["note"].startswith("not shown")
-            return "not shown (too few episodes)" if hidden else "not estimable"
+            return missing_estimate_text(r, est)
         p = "Holm p < 0.001" if r["p_holm"] < 0.001 else f"Holm p = {r['p_holm']:.3f}"
-        caution = " !" if isinstance(r.get("note"), str) and r["note"].startswith("caution") else ""
+        caution = " !" if r.get("status") == Status.CAUTION else ""
         return (f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}, "
                 f"E-value {r['e_value']:.2f}{caution}")
 
-    lp = adjusted["leg_pain_change"].set_index("modality")
-    rc = adjusted["recovered"].set_index("modality")
-    sg = adjusted["surgery"].set_index("modality")
+    heads = {"leg_pain_change": "Leg pain difference, points (95% CI)",
+             "recovered": "Recovered, odds ratio (95% CI)", "surgery": "Surgery, hazard ratio (95% CI)"}
+    frames = {o.key: adjusted[o.key].set_index("modality") for o in COMPARED_OUTCOMES}
     rows = []
-    for m in lp.index:
-        rows.append({
-            "Modality": labels.get(m, m),
-            "Leg pain difference, points (95% CI)": cell(lp.loc[m], "difference", "+.2f"),
-            "Recovered, odds ratio (95% CI)": cell(rc.loc[m], "odds_ratio", ".2f"),
-            "Surgery, hazard ratio (95% CI)": cell(sg.loc[m], "hazard_ratio", ".2f"),
-        })
+    for m in frames["leg_pain_change"].index:
+        row = {"Modality": labels.get(m, m)}
+        for o in COMPARED_OUTCOMES:
+            row[heads[o.key]] = cell(frames[o.key].loc[m], o.estimate, o.fmt)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -305,9 +309,9 @@ def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = 
     for i, r in enumerate(recs):
         n, miss = r["n"], r["missing"]
         rated = n - miss
-        ok = (pd.notna(r["rate"]) and rule.allows(n) and (rule.name != "public" or rule.allows(rated))
-              and rule.allows_events(round(r["complete_case_rate"] * rated) if rated else 0))
-        mi = f"{100 * r['rate']:.0f}% ({100 * r['ci_low']:.0f} to {100 * r['ci_high']:.0f})" if ok else rule.hidden
+        mi_cell = recovery_mi_cell(r, rule=rule)
+        mi = (f"{100 * r['rate']:.0f}% ({100 * r['ci_low']:.0f} to {100 * r['ci_high']:.0f})" if mi_cell.shown
+              else rule.hidden)
         cc_ok = (pd.notna(r["complete_case_rate"]) and rule.allows(rated)
                  and rule.allows_events(round(r["complete_case_rate"] * rated)))
         shown_pct = n_st[i] == CellState.SHOWN and m_st[i] == CellState.SHOWN

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The terminal text of `physio-outcomes summary`, from the summary document."""
 
 from __future__ import annotations
 

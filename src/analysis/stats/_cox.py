@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Cox proportional hazards (Efron or Breslow ties, optional strata) by vectorised Newton-Raphson."""
 
 from __future__ import annotations
 

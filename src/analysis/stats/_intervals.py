@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Intervals and adjustments: z values, Wilson and Newcombe intervals, t intervals for means, Holm."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Survival: Kaplan-Meier with log(-log) intervals, survival at a horizon, numbers at risk, log-rank."""
 
 from __future__ import annotations
 

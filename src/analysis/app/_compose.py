@@ -1,0 +1,244 @@
+"""The report's content, composed once: used by the report notebook and the explorer alike.
+
+:class:`ReportContent` holds one selection of records and the report's
+parameters. Each part (crude table, adjusted comparisons, imputed recovery,
+curves ...) is computed the first time a view asks for it and kept, and each
+table or figure is disclosed once (:mod:`analysis.disclosure`); the methods
+below return the HTML of one report section each. The report notebook
+displays them one after the other between its explanatory text; the explorer
+displays the headline, the table and the figure of the chosen outcome.
+"""
+
+from __future__ import annotations
+
+import pickle
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from .. import disclosure, methods, present
+from ..records import Records
+
+__all__ = ["ASSOCIATION_WARNING", "ReportContent", "load_checked_records", "save_checked_records"]
+
+#: The note printed above the adjusted comparisons.
+ASSOCIATION_WARNING = ("These comparisons are associations in routinely collected records, adjusted for case mix. "
+                       "Patients were not randomised to modalities, so they do not prove that a modality causes a "
+                       "better or worse outcome.")
+
+
+def save_checked_records(records: Records, path) -> Path:
+    """Write records the command line has validated, for the report kernel to read without checking again.
+
+    The file is the tool's own temporary file (written and removed by
+    :func:`analysis.app.build_report`), never a user's data.
+    """
+    path = Path(path)
+    with path.open("wb") as fh:
+        pickle.dump({"episodes": records.episodes, "visits": records.visits, "modalities": records.modalities,
+                     "folder": str(records.folder), "files": dict(records.files)}, fh,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def load_checked_records(path) -> Records:
+    """Read records written by :func:`save_checked_records` (already validated and filtered)."""
+    with Path(path).open("rb") as fh:
+        d = pickle.load(fh)  # noqa: S301 (our own temporary file, written by build_report)
+    return Records(d["episodes"], d["visits"], d["modalities"], Path(d["folder"]), d["files"])
+
+
+class ReportContent:
+    """Everything the clinic-meeting report shows for one selection, each part computed once.
+
+    Parameters
+    ----------
+    records : Records
+        The selected (filtered) records.
+    settings : OutcomeSettings, keyword-only
+    rule : DisclosureRule, keyword-only
+    reference, cluster : str, optional, keyword-only
+        As for :func:`analysis.methods.adjusted_comparisons`.
+    outcomes : pandas.DataFrame, optional, keyword-only
+        :func:`analysis.methods.derive_outcomes` of *records*, when the caller has it.
+
+    Examples
+    --------
+    >>> from analysis.app import ReportContent
+    >>> from analysis.disclosure import disclosure_rule
+    >>> from analysis.methods import OutcomeSettings
+    >>> from analysis.records import load_records, sample_folder
+    >>> c = ReportContent(load_records(sample_folder()), settings=OutcomeSettings(), rule=disclosure_rule("public"))
+    >>> "report-headline" in str(c.headline())
+    True
+    """
+
+    def __init__(self, records: Records, *, settings, rule, reference: str | None = None,
+                 cluster: str | None = None, outcomes: pd.DataFrame | None = None):
+        self.records = records
+        self.settings = settings
+        self.rule = rule
+        self.reference = reference
+        self.cluster = cluster
+        if outcomes is not None:
+            self.outcomes = outcomes
+        self._adjusted_models: dict[tuple, dict] = {}
+
+    # ------------------------------------------------------------------ numbers, each computed once
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        return methods.derive_outcomes(self.records, settings=self.settings)
+
+    @cached_property
+    def labels(self) -> dict:
+        return self.records.labels
+
+    @cached_property
+    def colors(self) -> dict:
+        codes = self.records.modalities["code"] if len(self.records.modalities) else self.outcomes["modality"]
+        return present.modality_colors(codes)
+
+    @cached_property
+    def min_n(self) -> int:
+        return self.rule.min_n if self.rule.name != "none" else 1
+
+    @cached_property
+    def crude(self) -> pd.DataFrame:
+        return methods.outcome_table(self.outcomes, labels=self.labels, settings=self.settings)
+
+    @cached_property
+    def crude_disclosed(self):
+        """The one disclosure decision behind the headline, the outcome table and the survival figure."""
+        return disclosure.disclose_crude(self.crude, rule=self.rule)
+
+    def adjusted(self, models: tuple[str, ...] = ("leg_pain_change", "recovered", "surgery")) -> dict:
+        """The adjusted comparisons (only *models* fitted), disclosed; the full set when it has been fitted."""
+        full = ("leg_pain_change", "recovered", "surgery")
+        if full in self._adjusted_models:
+            return self._adjusted_models[full]
+        if models not in self._adjusted_models:
+            ref = self.reference if self.reference in set(self.outcomes["modality"]) else None
+            raw = methods.adjusted_comparisons(self.outcomes, reference=ref, settings=self.settings,
+                                               cluster=self.cluster, models=models)
+            self._adjusted_models[models] = {"raw": raw,
+                                             "shown": disclosure.apply_disclosure_to_adjusted(raw, rule=self.rule)}
+        return self._adjusted_models[models]
+
+    @cached_property
+    def recovery_mi(self) -> pd.DataFrame:
+        return methods.recovery_missing_adjusted(self.outcomes, confidence=self.settings.confidence)
+
+    @cached_property
+    def tipping(self) -> dict:
+        return methods.recovery_tipping_point(self.outcomes, missing_adjusted=self.recovery_mi)
+
+    # ------------------------------------------------------------------ sections (HTML)
+
+    def header(self, *, title: str, clinics=None, start_from=None, start_to=None, where=None):
+        return present.header_html(self.records, title=title, clinics=clinics, start_from=start_from,
+                                   start_to=start_to, where=where)
+
+    def headline(self, *, imputed: bool = True):
+        """The four headline boxes (with the imputed recovery rate when *imputed*)."""
+        return present.headline_html(self.crude, settings=self.settings, rule=self.rule,
+                                     missing_adjusted=self.recovery_mi if imputed else None,
+                                     disclosed=self.crude_disclosed)
+
+    def tipping_point(self):
+        return present.tipping_point_html(self.tipping, rule=self.rule)
+
+    def outcome_frame(self) -> pd.DataFrame:
+        """The crude outcome table as shown (strings), for the report and the explorer's sortable table."""
+        return present.format_outcome_table(self.crude, horizon_days=self.settings.horizon_days, rule=self.rule,
+                                            disclosed=self.crude_disclosed)
+
+    def outcome_table(self):
+        return present.table_html(self.outcome_frame())
+
+    def association_note(self):
+        return present.note_html(ASSOCIATION_WARNING)
+
+    def forest(self, key: str, *, models: tuple[str, ...] | None = None):
+        """The forest plot of one comparison (``leg_pain_change``, ``recovered`` or ``surgery``)."""
+        spec = methods.compared_outcome(key)
+        adj = self.adjusted(models or (key,))
+        shown = adj["shown"][key]
+        ref = self.labels.get(adj["raw"]["reference"], adj["raw"]["reference"])
+        fig = present.plot_forest(shown, estimate=spec.estimate, labels=self.labels, colors=self.colors,
+                                  reference_label=ref)
+        return present.figure_html(fig, present.alt_forest(shown, estimate=spec.estimate, labels=self.labels,
+                                                           reference_label=ref))
+
+    def adjusted_table(self):
+        adj = self.adjusted()
+        return present.table_html(present.format_adjusted_table(adj["shown"], labels=self.labels))
+
+    def evalues(self):
+        return present.evalue_html(self.adjusted()["raw"])
+
+    def trajectories(self):
+        traj = methods.pain_trajectories(self.records)
+        if traj[traj["n"] >= self.min_n].empty:
+            return present.note_html("Too few episodes with leg pain recorded at two visits to draw the course.")
+        fig = present.plot_trajectories(traj, labels=self.labels, colors=self.colors, min_n=self.min_n)
+        return present.figure_html(fig, present.alt_trajectories(traj, labels=self.labels, min_n=self.min_n))
+
+    @cached_property
+    def survival_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The curves and numbers at risk the figure draws: those of modalities whose rate the table shows."""
+        curves, at_risk = methods.survival_curves(self.outcomes, min_n=self.min_n, min_at_risk=self.min_n)
+        return disclosure.disclose_survival(curves, at_risk, self.crude_disclosed)
+
+    def survival(self):
+        """Surgery-free curves: only modalities whose surgery-free rate the outcome table shows."""
+        curves, at_risk = self.survival_data
+        if curves.empty:
+            return present.note_html(f"Too few patients or surgeries in the surgery population (at least "
+                                     f"{self.min_n} per modality) to draw survival curves.")
+        title = ("Surgery-free among surgical candidates" if self.settings.population == "candidates"
+                 else "Surgery-free, all episodes")
+        fig = present.plot_survival(curves, at_risk, labels=self.labels, colors=self.colors,
+                                    horizon=self.settings.horizon_days, count_format=self.rule.count, title=title)
+        return present.figure_html(fig, present.alt_survival(self.crude, settings=self.settings, rule=self.rule,
+                                                             disclosed=self.crude_disclosed))
+
+    def logrank(self):
+        pop = self.outcomes[self.outcomes["in_population"]]
+        from ..stats import logrank_test
+
+        return present.logrank_html(logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"]))
+
+    @cached_property
+    def benchmark_unit(self) -> str:
+        return "therapist" if self.outcomes["therapist"].nunique() > 1 else "clinic"
+
+    def benchmarking(self) -> list:
+        unit = self.benchmark_unit
+        lp = disclosure.apply_disclosure_to_benchmark(
+            methods.benchmark_units(self.outcomes, by=unit, outcome="leg_pain_change"), rule=self.rule)
+        rc = disclosure.apply_disclosure_to_benchmark(
+            methods.benchmark_units(self.outcomes, by=unit, outcome="recovered"), rule=self.rule,
+            outcome="recovered")
+        fig = present.plot_adjusted_funnel(rc, unit_label=unit.title())
+        return [present.figure_html(fig, present.alt_adjusted_funnel(rc, unit=unit)),
+                present.table_html(present.format_benchmark_table(lp, rc, unit_label=unit.title(), rule=self.rule))]
+
+    def baseline(self):
+        return present.table_html(present.format_baseline_table(methods.baseline_table(self.outcomes,
+                                                                                        labels=self.labels),
+                                                                rule=self.rule))
+
+    def completeness(self) -> list:
+        return [present.table_html(present.format_completeness_table(methods.completeness_table(self.outcomes),
+                                                                     labels=self.labels, rule=self.rule)),
+                present.table_html(present.format_exclusions(methods.exclusions_table(self.outcomes),
+                                                             rule=self.rule))]
+
+    def methods_text(self):
+        adj = self.adjusted()["raw"]
+        return present.methods_html(settings=self.settings, reference_label=self.labels.get(adj["reference"],
+                                                                                            adj["reference"]),
+                                    covariates=adj["covariates"], rule=self.rule, cluster=adj["cluster"],
+                                    method=adj["method"], imputations=int(self.recovery_mi["imputations"].iloc[0]))
