@@ -21,7 +21,6 @@ import pytest  # noqa: E402
 from analysis.app import ReportContent  # noqa: E402
 from analysis.disclosure import (  # noqa: E402
     apply_disclosure_to_adjusted,
-    disclose_crude,
     disclosure_rule,
     recovery_mi_cell,
 )
@@ -29,7 +28,6 @@ from analysis.methods import OutcomeSettings, Status  # noqa: E402
 from analysis.present import (  # noqa: E402
     alt_forest,
     format_adjusted_table,
-    format_outcome_table,
     format_recovery_missing_table,
     headline_html,
     plot_forest,
