@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from importlib.resources import files
 from pathlib import Path
 
@@ -24,11 +25,14 @@ def packaged_folder(name: str) -> Path:
     """
     if name not in ("sample_data", "notebooks"):
         raise ValueError(f"no shipped folder called '{name}'")
-    try:
-        return Path(str(files(f"analysis.{name}")))
-    except ModuleNotFoundError:  # editable install: the checkout's folders
-        checkout = Path(str(files("analysis"))).parents[1]
-        return checkout / ("data/sample" if name == "sample_data" else name)
+    try:  # a data-only folder is a namespace package: its location, not importlib's multiplexed path
+        spec = importlib.util.find_spec(f"analysis.{name}")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    checkout = Path(str(files("analysis"))).parents[1]  # editable install: the checkout's folders
+    return checkout / ("data/sample" if name == "sample_data" else name)
 
 
 def sample_folder() -> Path:
