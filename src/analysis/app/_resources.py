@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..records import packaged_folder
 
-__all__ = ["REPORT_NOTEBOOK", "TEMPLATES", "LAB_SETTINGS", "EXPLORER_NOTEBOOK", "resource_path"]
+__all__ = ["EXPLORER_NOTEBOOK", "LAB_SETTINGS", "REPORT_NOTEBOOK", "TEMPLATES", "resource_path"]
 
 
 def resource_path(*parts: str) -> Path:

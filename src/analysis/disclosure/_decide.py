@@ -22,8 +22,7 @@ from ._apply import column_states
 from ._rules import DisclosureRule
 from ._suppression import CellState
 
-__all__ = ["CRUDE_KEYS", "Cell", "CrudeDisclosure", "crude_cell", "disclose_crude",
-           "disclose_survival", "recovery_mi_cell"]
+__all__ = ["CRUDE_KEYS", "Cell", "CrudeDisclosure", "crude_cell", "disclose_crude", "disclose_survival", "recovery_mi_cell"]
 
 #: The crude estimates of an outcome table row that carry a disclosure decision.
 CRUDE_KEYS = ("leg_pain_change", "responder", "recovered", "surgery_free")

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..records import Records
 from ..stats import logrank_test
-from ._compare import adjusted_comparisons, choose_reference, outcome_table
+from ._compare import adjusted_comparisons, choose_reference
+from ._crude import outcome_table
 from ._missing import recovery_missing_adjusted
 from ._outcomes import OutcomeSettings, derive_outcomes
 
