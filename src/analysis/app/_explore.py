@@ -73,7 +73,7 @@ class Selection:
     disclosure: str = "internal"
 
     def where(self) -> dict:
-        """The subgroup filters as :func:`analysis.outcomes.filter_records` takes them."""
+        """The subgroup filters as :func:`analysis.methods.filter_records` takes them."""
         w = {"modality": list(self.modalities), "age_band": list(self.age_bands), "sex": list(self.sexes),
              "cause": list(self.causes), "symptom_band": list(self.symptom_bands)}
         if self.candidate in ("yes", "no"):

@@ -48,7 +48,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     title, clinics, start_from, start_to, horizon_days, population, reference, disclosure, cluster : keyword-only
         Report parameters (see the report notebook's parameters cell).
     where : dict, optional, keyword-only
-        Subgroups (see :func:`analysis.outcomes.filter_records`), e.g. from the explorer.
+        Subgroups (see :func:`analysis.methods.filter_records`), e.g. from the explorer.
     template : path, optional, keyword-only
         Report notebook; default :data:`REPORT_NOTEBOOK`.
     progress : file or None, keyword-only

@@ -122,7 +122,7 @@ _BACKGROUND: list = []
 
 
 def _cmd_summary(args) -> int:
-    _import_in_background("analysis.summary")
+    _import_in_background("analysis.methods")
     from ..methods import OutcomeSettings, derive_outcomes
 
     settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population)
@@ -150,7 +150,7 @@ def _cmd_benchmark(args) -> int:
 
     if args.min_episodes < 1:
         raise _UsageError("--min-episodes must be at least 1")
-    _import_in_background("analysis.benchmark")
+    _import_in_background("analysis.methods")
     records, code = _load_filtered(args, json_mode=args.json)
     if records is None:
         return code

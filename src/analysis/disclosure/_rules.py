@@ -107,7 +107,7 @@ class DisclosureRule:
         return not (self.name == "public" and events is not None and 1 <= int(events) <= 7)
 
     def count_in(self, n, state: int) -> str:
-        """A count as shown, given its suppression state (:class:`analysis.suppression.CellState`).
+        """A count as shown, given its suppression state (:class:`analysis.disclosure.CellState`).
 
         Examples
         --------

@@ -8,7 +8,7 @@ patients did against what their case mix predicts.
   the unit or the modality: baseline leg pain, age band, sex, symptom duration
   band and cause (and, optionally, clinic when therapists are benchmarked
   within a network). Leg pain: a linear mixed model with a random intercept
-  per unit (:func:`analysis.clustered.random_intercept_model`), so that the
+  per unit (:func:`analysis.stats.random_intercept_model`), so that the
   case-mix coefficients are not distorted by which units see which patients;
   recovery: logistic regression.
 - **Difference** = observed minus expected (NRS points of final leg pain, or

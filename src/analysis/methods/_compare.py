@@ -324,7 +324,7 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
     settings : OutcomeSettings, optional, keyword-only
     cluster : {"therapist", "clinic", "none"}, optional, keyword-only
         Allow for episodes clustered within therapists or clinics (see
-        :mod:`analysis.clustered`); ``"none"`` treats episodes as independent
+        :mod:`analysis.stats`); ``"none"`` treats episodes as independent
         (ordinary linear, logistic and Cox models). Default
         :func:`default_cluster`.
     models : sequence of str, keyword-only

@@ -1,5 +1,5 @@
 """Descriptive tables behind the figures: trajectories, survival curves,
-funnel-plot data and data completeness. Every figure in :mod:`analysis.plots`
+funnel-plot data and data completeness. Every figure in :mod:`analysis.present`
 draws one of these tables, so every number in a figure can be read (and
 tested) as data.
 """

@@ -157,7 +157,7 @@ def tipping_point_html(tp: dict, *, rule: DisclosureRule) -> _HTML:
     Parameters
     ----------
     tp : dict
-        From :func:`analysis.missing.recovery_tipping_point`.
+        From :func:`analysis.methods.recovery_tipping_point`.
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Figures: seaborn/matplotlib, readable on a projector, one colour per modality.
 
-Every function draws a table made by :mod:`analysis.describe` or
-:mod:`analysis.compare` (so the numbers in a figure can be read and tested as
+Every function draws a table made by :mod:`analysis.methods` or
+:mod:`analysis.methods` (so the numbers in a figure can be read and tested as
 data) and returns the matplotlib Figure. Colours come from Paul Tol's
 colour-blind-safe "muted" scheme, assigned once per modality in catalogue code
 order (:func:`modality_colors`), so a modality has the same colour in every
@@ -79,7 +79,7 @@ def plot_trajectories(traj: pd.DataFrame, *, labels: dict | None = None, colors:
     Parameters
     ----------
     traj : pandas.DataFrame
-        From :func:`analysis.describe.pain_trajectories`.
+        From :func:`analysis.methods.pain_trajectories`.
     labels, colors : dict, optional, keyword-only
         Group code -> label / colour.
     ax : matplotlib Axes, optional, keyword-only
@@ -126,7 +126,7 @@ def plot_survival(curves: pd.DataFrame, at_risk: pd.DataFrame, *, labels: dict |
     Parameters
     ----------
     curves, at_risk : pandas.DataFrame
-        From :func:`analysis.describe.survival_curves`.
+        From :func:`analysis.methods.survival_curves`.
     labels, colors : dict, optional, keyword-only
     horizon : float, optional, keyword-only
         Draws a dotted line at the horizon and limits the x axis to it.
@@ -215,7 +215,7 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
     Parameters
     ----------
     adjusted : pandas.DataFrame
-        One of the tables of :func:`analysis.compare.adjusted_comparisons`.
+        One of the tables of :func:`analysis.methods.adjusted_comparisons`.
     estimate : {"difference", "odds_ratio", "hazard_ratio"}, keyword-only
         Ratios are drawn on a log scale around 1; differences around 0.
 
@@ -224,7 +224,7 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
     matplotlib.figure.Figure
         One point (and interval line) per estimable modality; the others are
         labelled "not estimable", or "not shown" where a disclosure rule hid the
-        estimate (:func:`analysis.tables.apply_disclosure_to_adjusted`).
+        estimate (:func:`analysis.disclosure.apply_disclosure_to_adjusted`).
 
     Examples
     --------
@@ -276,7 +276,7 @@ def plot_funnel(funnel: pd.DataFrame, *, unit_label: str = "Clinic", outcome_lab
     Parameters
     ----------
     funnel : pandas.DataFrame
-        From :func:`analysis.describe.funnel_data`.
+        From :func:`analysis.methods.funnel_data`.
 
     Returns
     -------
@@ -323,7 +323,7 @@ def plot_adjusted_funnel(bench: pd.DataFrame, *, unit_label: str = "Therapist",
     Parameters
     ----------
     bench : pandas.DataFrame
-        From :func:`analysis.benchmark.benchmark_units` (its ``attrs`` carry the
+        From :func:`analysis.methods.benchmark_units` (its ``attrs`` carry the
         within- and between-unit variances for the limits). Units without a
         figure (under the minimum size) are not drawn.
 
@@ -374,7 +374,7 @@ def plot_completeness(table: pd.DataFrame, *, labels: dict | None = None, ax=Non
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`analysis.describe.completeness_table`.
+        From :func:`analysis.methods.completeness_table`.
 
     Returns
     -------

@@ -20,7 +20,7 @@ def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, u
     Parameters
     ----------
     leg_pain, recovered : pandas.DataFrame
-        From :func:`analysis.benchmark.benchmark_units` for each outcome.
+        From :func:`analysis.methods.benchmark_units` for each outcome.
 
     Examples
     --------
@@ -63,7 +63,7 @@ def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`analysis.describe.completeness_table`.
+        From :func:`analysis.methods.completeness_table`.
 
     Examples
     --------

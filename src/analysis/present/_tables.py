@@ -1,7 +1,7 @@
 """Tables for people: crude outcomes, adjusted comparisons, imputed recovery and the baseline table.
 
 Each variable is summarised by its *declared* type in the records contract
-(:mod:`analysis.schema`), never a guessed one: categories as n (%), whole
+(:mod:`analysis.records.schema`), never a guessed one: categories as n (%), whole
 numbers and numbers as mean (SD) and median [IQR], yes/no as n (%). Missing
 values get their own row. An ``Overall`` column comes first. Each group's
 standardised mean difference (SMD) is against the reference group (the
@@ -135,7 +135,7 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
 
 
 def format_estimate(row, key: str, *, rule, cell=None) -> tuple[str, str]:
-    """One crude estimate of :func:`analysis.compare.outcome_table` as shown under a disclosure rule.
+    """One crude estimate of :func:`analysis.methods.outcome_table` as shown under a disclosure rule.
 
     Parameters
     ----------
@@ -187,7 +187,7 @@ def format_outcome_table(table: pd.DataFrame, *, horizon_days: int = 365, rule=N
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`analysis.compare.outcome_table`.
+        From :func:`analysis.methods.outcome_table`.
     horizon_days : int, keyword-only
     rule : DisclosureRule, optional, keyword-only
         From :func:`analysis.disclosure.disclosure_rule`; default ``internal``.
@@ -284,7 +284,7 @@ def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = 
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`analysis.missing.recovery_missing_adjusted`.
+        From :func:`analysis.methods.recovery_missing_adjusted`.
 
     Examples
     --------

@@ -2,7 +2,7 @@
 
 :func:`load_records` reads ``episodes`` and ``visits`` (CSV, Parquet or XLSX)
 and the optional ``modalities.csv``, checks every rule of the records
-contract (:mod:`analysis.schema`) and returns typed tables. Problems are
+contract (:mod:`analysis.records.schema`) and returns typed tables. Problems are
 collected, not raised one at a time: :func:`validate_folder` returns all of
 them, each naming the file, the spreadsheet row (header = row 1), the column
 and what is wrong in plain words. Values that look like identifiers are never
@@ -10,7 +10,7 @@ repeated in a message. Input files are only ever opened for reading.
 
 Reading files lives in :mod:`analysis.readers`, the contract's rules in
 :mod:`analysis.rules`, problem wording in :mod:`analysis.problems`; the
-identifier guard in :mod:`analysis.privacy`.
+identifier guard in :mod:`analysis.records`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ then
    date from the first appointment when the case file has none,
 4. builds ``modalities.csv`` from the ``[values.modality]`` labels, and
 5. de-identifies exactly as ``physio-outcomes anonymise`` does
-   (:func:`analysis.anonymise.anonymise_tables`): keyed pseudonyms for
+   (:func:`analysis.records.anonymise_tables`): keyed pseudonyms for
    patients, episodes and therapists, date of birth to age band, every
    unmapped column dropped, the result checked by the full validator and
    refused, with nothing written, if anything identifying would remain.
@@ -143,7 +143,7 @@ def _allowed(col: str, m: Mapping) -> set | None:
 
 @dataclass
 class ImportResult:
-    """What :func:`import_export` did: see :class:`analysis.anonymise.AnonymiseResult`, plus the
+    """What :func:`import_export` did: see :class:`analysis.records.AnonymiseResult`, plus the
     export's columns that were not mapped (and so not copied)."""
 
     written: bool
@@ -197,7 +197,7 @@ def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force:
     mapping : str or pathlib.Path or Mapping, keyword-only
         The TOML mapping file.
     key : bytes, keyword-only
-        From :func:`analysis.anonymise.read_key`.
+        From :func:`analysis.records.read_key`.
     dates : {"month", "shift", "keep"}, keyword-only
         What happens to start dates (as for ``anonymise``).
     force : bool, keyword-only

@@ -1,7 +1,7 @@
 """The records contract: which tables and columns a data folder holds, and their rules.
 
 This module is the single source of truth for the input contract of
-``../shared/spec/PRODUCT.md`` section 2. The loader (:mod:`analysis.io`), the
+``../shared/spec/PRODUCT.md`` section 2. The loader (:mod:`analysis.records`), the
 pandera schemas, the baseline table (which summarises each column by its
 declared type, never a guessed one) and the data dictionary in
 ``docs/data-dictionary.md`` are all built from it.
@@ -248,10 +248,10 @@ def _at_most_or_empty(bound: float):
 def pandera_schema(table: str) -> pa.DataFrameSchema:
     """Build the pandera schema for the column rules of one table.
 
-    The schema checks the *typed* frame produced by :func:`analysis.io` after
+    The schema checks the *typed* frame produced by :func:`analysis.records` after
     type coercion: required cells filled, allowed values, bounds and
     uniqueness. Cross-table rules (visits pointing at real episodes, day
-    order, surgery/follow-up consistency) live in :mod:`analysis.io`.
+    order, surgery/follow-up consistency) live in :mod:`analysis.records`.
 
     Parameters
     ----------
@@ -315,7 +315,7 @@ def data_dictionary_markdown() -> str:
     out = [
         "# Data dictionary",
         "",
-        "<!-- Generated from src/analysis/schema.py by "
+        "<!-- Generated from src/analysis/records/schema.py by "
         "analysis.records.schema.data_dictionary_markdown(); a test keeps them identical. -->",
         "",
         "A *data folder* holds an `episodes` table and a `visits` table, each as "

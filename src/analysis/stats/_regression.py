@@ -123,7 +123,7 @@ def linear_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     """Ordinary least squares with t-based intervals.
 
     Solved from the normal equations (Cholesky of X'X), which is exact for the
-    full-rank designs built by :mod:`analysis.compare` and about ten times
+    full-rank designs built by :mod:`analysis.methods` and about ten times
     faster than statsmodels' pseudo-inverse at a million rows; a test checks it
     against statsmodels ``OLS``. ``X`` must include the constant column if one
     is wanted.
