@@ -7,6 +7,19 @@ from pathlib import Path
 from ._cli_common import _data_folder, _print_problems, _progress, _UsageError
 
 
+def _write_or_explain(write, advice: str):
+    """Run a folder-writing step; on problems list them, say nothing was written, and return None."""
+    try:
+        result = write()
+    except (FileExistsError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+    if not result.written:
+        _print_problems(result.problems)
+        print(f"Nothing was written: {advice} and run again.")
+        return None
+    return result
+
+
 def _new_key_if_asked(args) -> None:
     from ..records import new_key
 
@@ -53,13 +66,9 @@ def _cmd_anonymise(args) -> int:
         raise _UsageError(str(exc)) from None
     raw = _data_folder(args.raw)
     _progress(f"De-identifying {raw} ...")
-    try:
-        result = anonymise(raw, args.out, key=key, dates=args.dates, force=args.force)
-    except (FileExistsError, ValueError) as exc:
-        raise _UsageError(str(exc)) from None
-    if not result.written:
-        _print_problems(result.problems)
-        print("Nothing was written: fix the export (or remove the offending column) and run again.")
+    result = _write_or_explain(lambda: anonymise(raw, args.out, key=key, dates=args.dates, force=args.force),
+                               "fix the export (or remove the offending column)")
+    if result is None:
         return 1
     dates = {"month": "start dates truncated to the first of the month",
              "shift": "start dates shifted back by a keyed 0-364-day offset per patient",
@@ -89,13 +98,9 @@ def _cmd_import(args) -> int:
         raise _UsageError(str(exc)) from None
     raw = _data_folder(args.raw)
     _progress(f"Importing {raw} with {args.mapping} ...")
-    try:
-        res = import_export(raw, args.out, mapping=mapping, key=key, dates=args.dates, force=args.force)
-    except (FileExistsError, ValueError) as exc:
-        raise _UsageError(str(exc)) from None
-    if not res.written:
-        _print_problems(res.problems)
-        print("Nothing was written: fix the export or the mapping file and run again.")
+    res = _write_or_explain(lambda: import_export(raw, args.out, mapping=mapping, key=key, dates=args.dates,
+                                                  force=args.force), "fix the export or the mapping file")
+    if res is None:
         return 1
     r = res.result
     _print_written(args.out, r.counts)

@@ -165,9 +165,9 @@ class Explorer:
             from ..records import sample_folder
 
             folder = sample_folder()
-        if reports_dir is None:  # beside the data folder's parent (the project's reports/ for data/sample)
-            parents = Path(folder).resolve().parents
-            reports_dir = (parents[1] if len(parents) > 1 else Path.cwd()) / "reports"
+        if reports_dir is None:  # the project's reports/: beside notebooks/ when run from there (never the package)
+            here = Path.cwd()
+            reports_dir = (here.parent if here.name == "notebooks" else here) / "reports"
         self.reports_dir = Path(reports_dir)
         self.episodes = 0
         self.table = pd.DataFrame()

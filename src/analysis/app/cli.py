@@ -264,6 +264,15 @@ def _cmd_lab(args) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def _add_deidentify_options(p: argparse.ArgumentParser) -> None:
+    """Key, dates and --force: the options anonymise and import share."""
+    p.add_argument("--key-file", metavar="KEY", help="secret key for the pseudonyms (keep it out of the data)")
+    p.add_argument("--new-key", metavar="FILE", help="write a fresh random key to FILE (mode 600) and use it")
+    p.add_argument("--dates", choices=("month", "shift", "keep"), default="month",
+                   help="start_date: truncate to the month (default), shift per patient, or keep")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists and is not empty")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="physio-outcomes",
@@ -305,11 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("anonymise", help="de-identify a clinic's raw export into a data folder")
     p.add_argument("raw", nargs="?", help="folder with the raw export (only read)")
     p.add_argument("-o", "--out", help="data folder to create")
-    p.add_argument("--key-file", metavar="KEY", help="secret key for the pseudonyms (keep it out of the data)")
-    p.add_argument("--new-key", metavar="FILE", help="write a fresh random key to FILE (mode 600) and use it")
-    p.add_argument("--dates", choices=("month", "shift", "keep"), default="month",
-                   help="start_date: truncate to the month (default), shift per patient, or keep")
-    p.add_argument("--force", action="store_true", help="replace OUT if it exists and is not empty")
+    _add_deidentify_options(p)
     p.set_defaults(func=_cmd_anonymise)
 
     p = sub.add_parser("import", help="turn a practice-management export into a de-identified data folder, "
@@ -318,11 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="data folder to create")
     p.add_argument("--mapping", required=True, metavar="MAP.toml",
                    help="which export column is which records column, and label -> code tables")
-    p.add_argument("--key-file", metavar="KEY", help="secret key for the pseudonyms (keep it out of the data)")
-    p.add_argument("--new-key", metavar="FILE", help="write a fresh random key to FILE (mode 600) and use it")
-    p.add_argument("--dates", choices=("month", "shift", "keep"), default="month",
-                   help="start_date: truncate to the month (default), shift per patient, or keep")
-    p.add_argument("--force", action="store_true", help="replace OUT if it exists and is not empty")
+    _add_deidentify_options(p)
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("lab", help="open JupyterLab on the point-and-click explorer")
