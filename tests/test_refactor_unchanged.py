@@ -1,0 +1,38 @@
+"""The layering moved code without changing a result: ``summary --json`` on the sample equals the
+document the flat package produced (tests/data/sample-summary-before-layering.json, written by
+``physio-outcomes summary data/sample --json`` at commit 4a3af16, before the layers became folders).
+
+When a later change means to move a number, regenerate the file and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from analysis import load_records
+from analysis.methods import summarise
+
+DATA = Path(__file__).parent / "data" / "sample-summary-before-layering.json"
+
+
+def _same(a, b, path="$"):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_summary_document_is_unchanged(sample_dir):
+    before = json.loads(DATA.read_text())
+    now = json.loads(json.dumps(summarise(load_records(sample_dir)), allow_nan=False))
+    _same(before, now)
