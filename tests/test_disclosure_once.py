@@ -202,3 +202,10 @@ def test_no_view_shows_what_the_decision_hides(sample, rule_name):
             assert sum(v in ("-", "*", "1-7") for v in ep_col[1:]) != 1 or ep_col[0] in ("-", "*")
     if rule.name != "none":
         assert checked > 0  # the selections really exercise hidden cells
+
+
+def test_survival_title_names_the_population(sample):
+    for population, title in (("candidates", "Surgery-free among surgical candidates"),
+                              ("all", "Surgery-free, all episodes")):
+        content = ReportContent(sample, settings=OutcomeSettings(population=population), rule=disclosure_rule("none"))
+        assert content.survival_title == title

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from analysis import adjusted_comparisons  # noqa: E402
@@ -122,3 +123,44 @@ def test_survival_curves_leave_out_tiny_groups(data):
     assert "zz_tiny" not in set(curves["group"]) and "zz_tiny" not in set(risk["group"])
     curves_all, _ = survival_curves(small)
     assert "zz_tiny" in set(curves_all["group"])
+
+
+def test_survival_curves_reach_the_horizon_while_eight_remain_at_risk():
+    """A curve stays flat between events up to the horizon; only 'fewer than 8 at risk' stops it earlier.
+
+    On the sample every modality still has 8 or more at risk at day 365 (its curve is cut for
+    disclosure after the horizon, if at all), so every line must reach day 365. The old drawing cut
+    a curve whose disclosure stop lay beyond the horizon back to its last event (day 185 for one).
+    """
+    from analysis import derive_outcomes, load_records
+    from analysis.methods import survival_curves
+    from analysis.present import plot_survival
+
+    out = derive_outcomes(load_records("data/sample"))
+    curves, risk = survival_curves(out, min_n=8, min_at_risk=8)
+    pop = out[out["in_population"]]
+    assert ((pop["surgery_time"] >= 365).groupby(pop["modality"]).sum() >= 8).all()
+    fig = plot_survival(curves, risk, horizon=365)
+    ends = [max(line.get_xdata()) for line in fig.axes[0].lines if len(line.get_xdata()) > 1]
+    assert len(ends) == curves["group"].nunique()
+    assert ends == pytest.approx([365.0] * len(ends))
+    # a curve cut before the horizon still ends where it was cut
+    cut = curves[curves["group"] == curves["group"].iloc[0]].copy()
+    cut = cut[cut["time"] <= 100]
+    cut = pd.concat([cut, cut.iloc[[-1]].assign(time=120.0, stopped=True)], ignore_index=True)
+    fig = plot_survival(cut, risk[risk["group"] == cut["group"].iloc[0]], horizon=365)
+    assert max(fig.axes[0].lines[0].get_xdata()) == pytest.approx(120.0)
+
+
+def test_forest_plot_names_the_outcome_and_which_side_favours_what():
+    from analysis import adjusted_comparisons, derive_outcomes, load_records
+    from analysis.present import plot_forest
+
+    adj = adjusted_comparisons(derive_outcomes(load_records("data/sample")))
+    fig = plot_forest(adj["surgery"], estimate="hazard_ratio", reference_label="McKenzie")
+    ax = fig.axes[0]
+    assert ax.get_title(loc="left").startswith("Surgery: compared with McKenzie")
+    assert "\u2190 surgery less often than McKenzie" in ax.get_xlabel()
+    assert "surgery more often than McKenzie \u2192" in ax.get_xlabel()
+    fig = plot_forest(adj["leg_pain_change"], estimate="difference", reference_label="McKenzie")
+    assert "less leg pain than McKenzie" in fig.axes[0].get_xlabel()

@@ -1,14 +1,47 @@
 """Applications: the report, the explorer, the command line and JupyterLab.
 
 Rule: may import every lower layer; nothing imports ``app``.
+
+Names are imported on first use (PEP 562), so that ``physio-outcomes validate``
+(which imports :mod:`analysis.app.cli`) does not pay for loading the report's
+figures and statistics (matplotlib, seaborn, scipy, statsmodels: seconds).
 """
 
 from __future__ import annotations
 
-from ._cli_common import DEFAULT_DATA
-from ._compose import ASSOCIATION_WARNING, ReportContent, load_checked_records, save_checked_records
-from ._explore import OUTCOMES, Explorer, Selection, apply_selection, selection_note
-from ._report import build_report
-from ._resources import EXPLORER_NOTEBOOK, LAB_SETTINGS, REPORT_NOTEBOOK, TEMPLATES, resource_path
+import importlib
+from typing import TYPE_CHECKING
 
-__all__ = ['ASSOCIATION_WARNING', 'DEFAULT_DATA', 'EXPLORER_NOTEBOOK', 'Explorer', 'LAB_SETTINGS', 'OUTCOMES', 'REPORT_NOTEBOOK', 'ReportContent', 'Selection', 'TEMPLATES', 'apply_selection', 'build_report', 'load_checked_records', 'resource_path', 'save_checked_records', 'selection_note']
+if TYPE_CHECKING:  # the same names, for readers and type checkers
+    from ._cli_common import DEFAULT_DATA  # noqa: F401
+    from ._compose import ASSOCIATION_WARNING, ReportContent, load_checked_records, save_checked_records  # noqa: F401
+    from ._explore import OUTCOMES, Explorer, Selection, apply_selection, selection_note  # noqa: F401
+    from ._report import build_report  # noqa: F401
+    from ._resources import EXPLORER_NOTEBOOK, LAB_SETTINGS, REPORT_NOTEBOOK, TEMPLATES, resource_path  # noqa: F401
+
+#: Public name -> private module defining it.
+_EXPORTS = {
+    "DEFAULT_DATA": "_cli_common",
+    "ASSOCIATION_WARNING": "_compose", "ReportContent": "_compose", "load_checked_records": "_compose",
+    "save_checked_records": "_compose",
+    "OUTCOMES": "_explore", "Explorer": "_explore", "Selection": "_explore", "apply_selection": "_explore",
+    "selection_note": "_explore",
+    "build_report": "_report",
+    "EXPLORER_NOTEBOOK": "_resources", "LAB_SETTINGS": "_resources", "REPORT_NOTEBOOK": "_resources",
+    "TEMPLATES": "_resources", "resource_path": "_resources",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analysis.app' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -191,16 +191,21 @@ class ReportContent:
         curves, at_risk = methods.survival_curves(self.outcomes, min_n=self.min_n, min_at_risk=self.min_n)
         return disclosure.disclose_survival(curves, at_risk, self.crude_disclosed)
 
+    @property
+    def survival_title(self) -> str:
+        """The survival figure's title, naming the population the curves are about."""
+        return ("Surgery-free among surgical candidates" if self.settings.population == "candidates"
+                else "Surgery-free, all episodes")
+
     def survival(self):
         """Surgery-free curves: only modalities whose surgery-free rate the outcome table shows."""
         curves, at_risk = self.survival_data
         if curves.empty:
             return present.note_html(f"Too few patients or surgeries in the surgery population (at least "
                                      f"{self.min_n} per modality) to draw survival curves.")
-        title = ("Surgery-free among surgical candidates" if self.settings.population == "candidates"
-                 else "Surgery-free, all episodes")
         fig = present.plot_survival(curves, at_risk, labels=self.labels, colors=self.colors,
-                                    horizon=self.settings.horizon_days, count_format=self.rule.count, title=title)
+                                    horizon=self.settings.horizon_days, count_format=self.rule.count,
+                                    title=self.survival_title)
         return present.figure_html(fig, present.alt_survival(self.crude, settings=self.settings, rule=self.rule,
                                                              disclosed=self.crude_disclosed))
 

@@ -122,13 +122,13 @@ _BACKGROUND: list = []
 
 
 def _cmd_summary(args) -> int:
-    _import_in_background("analysis.methods")
-    from ..methods import OutcomeSettings, derive_outcomes
-
-    settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population)
+    _import_in_background("analysis.methods")  # statistics load while the main thread reads the data
     records, code = _load_filtered(args, json_mode=args.json)
     if records is None:
         return code
+    from ..methods import OutcomeSettings, derive_outcomes
+
+    settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population)
     _progress(f"Deriving outcomes for {len(records.episodes):,} episodes ...")
     outcomes = derive_outcomes(records, settings=settings)
     _progress("Estimating intervals and fitting the adjusted models ...")

@@ -33,6 +33,9 @@ class ComparedOutcome:
         What the events are called (a rate resting on 1-7 of them is hidden under ``public``).
     favours_lower : bool
         Whether a lower estimate is the better outcome (less pain, less surgery).
+    lower_means, higher_means : str
+        What an estimate below (above) no difference means, read against the reference
+        ("less leg pain than", "more often recovered than").
     """
 
     key: str
@@ -43,6 +46,8 @@ class ComparedOutcome:
     axis: str
     events: str | None
     favours_lower: bool
+    lower_means: str
+    higher_means: str
 
     @property
     def ratio(self) -> bool:
@@ -52,11 +57,14 @@ class ComparedOutcome:
 
 COMPARED_OUTCOMES: tuple[ComparedOutcome, ...] = (
     ComparedOutcome("leg_pain_change", "Final leg pain", "difference", "linear", "+.2f",
-                    "Difference in final leg pain, points (95% CI)", None, True),
+                    "Difference in final leg pain, points (95% CI)", None, True,
+                    "less leg pain than", "more leg pain than"),
     ComparedOutcome("recovered", "Recovery at discharge", "odds_ratio", "logistic", ".2f",
-                    "Odds ratio of recovery (95% CI), log scale", "recoveries", False),
+                    "Odds ratio of recovery (95% CI), log scale", "recoveries", False,
+                    "recovered less often than", "recovered more often than"),
     ComparedOutcome("surgery", "Surgery", "hazard_ratio", "cox", ".2f",
-                    "Hazard ratio of surgery (95% CI), log scale", "surgeries", True),
+                    "Hazard ratio of surgery (95% CI), log scale", "surgeries", True,
+                    "surgery less often than", "surgery more often than"),
 )
 
 

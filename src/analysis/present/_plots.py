@@ -167,11 +167,14 @@ def plot_survival(curves: pd.DataFrame, at_risk: pd.DataFrame, *, labels: dict |
         for g in groups:
             d = curves[curves["group"] == g].sort_values("time", kind="stable")
             stopped = bool(d["stopped"].iloc[-1]) if "stopped" in d.columns else False
+            # a curve cut for disclosure ends where it was cut; before that it stays flat between events
+            end = float(d["time"].iloc[-1]) if stopped else np.inf
             if horizon is not None:
                 d = d[d["time"] <= horizon]
                 last = d.iloc[-1]
-                if not stopped or last["time"] >= horizon:  # a curve cut for disclosure ends where it was cut
-                    d = pd.concat([d, last.to_frame().T.assign(time=horizon)], ignore_index=True)
+                reach = min(float(horizon), end)
+                if float(last["time"]) < reach:
+                    d = pd.concat([d, last.to_frame().T.assign(time=reach)], ignore_index=True)
             c = colors.get(g, "#444444")
             ax.step(d["time"].astype(float), d["survival"].astype(float), where="post", color=c, lw=2.2,
                     label=labels.get(g, g))
@@ -263,9 +266,13 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
         ax.set_yticks(y)
         ax.set_yticklabels([labels.get(m, m) for m in d["modality"]])
         ax.set_ylim(-0.7, len(d) - 0.3)
-        ax.set_xlabel(xlabel or compared_outcome(estimate).axis)
+        spec = compared_outcome(estimate)
+        ref = reference_label or "the reference"
+        ax.set_xlabel(f"{xlabel or spec.axis}\n\u2190 {spec.lower_means} {ref}      "
+                      f"{spec.higher_means} {ref} \u2192")
         if reference_label:
-            ax.set_title(f"Compared with {reference_label}, adjusted for case mix", fontsize=13, loc="left")
+            ax.set_title(f"{spec.label}: compared with {reference_label}, adjusted for case mix", fontsize=13,
+                         loc="left")
         ax.grid(axis="y", visible=False)
     return fig
 
