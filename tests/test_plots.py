@@ -141,7 +141,7 @@ def test_survival_curves_reach_the_horizon_while_eight_remain_at_risk():
     pop = out[out["in_population"]]
     assert ((pop["surgery_time"] >= 365).groupby(pop["modality"]).sum() >= 8).all()
     fig = plot_survival(curves, risk, horizon=365)
-    ends = [max(line.get_xdata()) for line in fig.axes[0].lines if len(line.get_xdata()) > 1]
+    ends = [max(line.get_xdata()) for line in fig.axes[0].lines if len(set(line.get_xdata())) > 1]  # not the horizon line
     assert len(ends) == curves["group"].nunique()
     assert ends == pytest.approx([365.0] * len(ends))
     # a curve cut before the horizon still ends where it was cut
