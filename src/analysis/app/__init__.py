@@ -9,7 +9,7 @@ figures and statistics (matplotlib, seaborn, scipy, statsmodels: seconds).
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the same names, for readers and type checkers
@@ -34,14 +34,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'analysis.app' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
