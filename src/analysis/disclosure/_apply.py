@@ -9,6 +9,24 @@ from ..methods import COMPARED_OUTCOMES, Reason, Status
 from ._suppression import CellState, grid_relations, protect
 
 
+def group_column_states(records: list[dict], column: str, rule) -> list[int]:
+    """Suppression states of one column of a by-group table whose first row is ``Overall``.
+
+    ``Overall`` is the total of the group rows, so :func:`column_states` applies;
+    a table without that first row has no total to subtract from: all shown.
+
+    Examples
+    --------
+    >>> from analysis.disclosure import disclosure_rule, group_column_states
+    >>> rows = [{"group": "Overall", "n": 63}, {"group": "a", "n": 3}, {"group": "b", "n": 20}, {"group": "c", "n": 40}]
+    >>> group_column_states(rows, "n", disclosure_rule("internal")), group_column_states(rows[1:], "n", disclosure_rule("internal"))
+    ([0, 1, 2, 0], [0, 0, 0])
+    """
+    if len(records) > 1 and records[0]["group"] == "Overall" and column in records[0]:
+        return column_states([r[column] for r in records], rule)
+    return [CellState.SHOWN] * len(records)
+
+
 def column_states(values, rule) -> list[int]:
     """Suppression states of a column of counts whose first entry is the total of the others.
 

@@ -18,9 +18,8 @@ from typing import Mapping
 import pandas as pd
 
 from ..methods import Reason, Status
-from ._apply import column_states
+from ._apply import group_column_states
 from ._rules import DisclosureRule
-from ._suppression import CellState
 
 __all__ = ["CRUDE_KEYS", "Cell", "CrudeDisclosure", "crude_cell", "disclose_crude", "disclose_survival", "recovery_mi_cell"]
 
@@ -132,12 +131,8 @@ def disclose_crude(crude: pd.DataFrame, *, rule: DisclosureRule) -> CrudeDisclos
     True
     """
     recs = crude.to_dict("records")
-    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
-
     def states(col):
-        if not overall_first or col not in crude.columns:
-            return tuple([CellState.SHOWN] * len(recs))
-        return tuple(column_states([r[col] for r in recs], rule))
+        return tuple(group_column_states(recs, col, rule))
 
     counts = {k: states(f"{k}_n") for k in CRUDE_KEYS}
     counts["episodes"] = states("episodes")

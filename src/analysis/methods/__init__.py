@@ -8,36 +8,11 @@ from __future__ import annotations
 
 from ._baseline import baseline_table, largest_differences
 from ._benchmark import BENCHMARK_CASE_MIX, MIN_EPISODES, benchmark_document, benchmark_units, funnel_limits_adjusted
-from ._compare import (
-    ADJUSTMENT_SET,
-    CLUSTER_CHOICES,
-    MIN_EVENTS_PER_PARAMETER,
-    adjusted_comparisons,
-    choose_reference,
-    default_cluster,
-    model_methods,
-)
+from ._compare import ADJUSTMENT_SET, CLUSTER_CHOICES, MIN_EVENTS_PER_PARAMETER, adjusted_comparisons, choose_reference, default_cluster, model_methods
 from ._crude import outcome_table
-from ._describe import (
-    COMPLETENESS_ITEMS,
-    completeness_table,
-    data_overview,
-    exclusions_table,
-    funnel_data,
-    funnel_limits,
-    pain_trajectories,
-    survival_curves,
-)
+from ._describe import COMPLETENESS_ITEMS, completeness_table, data_overview, exclusions_table, funnel_data, funnel_limits, pain_trajectories, survival_curves
 from ._missing import MAX_MODEL_ROWS, recovery_missing_adjusted, recovery_tipping_point
-from ._outcomes import (
-    SYMPTOM_BANDS,
-    WHERE_COLUMNS,
-    OutcomeSettings,
-    derive_outcomes,
-    filter_records,
-    prepare,
-    symptom_band,
-)
+from ._outcomes import OutcomeSettings, SYMPTOM_BANDS, WHERE_COLUMNS, derive_outcomes, filter_records, prepare, symptom_band
 from ._registry import COMPARED_OUTCOMES, ComparedOutcome, compared_outcome
 from ._status import Reason, Status
 from ._summary import ASSOCIATION_NOTE, COVARIATE_LABELS, summarise

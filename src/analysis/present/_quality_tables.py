@@ -8,7 +8,7 @@ import pandas as pd
 from ..disclosure import (
     CellState,
     DisclosureRule,
-    column_states,
+    group_column_states,
     protect,
 )
 
@@ -81,9 +81,8 @@ def format_completeness_table(table: pd.DataFrame, *, labels: dict | None = None
     from ..methods import COMPLETENESS_ITEMS
 
     recs = table.to_dict("records")
-    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
     keys = {key: (f"{key}_n" if f"{key}_n" in recs[0] else key) for key in COMPLETENESS_ITEMS} if recs else {}
-    states = {col: (column_states([r[col] for r in recs], rule) if overall_first else [0] * len(recs))
+    states = {col: group_column_states(recs, col, rule)
               for col in ["episodes", *keys.values()]}
     rows = []
     for i, r in enumerate(recs):

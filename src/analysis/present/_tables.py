@@ -23,7 +23,7 @@ import pandas as pd
 from ..disclosure import (
     CellState,
     baseline_states,
-    column_states,
+    group_column_states,
     crude_cell,
     disclose_crude,
     recovery_mi_cell,
@@ -300,9 +300,8 @@ def format_recovery_missing_table(table: pd.DataFrame, *, labels: dict | None = 
     labels = labels or {}
     rule = rule or disclosure_rule("internal")
     recs = table.to_dict("records")
-    overall_first = len(recs) > 1 and recs[0]["group"] == "Overall"
-    n_st = column_states([r["n"] for r in recs], rule) if overall_first else [0] * len(recs)
-    m_st = column_states([r["missing"] for r in recs], rule) if overall_first else [0] * len(recs)
+    n_st = group_column_states(recs, "n", rule)
+    m_st = group_column_states(recs, "missing", rule)
     rows = []
     for i, r in enumerate(recs):
         n, miss = r["n"], r["missing"]
