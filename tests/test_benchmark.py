@@ -57,7 +57,7 @@ def test_recovery_in_percentage_points():
     d, u = _network(5)
     b = benchmark_units(d, by="therapist", outcome="recovered")
     assert np.allclose(b["difference"], b["observed"] - b["expected"])
-    assert b["observed"].between(0, 100).all() and b.attrs["overall"] == pytest.approx(100 * d["recovered"].mean())
+    assert b["observed"].between(0, 100).all() and np.allclose(b["overall"], 100 * d["recovered"].mean())
     assert sps.spearmanr(b["shrunken"], u).statistic > 0.6
 
 
@@ -141,7 +141,7 @@ def test_disclosure_of_the_benchmarking_table_and_funnel():
 
     assert apply_disclosure_to_benchmark(b, rule=disclosure_rule("none"), outcome="recovered").equals(b)
     pub = apply_disclosure_to_benchmark(b, rule=disclosure_rule("public"), outcome="recovered")
-    assert (pub["n"] % 5 == 0).all() and pub.attrs == b.attrs
+    assert (pub["n"] % 5 == 0).all() and pub[["tau2", "sigma2", "overall"]].equals(b[["tau2", "sigma2", "overall"]])
     row = pub.set_index("unit").loc["T00"]
     assert np.isnan(row["observed"]) and np.isnan(row["difference"]) and "1-7 recoveries" in row["note"]
     rest = pub[pub["unit"] != "T00"].set_index("unit")

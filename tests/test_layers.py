@@ -119,3 +119,25 @@ def test_every_folder_has_a_public_face():
         assert mod.__doc__ and "Rule:" in mod.__doc__, folder
         for name in getattr(mod, "__all__", []):
             assert hasattr(mod, name) and not name.startswith("_"), (folder, name)
+
+
+def test_results_carry_nothing_in_dataframe_attrs():
+    """Results travel as columns and typed objects, never in ``DataFrame.attrs`` (issue 18).
+
+    ``attrs`` is dropped or copied unpredictably by pandas operations, and a
+    view reading it can show what the disclosure decision never saw.
+    """
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "attrs":
+                found.append(f"{path.relative_to(PKG)}:{node.lineno}")
+    assert found == []
+
+
+def test_results_of_the_methods_have_empty_attrs(data):
+    from analysis.methods import (baseline_table, benchmark_units, derive_outcomes, recovery_missing_adjusted)
+
+    out = derive_outcomes(data[0])
+    for result in (out, baseline_table(out), benchmark_units(out), recovery_missing_adjusted(out, imputations=2)):
+        assert result.attrs == {}

@@ -164,3 +164,55 @@ def test_forest_plot_names_the_outcome_and_which_side_favours_what():
     assert "surgery more often than McKenzie \u2192" in ax.get_xlabel()
     fig = plot_forest(adj["leg_pain_change"], estimate="difference", reference_label="McKenzie")
     assert "less leg pain than McKenzie" in fig.axes[0].get_xlabel()
+
+
+def test_forest_rows_follow_the_table_order_top_down(data):
+    """Rows as in the adjusted table (code order), first at the top: not alphabetical by label (issue 19)."""
+    rec, out = data
+    adj = adjusted_comparisons(out)["recovered"]
+    labels = {**rec.labels, adj["modality"].iloc[0]: "Zz last alphabetically"}
+    fig = plot_forest(adj, estimate="odds_ratio", labels=labels)
+    ax = fig.axes[0]
+    top_down = [t.get_text() for t in sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])]
+    assert top_down == [labels.get(m, m) for m in adj["modality"]]
+
+
+def test_forest_ratio_ticks_do_not_crowd():
+    """0.2 and 0.25 (or 4 and 5) side by side on a log axis overlap ("0.2.25")."""
+    adj = pd.DataFrame({"modality": ["a", "b"], "odds_ratio": [0.3, 1.5], "ci_low": [0.15, 0.9],
+                        "ci_high": [0.6, 2.5], "note": [None, None]})
+    ticks = plot_forest(adj, estimate="odds_ratio").axes[0].get_xticks()
+    ratios = np.exp(np.diff(np.log(sorted(ticks))))
+    assert (ratios >= 1.99).all(), ticks
+
+
+def test_labels_are_text_not_math_and_long_ones_are_cut_in_figures(data, tmp_path):
+    """'$40_$60' is drawn as typed (it crashed as math text); a 20,000-character label gives a normal image."""
+    import io
+
+    rec, out = data
+    curves, risk = survival_curves(out, min_n=8, min_at_risk=8)
+    first = sorted(curves["group"].unique())[0]
+    second = sorted(curves["group"].unique())[1]
+    labels = {first: "Pilates $40_$60 package", second: "x" * 20_000}
+    fig = plot_survival(curves, risk, labels=labels, horizon=365)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    width, height = fig.get_size_inches() * fig.dpi
+    img = plt.imread(io.BytesIO(buf.getvalue()))
+    assert img.shape[1] < 2 * width, img.shape  # the legend does not grow with the label
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "Pilates $40_$60 package" in legend
+    assert max(len(t) for t in legend) <= 32 and any(t.endswith("\u2026") for t in legend)
+    plt.close("all")
+
+
+def test_numbers_at_risk_are_dark_and_readable(data):
+    """Pale palette colours (#DDCC77, #88CCEE) vanished on paper: numbers at risk are near-black, 12 pt."""
+    rec, out = data
+    curves, risk = survival_curves(out)
+    fig = plot_survival(curves, risk, horizon=365)
+    texts = fig.axes[1].texts
+    assert texts and all(matplotlib.colors.to_hex(t.get_color()) == "#222222" for t in texts)
+    assert min(t.get_fontsize() for t in texts) >= 12
+    plt.close("all")

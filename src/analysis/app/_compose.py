@@ -22,6 +22,9 @@ from ..records import Records
 
 __all__ = ["ASSOCIATION_WARNING", "ReportContent", "load_checked_records", "save_checked_records"]
 
+#: The widest table that fits an A4 page (and a laptop screen) at the report's type size: wider ones are cut.
+TABLE_COLUMNS = 7
+
 #: The note printed above the adjusted comparisons.
 ASSOCIATION_WARNING = ("These comparisons are associations in routinely collected records, adjusted for case mix. "
                        "Patients were not randomised to modalities, so they do not prove that a modality causes a "
@@ -169,7 +172,8 @@ class ReportContent:
         fig = present.plot_forest(shown, estimate=spec.estimate, labels=self.labels, colors=self.colors,
                                   reference_label=ref)
         return present.figure_html(fig, present.alt_forest(shown, estimate=spec.estimate, labels=self.labels,
-                                                           reference_label=ref))
+                                                           reference_label=ref),
+                                   numbers=present.forest_numbers(shown, estimate=spec.estimate, labels=self.labels))
 
     def adjusted_table(self):
         adj = self.adjusted()
@@ -183,12 +187,15 @@ class ReportContent:
         if traj[traj["n"] >= self.min_n].empty:
             return present.note_html("Too few episodes with leg pain recorded at two visits to draw the course.")
         fig = present.plot_trajectories(traj, labels=self.labels, colors=self.colors, min_n=self.min_n)
-        return present.figure_html(fig, present.alt_trajectories(traj, labels=self.labels, min_n=self.min_n))
+        return present.figure_html(fig, present.alt_trajectories(traj, labels=self.labels, min_n=self.min_n),
+                                   numbers=present.trajectory_numbers(traj, labels=self.labels, min_n=self.min_n,
+                                                                      count_format=self.rule.count))
 
     @cached_property
     def survival_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The curves and numbers at risk the figure draws: those of modalities whose rate the table shows."""
-        curves, at_risk = methods.survival_curves(self.outcomes, min_n=self.min_n, min_at_risk=self.min_n)
+        curves, at_risk = methods.survival_curves(self.outcomes, min_n=self.min_n, min_at_risk=self.min_n,
+                                                   settings=self.settings)
         return disclosure.disclose_survival(curves, at_risk, self.crude_disclosed)
 
     @property
@@ -206,8 +213,10 @@ class ReportContent:
         fig = present.plot_survival(curves, at_risk, labels=self.labels, colors=self.colors,
                                     horizon=self.settings.horizon_days, count_format=self.rule.count,
                                     title=self.survival_title)
+        numbers = present.survival_numbers(curves, at_risk, labels=self.labels, count_format=self.rule.count,
+                                           min_at_risk=self.min_n)
         return present.figure_html(fig, present.alt_survival(self.crude, settings=self.settings, rule=self.rule,
-                                                             disclosed=self.crude_disclosed))
+                                                             disclosed=self.crude_disclosed), numbers=numbers)
 
     def logrank(self):
         pop = self.outcomes[self.outcomes["in_population"]]
@@ -231,14 +240,13 @@ class ReportContent:
                 present.table_html(present.format_benchmark_table(lp, rc, unit_label=unit.title(), rule=self.rule))]
 
     def baseline(self):
-        return present.table_html(present.format_baseline_table(methods.baseline_table(self.outcomes,
-                                                                                        labels=self.labels),
-                                                                rule=self.rule))
+        wide = present.format_baseline_table(methods.baseline_table(self.outcomes, labels=self.labels), rule=self.rule)
+        return present.table_html(wide, max_columns=TABLE_COLUMNS)
 
     def completeness(self) -> list:
-        return [present.table_html(present.format_completeness_table(methods.completeness_table(self.outcomes),
+        return [present.table_html(present.format_completeness_table(methods.completeness_table(self.outcomes, settings=self.settings),
                                                                      labels=self.labels, rule=self.rule)),
-                present.table_html(present.format_exclusions(methods.exclusions_table(self.outcomes),
+                present.table_html(present.format_exclusions(methods.exclusions_table(self.outcomes, settings=self.settings),
                                                              rule=self.rule))]
 
     def methods_text(self):

@@ -173,7 +173,6 @@ def apply_disclosure_to_benchmark(bench: pd.DataFrame, *, rule, outcome: str = "
     ([45, 40], [nan, 50.0], 'rests on 1-7 recoveries: not shown (disclosure control)')
     """
     out = bench.copy()
-    out.attrs = dict(bench.attrs)
     if rule.name == "none" or out.empty:
         return out
     figures = ["observed", "expected", "difference", "ci_low", "ci_high", "shrunken"]

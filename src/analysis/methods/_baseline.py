@@ -73,7 +73,7 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
         ``median``, ``q1``, ``q3``, ``smd`` (the group's SMD against the
         reference group; NaN for ``Overall`` and the reference) and
         ``smd_max`` (the largest of them for the variable, repeated on its
-        rows). ``attrs["reference"]`` names the reference group.
+        rows), ``is_reference`` (True on the reference group's rows).
 
     Examples
     --------
@@ -157,8 +157,7 @@ def baseline_table(outcomes: pd.DataFrame, *, by: str = "modality", labels: dict
     out = out[~((out["level"] == "Missing") & out["variable"].isin(drop))].reset_index(drop=True)
     out = out[["variable", "label", "kind", "level", "group", "group_label", "n", "denominator", "percent",
                "mean", "sd", "median", "q1", "q3", "smd", "smd_max"]]
-    out.attrs["reference"] = ref
-    return out
+    return out.assign(is_reference=out["group"] == ref)
 
 
 def largest_differences(table: pd.DataFrame) -> pd.DataFrame:

@@ -48,6 +48,7 @@ MIN_EPISODES = 40
 _Z95 = float(sps.norm.ppf(0.975))
 _Z998 = float(sps.norm.ppf(0.999))
 _COLUMNS = ["unit", "n", "observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "flag", "note"]
+_FUNNEL = ["tau2", "sigma2", "overall"]
 
 
 def _case_mix_matrix(d: pd.DataFrame, covariates) -> np.ndarray:
@@ -146,8 +147,10 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     pandas.DataFrame
         ``unit``, ``n``, ``observed``, ``expected``, ``difference`` (observed
         minus expected), ``ci_low``, ``ci_high``, ``shrunken``, ``flag``
-        (``above`` / ``below`` / None at the 99.8 % limits), ``note``; and in
-        ``attrs``: ``tau2``, ``sigma2`` (or the overall rate) for the funnel.
+        (``above`` / ``below`` / None at the 99.8 % limits), ``note``; and,
+        the same on every row, what the funnel's limits need: ``tau2``
+        (between-unit variance), ``sigma2`` (within-unit variance per
+        episode) and ``overall`` (the overall mean or rate).
         Episodes without a unit code are left out.
 
     Examples
@@ -169,9 +172,7 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     ok &= outcomes[covs].notna().all(axis=1)
     d = outcomes.loc[ok, [by, y_col, *covs]]
     if len(d) == 0:
-        out = pd.DataFrame(columns=_COLUMNS)
-        out.attrs.update(tau2=np.nan, sigma2=np.nan, overall=np.nan)
-        return out
+        return pd.DataFrame(columns=[*_COLUMNS, *_FUNNEL])
     X = _case_mix_matrix(d, covs)
     y = d[y_col].to_numpy(dtype="float64")
     codes, units = pd.factorize(d[by], sort=True)
@@ -185,8 +186,7 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
         exp = np.bincount(codes, weights=pred, minlength=len(units)) / n
         var = sigma2 / n
         out = _finish(np.asarray(units), n, obs, exp, var, tau2, min_episodes)
-        out.attrs.update(tau2=tau2, sigma2=sigma2, overall=float(y.mean()))
-        return out
+        return out.assign(tau2=tau2, sigma2=sigma2, overall=float(y.mean()))
     fit = logistic_model(y, X, names=[f"x{j}" for j in range(X.shape[1])])
     p = 1 / (1 + np.exp(-np.clip(X @ fit.table["coef"].to_numpy(), -35, 35)))
     exp = np.bincount(codes, weights=p, minlength=len(units)) / n
@@ -195,8 +195,7 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     tau2 = _dersimonian_laird((obs - exp)[big], var[big])
     out = _finish(np.asarray(units), n, 100 * obs, 100 * exp, 1e4 * var, 1e4 * tau2, min_episodes)
     p0 = float(y.mean())
-    out.attrs.update(tau2=1e4 * tau2, sigma2=1e4 * p0 * (1 - p0), overall=100 * p0)
-    return out
+    return out.assign(tau2=1e4 * tau2, sigma2=1e4 * p0 * (1 - p0), overall=100 * p0)
 
 
 def benchmark_document(tables: dict, *, by: str, min_episodes: int = MIN_EPISODES) -> dict:

@@ -202,14 +202,14 @@ def _epv_note(kind: str, events: int, n: int, params: int) -> str | None:
 
 def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], outcome: str,
          s: OutcomeSettings, ratio_name: str, cluster: str = "none",
-         strata: str | None = None) -> tuple[pd.DataFrame, list[str], dict]:
+         strata: str | None = None, all_modalities=()) -> tuple[pd.DataFrame, list[str], dict]:
     present = sorted(df["modality"].unique())
     y = None
     if kind == "logistic":
         y = df[outcome].to_numpy(dtype="float64")
     elif kind == "cox":
         y = df["surgery_event"].to_numpy(dtype="float64")
-    others = [m for m in sorted(set(present) | set(df.attrs.get("all_modalities", []))) if m != reference]
+    others = [m for m in sorted(set(present) | set(all_modalities)) if m != reference]
     n_by = df.groupby("modality").size()
     ev_by = pd.Series(y, index=df.index).groupby(df["modality"]).sum() if y is not None else n_by * 0
     count = lambda m: (int(n_by.get(m, 0)), int(ev_by.get(m, 0)))  # noqa: E731
@@ -360,7 +360,7 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
     >>> adj["reference"], adj["cluster"], list(adj["recovered"].columns[:3])
     ('electrotherapy', 'therapist', ['modality', 'odds_ratio', 'ci_low'])
     """
-    s = settings or outcomes.attrs.get("settings") or OutcomeSettings()
+    s = settings or OutcomeSettings()
     ref = reference or choose_reference(outcomes)
     covs = list(covariates)
     cluster = cluster or default_cluster(outcomes)
@@ -388,11 +388,9 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
     ok = base_ok & cov_ok
 
     def subset(mask):
-        d = outcomes[mask.to_numpy(dtype=bool) if hasattr(mask, "to_numpy") else mask]
-        d.attrs["all_modalities"] = all_mods
-        return d
+        return outcomes[mask.to_numpy(dtype=bool) if hasattr(mask, "to_numpy") else mask]
 
-    kw = dict(reference=ref, covariates=covs, s=s, cluster=cluster)
+    kw = dict(reference=ref, covariates=covs, s=s, cluster=cluster, all_modalities=all_mods)
     skipped = (pd.DataFrame(columns=["modality", "ci_low", "ci_high", "p", "note", "p_holm", "e_value", "e_value_ci",
                                      "n"]), [], {"clusters": None, "epv": None})
     lp, u1, i1 = _fit("linear", subset(ok & outcomes["final_leg_pain"].notna()), outcome="final_leg_pain",

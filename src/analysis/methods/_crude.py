@@ -42,7 +42,7 @@ def outcome_table(outcomes: pd.DataFrame, *, by: str = "modality", settings: Out
     by : str, keyword-only
         Grouping column (``modality``, ``clinic``, ``therapist``).
     settings : OutcomeSettings, optional, keyword-only
-        Defaults to the settings the outcomes were derived with.
+        The settings the outcomes were derived with (default settings if omitted).
     labels : dict, optional, keyword-only
         Code -> label for a ``label`` column.
     overall : bool, keyword-only
@@ -65,7 +65,7 @@ def outcome_table(outcomes: pd.DataFrame, *, by: str = "modality", settings: Out
     >>> tab["group"].iloc[0], len(tab)
     ('Overall', 10)
     """
-    s = settings or outcomes.attrs.get("settings") or OutcomeSettings()
+    s = settings or OutcomeSettings()
     rows = []
     if overall:
         rows.append(("Overall", "Overall", _outcomes_for(outcomes, s)))

@@ -62,7 +62,8 @@ def pain_trajectories(records: Records, *, by: str = "modality", measure: str = 
 
 
 def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence: float = 0.95,
-                    times=None, min_n: int = 1, min_at_risk: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    times=None, min_n: int = 1, min_at_risk: int = 1,
+                    settings: OutcomeSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Kaplan-Meier surgery-free curves per group in the surgery-free population.
 
     Parameters
@@ -80,6 +81,9 @@ def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence:
     min_at_risk : int, keyword-only
         Each curve stops where fewer than this many remain at risk (8 under
         the internal and public rules): its steps would date single operations.
+    settings : OutcomeSettings, optional, keyword-only
+        The settings the outcomes were derived with (their horizon sets the
+        default *times*); default settings if omitted.
 
     Returns
     -------
@@ -100,7 +104,7 @@ def survival_curves(outcomes: pd.DataFrame, *, by: str = "modality", confidence:
     >>> risk["time"].unique().tolist()
     [0.0, 90.0, 180.0, 270.0, 365.0]
     """
-    s = outcomes.attrs.get("settings") or OutcomeSettings()
+    s = settings or OutcomeSettings()
     pop = outcomes[outcomes["in_population"]]
     sizes = pop[by].value_counts()
     pop = pop[pop[by].isin(sizes[sizes >= min_n].index)]
@@ -201,8 +205,19 @@ COMPLETENESS_ITEMS = {
 }
 
 
-def completeness_table(outcomes: pd.DataFrame, *, by: str = "modality") -> pd.DataFrame:
+def completeness_table(outcomes: pd.DataFrame, *, by: str = "modality",
+                       settings: OutcomeSettings | None = None) -> pd.DataFrame:
     """How complete each outcome is, by group (and overall first).
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`analysis.derive_outcomes`.
+    by : str, keyword-only
+        Grouping column.
+    settings : OutcomeSettings, optional, keyword-only
+        The settings the outcomes were derived with (their horizon defines
+        short follow-up); default settings if omitted.
 
     Returns
     -------
@@ -222,7 +237,7 @@ def completeness_table(outcomes: pd.DataFrame, *, by: str = "modality") -> pd.Da
     >>> c["group"].iloc[0], bool(60 < c["global_change_pct"].iloc[0] < 80)
     ('Overall', True)
     """
-    s = outcomes.attrs.get("settings") or OutcomeSettings()
+    s = settings or OutcomeSettings()
     cols = ["baseline_leg_pain", "final_leg_pain", "global_change", "baseline_odi"]
 
     def row(name, d):
@@ -267,8 +282,16 @@ def data_overview(records: Records) -> pd.DataFrame:
     return pd.DataFrame(items, columns=["Item", "Value"])
 
 
-def exclusions_table(outcomes: pd.DataFrame) -> pd.DataFrame:
+def exclusions_table(outcomes: pd.DataFrame, *, settings: OutcomeSettings | None = None) -> pd.DataFrame:
     """For each analysis, how many episodes are in it and why the others are not.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        From :func:`analysis.derive_outcomes`.
+    settings : OutcomeSettings, optional, keyword-only
+        The settings the outcomes were derived with (population and horizon);
+        default settings if omitted.
 
     Returns
     -------
@@ -283,7 +306,7 @@ def exclusions_table(outcomes: pd.DataFrame) -> pd.DataFrame:
     >>> t["analysis"].unique().tolist()
     ['Leg pain change', 'Recovery', 'Surgery-free']
     """
-    s = outcomes.attrs.get("settings") or OutcomeSettings()
+    s = settings or OutcomeSettings()
     n = len(outcomes)
     no_base = outcomes["baseline_leg_pain"].isna()
     no_final = ~no_base & outcomes["final_leg_pain"].isna()

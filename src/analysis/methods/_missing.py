@@ -176,8 +176,8 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
     pandas.DataFrame
         ``group``, ``n`` (discharged or rated episodes), ``missing`` (without a
         rating), ``imputations``, ``rate``, ``ci_low``, ``ci_high``,
-        ``complete_case_rate``, ``note``. Rates are NaN, with a note, where a
-        group has no episodes or none rated.
+        ``complete_case_rate``, ``note``, ``delta`` (the shift used). Rates
+        are NaN, with a note, where a group has no episodes or none rated.
 
     Examples
     --------
@@ -199,7 +199,8 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
     if d is None or rated.sum() == 0:
         return pd.DataFrame([{"group": g, "n": 0, "missing": 0, "imputations": imputations, "rate": np.nan,
                               "ci_low": np.nan, "ci_high": np.nan, "complete_case_rate": np.nan,
-                              "note": "no rated episodes to learn from: not estimable"} for g in labels], columns=cols)
+                              "note": "no rated episodes to learn from: not estimable"} for g in labels],
+                            columns=cols).assign(delta=float(delta))
     gkey = d[by].astype("str").to_numpy(dtype=object, na_value=None)
     masks = ([("Overall", np.ones(len(d), dtype=bool))] if overall else []) + [(g, gkey == g) for g in groups_all]
     miss_rows = np.flatnonzero(~rated)
@@ -234,11 +235,7 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
         rate, lo, hi = _rubin_logit(est, var, confidence)
         rec.update(rate=float(events.mean() / n), ci_low=lo, ci_high=hi)
         rows.append(rec)
-    out = pd.DataFrame(rows, columns=cols)
-    # what the tipping point needs, so that it does not fit the imputation model again
-    out.attrs["tipping"] = {"unrated_eta": np.clip(Xm @ beta, -35, 35), "rated_events": float(y0[rated].sum()),
-                            "n": len(d), "delta": delta}
-    return out
+    return pd.DataFrame(rows, columns=cols).assign(delta=float(delta))
 
 
 def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, seed: int = 2024,
@@ -251,7 +248,9 @@ def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, see
     missing-at-random interval.
 
     Pass the table :func:`recovery_missing_adjusted` already gave for these
-    outcomes (``delta`` 0) as ``missing_adjusted``: nothing is fitted again.
+    outcomes (``delta`` 0, same seed) as ``missing_adjusted``: its overall
+    rate and interval are used, and only the imputation model is fitted
+    again (not the imputations).
 
     Returns
     -------
@@ -272,7 +271,7 @@ def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, see
     True
     """
     usable = (missing_adjusted is not None and "Overall" in set(missing_adjusted["group"])
-              and missing_adjusted.attrs.get("tipping", {}).get("delta") == 0.0)
+              and "delta" in missing_adjusted.columns and (missing_adjusted["delta"] == 0.0).all())
     if not usable:
         missing_adjusted = recovery_missing_adjusted(outcomes, imputations=imputations, seed=seed,
                                                      confidence=confidence, overall=True)
@@ -282,8 +281,8 @@ def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, see
            "odds_ratio_high": None, "unrated_rate_high": None}
     if out["missing"] == 0 or not np.isfinite(tab["rate"]):
         return out
-    fit = missing_adjusted.attrs["tipping"]
-    eta, n, obs = fit["unrated_eta"], fit["n"], fit["rated_events"]
+    d, rated, y0, Xm, beta, _, _ = _prepare(outcomes, seed)
+    eta, n, obs = np.clip(Xm @ beta, -35, 35), len(d), float(y0[rated].sum())
 
     def unrated_rate(delta):
         return float(np.mean(1 / (1 + np.exp(-(eta + delta)))))

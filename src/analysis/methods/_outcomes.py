@@ -273,7 +273,6 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
         "odi_change": odi1 - odi0,
         "odi_responder": responder(odi0, odi1, s.odi_points, s.odi_fraction),
     })
-    out.attrs["settings"] = s
     return out
 
 

@@ -26,16 +26,25 @@ class _HTML:
         return self.data
 
 
-def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110) -> _HTML:
+def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110,
+                numbers: pd.DataFrame | None = None) -> _HTML:
     """Embed a matplotlib figure as a PNG ``<img>`` with alternative text, and close it.
+
+    *numbers* (the figure's figures as a table, e.g. from
+    :func:`survival_numbers`) follow the image in a collapsed "Numbers behind
+    this figure" element, which the report's print style opens on paper.
 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
     >>> from analysis.present import figure_html
     >>> fig, ax = plt.subplots()
     >>> out = str(figure_html(fig, "An empty plot"))
     >>> out.startswith("<figure><img") and 'alt="An empty plot"' in out
+    True
+    >>> fig, ax = plt.subplots()
+    >>> "<details" in str(figure_html(fig, "Empty", numbers=pd.DataFrame({"Modality": ["a"]})))
     True
     """
     import matplotlib.pyplot as plt
@@ -45,11 +54,24 @@ def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110) ->
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return _HTML(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">{cap}</figure>')
+    table = (f'<details class="figure-numbers"><summary>Numbers behind this figure</summary>'
+             f'{table_html(numbers)}</details>' if numbers is not None and len(numbers) else "")
+    return _HTML(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">{cap}'
+                 f'{table}</figure>')
 
 
-def table_html(df: pd.DataFrame, *, caption: str | None = None) -> _HTML:
+def table_html(df: pd.DataFrame, *, caption: str | None = None, max_columns: int | None = None) -> _HTML:
     """A DataFrame as a plain HTML table (no index), escaped.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    caption : str, optional, keyword-only
+    max_columns : int, optional, keyword-only
+        A wider table is cut into several tables of at most this many
+        columns, each repeating the first column, so that every column
+        fits a laptop screen and an A4 page (nothing scrolls out of sight
+        or is cut off in print).
 
     Examples
     --------
@@ -57,10 +79,27 @@ def table_html(df: pd.DataFrame, *, caption: str | None = None) -> _HTML:
     >>> from analysis.present import table_html
     >>> "<table" in str(table_html(pd.DataFrame({"a": [1]})))
     True
+    >>> wide = pd.DataFrame({"Characteristic": ["Age"], **{f"M{i}": [i] for i in range(8)}})
+    >>> str(table_html(wide, max_columns=5)).count("<table")
+    2
     """
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    body = df.to_html(index=False, escape=True, border=0, na_rep="")
-    return _HTML(body.replace('<table class="dataframe">', f'<table class="dataframe">{cap}', 1))
+    if max_columns is not None and max_columns < 2:
+        raise ValueError("max_columns must be at least 2 (the first column and one more)")
+    if max_columns is None or df.shape[1] <= max_columns:
+        parts = [df]
+    else:
+        rest = list(df.columns[1:])
+        per = max_columns - 1
+        n_parts = -(-len(rest) // per)
+        per = -(-len(rest) // n_parts)  # parts of even width
+        parts = [df[[df.columns[0], *rest[i:i + per]]] for i in range(0, len(rest), per)]
+    out = []
+    for k, part in enumerate(parts, start=1):
+        text = caption if len(parts) == 1 else f"{caption + ' ' if caption else ''}(part {k} of {len(parts)})"
+        cap = f"<caption>{html.escape(text)}</caption>" if text else ""
+        body = part.to_html(index=False, escape=True, border=0, na_rep="")
+        out.append(body.replace('<table class="dataframe">', f'<table class="dataframe">{cap}', 1))
+    return _HTML("\n".join(out))
 
 
 def note_html(text: str) -> _HTML:

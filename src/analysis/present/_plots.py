@@ -40,7 +40,18 @@ _RC = {
     "axes.spines.right": False,
     "figure.dpi": 100,
     "savefig.dpi": 110,
+    # labels are clinic text, never math: "$40_$60" is drawn as typed instead of failing as TeX
+    "text.parse_math": False,
 }
+
+#: Longest label drawn in a figure; longer ones end in an ellipsis there (the tables carry the full text).
+FIGURE_LABEL_CHARS = 32
+
+
+def _short(text, limit: int = FIGURE_LABEL_CHARS) -> str:
+    """A label cut to *limit* characters for a figure (legend, axis, annotation)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "\u2026"
 
 
 @contextmanager
@@ -108,7 +119,7 @@ def plot_trajectories(traj: pd.DataFrame, *, labels: dict | None = None, colors:
             if d.empty:
                 continue
             c = colors.get(g, "#444444")
-            ax.plot(d["visit_no"], d["mean"], marker="o", color=c, lw=2.2, label=labels.get(g, g))
+            ax.plot(d["visit_no"], d["mean"], marker="o", color=c, lw=2.2, label=_short(labels.get(g, g)))
             ax.fill_between(d["visit_no"], d["ci_low"], d["ci_high"], color=c, alpha=0.12, lw=0)
         ax.set_xlabel("Visit number")
         ax.set_ylabel(ylabel)
@@ -177,7 +188,7 @@ def plot_survival(curves: pd.DataFrame, at_risk: pd.DataFrame, *, labels: dict |
                     d = pd.concat([d, last.to_frame().T.assign(time=reach)], ignore_index=True)
             c = colors.get(g, "#444444")
             ax.step(d["time"].astype(float), d["survival"].astype(float), where="post", color=c, lw=2.2,
-                    label=labels.get(g, g))
+                    label=_short(labels.get(g, g)))
             if ci:
                 ax.fill_between(d["time"].astype(float), d["ci_low"].astype(float), d["ci_high"].astype(float),
                                 step="post", color=c, alpha=0.10, lw=0)
@@ -195,15 +206,16 @@ def plot_survival(curves: pd.DataFrame, at_risk: pd.DataFrame, *, labels: dict |
         tab.set_ylim(-0.5, len(groups) - 0.5)
         tab.invert_yaxis()
         tab.set_yticks(range(len(groups)))
-        tab.set_yticklabels([labels.get(g, g) for g in groups])
+        tab.set_yticklabels([_short(labels.get(g, g)) for g in groups])
         for i, g in enumerate(groups):
             for t in times:
                 row = at_risk[(at_risk["group"] == g) & (at_risk["time"] == t)]
                 n = int(row["at_risk"].iloc[0]) if len(row) else 0
-                tab.text(t, i, fmt(n), ha="center", va="center", fontsize=11, color=colors.get(g, "#444444"))
+                # dark and as large as the tick labels: pale palette colours vanish on paper
+                tab.text(t, i, fmt(n), ha="center", va="center", fontsize=12, color="#222222")
         tab.set_xticks(times)
         tab.set_xlabel("Days since start of treatment")
-        tab.set_title("Numbers at risk", fontsize=12, loc="left")
+        tab.set_title("Numbers at risk", fontsize=13, loc="left")
         tab.grid(False)
         for side in ("left", "top", "right"):
             tab.spines[side].set_visible(False)
@@ -241,8 +253,8 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
     labels = labels or {}
     colors = colors or modality_colors(adjusted["modality"])
     ratio = estimate != "difference"
-    d = adjusted.sort_values("modality", key=lambda s: s.map(lambda m: labels.get(m, m)), ascending=False)
-    d = d.reset_index(drop=True)
+    # the table's order, first row at the top
+    d = adjusted.iloc[::-1].reset_index(drop=True)
     ok = d[estimate].notna()
     with _style():
         fig, ax = _new_ax(ax, (9, 0.55 * len(d) + 1.8))
@@ -256,7 +268,7 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
             ax.set_xscale("log")
             lo = np.nanmin(d.loc[ok, "ci_low"]) if ok.any() else 0.5
             hi = np.nanmax(d.loc[ok, "ci_high"]) if ok.any() else 2
-            ticks = [t for t in (0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20) if lo / 1.5 <= t <= hi * 1.5]
+            ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if lo / 1.5 <= t <= hi * 1.5]
             ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks or [1]))
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -264,14 +276,14 @@ def plot_forest(adjusted: pd.DataFrame, *, estimate: str, labels: dict | None = 
             ax.text(null, yi, missing_estimate_text(d.iloc[yi], estimate), ha="center",
                     va="center", fontsize=11, color="#555555", style="italic")
         ax.set_yticks(y)
-        ax.set_yticklabels([labels.get(m, m) for m in d["modality"]])
+        ax.set_yticklabels([_short(labels.get(m, m)) for m in d["modality"]])
         ax.set_ylim(-0.7, len(d) - 0.3)
         spec = compared_outcome(estimate)
-        ref = reference_label or "the reference"
+        ref = _short(reference_label) if reference_label else "the reference"
         ax.set_xlabel(f"{xlabel or spec.axis}\n\u2190 {spec.lower_means} {ref}      "
                       f"{spec.higher_means} {ref} \u2192")
         if reference_label:
-            ax.set_title(f"{spec.label}: compared with {reference_label}, adjusted for case mix", fontsize=13,
+            ax.set_title(f"{spec.label}: compared with {ref}, adjusted for case mix", fontsize=13,
                          loc="left")
         ax.grid(axis="y", visible=False)
     return fig
@@ -308,7 +320,7 @@ def plot_funnel(funnel: pd.DataFrame, *, unit_label: str = "Clinic", outcome_lab
         fig, ax = _new_ax(ax, (9, 6))
         ax.scatter(funnel["n"], funnel["rate"], s=80, color="#332288", edgecolor="black", zorder=3)
         for _, r in funnel.iterrows():
-            ax.annotate(str(r["unit"]), (r["n"], r["rate"]), textcoords="offset points", xytext=(7, 5), fontsize=12)
+            ax.annotate(_short(r["unit"]), (r["n"], r["rate"]), textcoords="offset points", xytext=(7, 5), fontsize=12)
         ax.axhline(p0, color="#555555", lw=1.5)
         ax.plot(grid, lim["low_95"], color="#CC6677", ls="--", lw=1.5, label="95% limits")
         ax.plot(grid, lim["high_95"], color="#CC6677", ls="--", lw=1.5)
@@ -356,13 +368,13 @@ def plot_adjusted_funnel(bench: pd.DataFrame, *, unit_label: str = "Therapist",
     n_max = max(int(shown["n"].max()) if len(shown) else 10, 10)
     n_min = max(2, int(shown["n"].min() * 0.6) if len(shown) else 2)
     grid = np.unique(np.round(np.geomspace(n_min, n_max * 1.3, 200)))
-    sigma2, tau2 = bench.attrs.get("sigma2", np.nan), bench.attrs.get("tau2", 0.0)
+    sigma2, tau2 = (float(bench["sigma2"].iloc[0]), float(bench["tau2"].iloc[0])) if len(bench) else (np.nan, 0.0)
     lim = funnel_limits_adjusted(grid, sigma2=sigma2, tau2=tau2)
     with _style():
         fig, ax = _new_ax(ax, (9, 6))
         ax.scatter(shown["n"], shown["difference"], s=80, color="#332288", edgecolor="black", zorder=3)
         for _, r in shown.iterrows():
-            ax.annotate(str(r["unit"]), (r["n"], r["difference"]), textcoords="offset points", xytext=(7, 5),
+            ax.annotate(_short(r["unit"]), (r["n"], r["difference"]), textcoords="offset points", xytext=(7, 5),
                         fontsize=11)
         ax.axhline(0, color="#555555", lw=1.5)
         ax.plot(grid, lim["low_95"], color="#CC6677", ls="--", lw=1.5, label="95% limits")
@@ -398,7 +410,7 @@ def plot_completeness(table: pd.DataFrame, *, labels: dict | None = None, ax=Non
     """
     labels = labels or {}
     cols = {f"{k}_pct": v for k, v in COMPLETENESS_ITEMS.items()}
-    data = table.set_index(table["group"].map(lambda g: labels.get(g, g)))[list(cols)].rename(columns=cols)
+    data = table.set_index(table["group"].map(lambda g: _short(labels.get(g, g))))[list(cols)].rename(columns=cols)
     with _style():
         fig, ax = _new_ax(ax, (11, 0.5 * len(data) + 2.5))
         sns.heatmap(data, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, cbar_kws={"label": "% of episodes"},

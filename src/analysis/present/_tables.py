@@ -100,7 +100,8 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
     t["cell"] = [cell(r) for r in t.to_dict("records")]
     order_groups = list(dict.fromkeys(t["group_label"]))
     var_order = list(dict.fromkeys(t["variable"]))
-    ref = table.attrs.get("reference")
+    refs = table.loc[table["is_reference"], "group"] if "is_reference" in table.columns else []
+    ref = refs.iloc[0] if len(refs) else None
     ref_label = next((lab for g, lab in zip(t["group"], t["group_label"]) if g == ref), ref)
     out_rows = []
     for var in var_order:
