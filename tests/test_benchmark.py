@@ -119,8 +119,12 @@ def test_benchmark_table_shows_the_computed_figures(data):
     t = format_benchmark_table(lp, rc, rule=disclosure_rule("internal")).set_index("Therapist")
     r, q = lp.iloc[0], rc.iloc[0]
     cell = t.loc[r["unit"], "Final leg pain, points: observed vs expected, difference (95% CI)"]
-    assert cell.startswith(f"{r['observed']:.1f} vs {r['expected']:.1f} expected: {r['difference']:+.1f} "
-                           f"({r['ci_low']:+.1f} to {r['ci_high']:+.1f}); shrunken {r['shrunken']:+.1f}")
+    def signed(v):
+        return f"{v:+.1f}" if round(v, 1) != 0 else "0.0"
+
+    assert cell.startswith(f"{r['observed']:.1f} vs {r['expected']:.1f} expected: {signed(r['difference'])} "
+                           f"({signed(r['ci_low'])} to {signed(r['ci_high'])}); allowing for caseload size "
+                           f"{signed(r['shrunken'])}")
     cell = t.loc[q["unit"], "Recovered, %: observed vs expected, difference in points (95% CI)"]
     assert cell.startswith(f"{q['observed']:.0f} vs {q['expected']:.0f} expected: {q['difference']:+.0f}")
     assert t.loc[r["unit"], "Episodes (leg pain)"] == f"{r['n']:,}"

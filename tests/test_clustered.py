@@ -273,7 +273,8 @@ def test_adjusted_table_shows_holm_p_and_e_values(data):
     t = format_adjusted_table(adj)
     r = adj["recovered"].dropna(subset=["odds_ratio"]).iloc[0]
     cell = t.loc[t["Modality"] == r["modality"], "Recovered, odds ratio (95% CI)"].iloc[0]
-    p = "Holm p < 0.001" if r["p_holm"] < 0.001 else f"Holm p = {r['p_holm']:.3f}"
+    ph = r["p_holm"]
+    p = "Holm p < 0.001" if ph < 0.001 else "Holm p > 0.99" if ph >= 0.995 else f"Holm p = {ph:.3f}"
     assert cell == f"{r['odds_ratio']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f}), {p}, E-value {r['e_value']:.2f}"
     s = adj["surgery"].dropna(subset=["hazard_ratio"]).iloc[0]
-    assert t.loc[t["Modality"] == s["modality"], "Surgery, hazard ratio (95% CI)"].iloc[0].endswith(" !")
+    assert t.loc[t["Modality"] == s["modality"], "Surgery, hazard ratio (95% CI)"].iloc[0].endswith(" (caution: few events for the model)")

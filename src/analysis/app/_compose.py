@@ -191,6 +191,12 @@ class ReportContent:
                                    numbers=present.trajectory_numbers(traj, labels=self.labels, min_n=self.min_n,
                                                                       count_format=self.rule.count))
 
+    def rates(self, key: str = "responder"):
+        """A crude rate by modality (dots and intervals), drawn from the outcome table's disclosure decision."""
+        fig = present.plot_rates(self.crude_disclosed, key=key, labels=self.labels, colors=self.colors)
+        return present.figure_html(fig, present.alt_rates(self.crude_disclosed, key=key, labels=self.labels),
+                                   numbers=present.rates_numbers(self.crude_disclosed, key=key, labels=self.labels))
+
     @cached_property
     def survival_data(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The curves and numbers at risk the figure draws: those of modalities whose rate the table shows."""

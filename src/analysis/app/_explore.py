@@ -19,8 +19,8 @@ from __future__ import annotations
 import datetime
 import html
 import io
-import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,9 @@ import pandas as pd
 from ..disclosure import disclosure_rule
 from ..methods import SYMPTOM_BANDS, OutcomeSettings, derive_outcomes, filter_records
 from ..records import DataProblemError, Records, load_records
-from ..records.schema import AGE_BANDS
+from ..present import explorer_style_html
+from ..records.schema import AGE_BANDS, SEXES, code_label
+from ._lab_paths import jupyter_root, lab_href
 
 __all__ = ["Explorer", "OUTCOMES", "Selection", "apply_selection", "selection_note"]
 
@@ -121,7 +123,7 @@ def selection_note(selection: Selection, n_episodes: int, *, labels: dict | None
     for key, name in _SUBGROUPS.items():
         values = selection.where().get(key)
         if values:
-            shown = ["yes" if v is True else "no" if v is False else str(v) for v in values]
+            shown = [code_label(key, v) for v in values]
             parts.append(f"{name} {', '.join(shown)}")
     what = "; ".join(parts) if parts else "All episodes"
     return f"{what}: {rule.count(n_episodes)} episodes."
@@ -165,45 +167,63 @@ class Explorer:
             from ..records import sample_folder
 
             folder = sample_folder()
-        if reports_dir is None:  # the project's reports/: beside notebooks/ when run from there (never the package)
+        self.lab_root = jupyter_root()
+        if reports_dir is None:  # reports/ in the folder JupyterLab serves, so that its link opens
             here = Path.cwd()
-            reports_dir = (here.parent if here.name == "notebooks" else here) / "reports"
+            reports_dir = (self.lab_root[0] if self.lab_root else
+                           here.parent if here.name == "notebooks" else here) / "reports"
         self.reports_dir = Path(reports_dir)
         self.episodes = 0
         self.table = pd.DataFrame()
-        lay = w.Layout(width="auto")
-        sel = dict(rows=5, layout=w.Layout(width="200px"))
+        def lay():  # one Layout per widget: a shared one would give every list the last list's width
+            return w.Layout(width="auto")
+
+        def sel():
+            return dict(rows=5, layout=w.Layout(width="170px"))
+
+        def pick():
+            return dict(layout=w.Layout(width="auto", max_width="100%"))
         self.controls = {
-            "folder": w.Text(value=str(folder), description="Data folder", layout=w.Layout(width="420px")),
-            "clinics": w.SelectMultiple(description="Clinics", **sel),
-            "start_from": w.DatePicker(description="From"),
-            "start_to": w.DatePicker(description="To"),
-            "modalities": w.SelectMultiple(description="Modalities", **sel),
-            "reference": w.Dropdown(description="Compare with"),
-            "population": w.Dropdown(options=[("Surgical candidates", "candidates"), ("All episodes", "all")],
-                                     value="candidates", description="Surgery in"),
-            "horizon_days": w.BoundedIntText(value=365, min=30, max=1825, step=30, description="Horizon (days)"),
-            "age_bands": w.SelectMultiple(options=list(AGE_BANDS), description="Age band", **sel),
-            "sexes": w.SelectMultiple(options=["female", "male", "other", "unknown"], description="Sex", **sel),
-            "causes": w.SelectMultiple(description="Cause", **sel),
-            "candidate": w.Dropdown(options=[("Any", "all"), ("Yes", "yes"), ("No", "no")], value="all",
-                                    description="Candidate"),
-            "symptom_bands": w.SelectMultiple(options=list(SYMPTOM_BANDS), description="Symptom weeks", **sel),
+            "folder": w.Text(value=str(folder), description="Data folder",
+                             layout=w.Layout(width="440px", max_width="100%")),
+            "clinics": w.SelectMultiple(**sel()),
+            "start_from": w.DatePicker(description="Episodes starting from", **pick()),
+            "start_to": w.DatePicker(description="to", **pick()),
+            "modalities": w.SelectMultiple(**sel()),
+            "reference": w.Dropdown(description="Compare with", **pick()),
+            "population": w.Dropdown(options=[("surgical candidates", "candidates"), ("all episodes", "all")],
+                                     value="candidates", description="Surgery-free among", **pick()),
+            "horizon_days": w.BoundedIntText(value=365, min=30, max=1825, step=30,
+                                             description="Surgery-free up to day", layout=w.Layout(width="260px")),
+            "age_bands": w.SelectMultiple(options=list(AGE_BANDS), **sel()),
+            "sexes": w.SelectMultiple(options=[(code_label("sex", s), s) for s in SEXES], **sel()),
+            "causes": w.SelectMultiple(**sel()),
+            "candidate": w.Dropdown(options=[("all patients", "all"), ("candidates only", "yes"),
+                                             ("non-candidates only", "no")], value="all",
+                                    description="Surgical candidates", **pick()),
+            "symptom_bands": w.SelectMultiple(options=list(SYMPTOM_BANDS), **sel()),
             "outcome": w.Dropdown(options=[(v, k) for k, v in OUTCOMES.items()], value="leg_pain_change",
-                                  description="Outcome"),
-            "disclosure": w.Dropdown(options=["internal", "public", "none"], value="internal",
-                                     description="Disclosure"),
+                                  description="Figure for", **pick()),
+            "disclosure": w.Dropdown(options=[("internal (clinic team: counts 1-7 hidden)", "internal"),
+                                              ("public (NHS HES rule: rounded to 5)", "public"),
+                                              ("none (exact counts: analysts only)", "none")],
+                                     value="internal", description="Disclosure control", **pick()),
         }
+        #: the headings above the lists (a list's own description would take the list's width)
+        self.list_titles = {"clinics": "Clinics", "modalities": "Modalities", "age_bands": "Age band",
+                            "sexes": "Sex", "causes": "Cause", "symptom_bands": "Symptom duration, weeks"}
         for c in self.controls.values():
             c.style.description_width = "initial"
         self.load_button = w.Button(description="Open folder", icon="folder-open")
         self.save_button = w.Button(description="Save as report", icon="file", button_style="primary")
-        self.note = w.HTML(layout=lay)
-        self.headline = w.HTML(layout=lay)
+        self.style = w.HTML(str(explorer_style_html()))
+        self.note = w.HTML(layout=lay())
+        self.headline = w.HTML(layout=lay())
         self.itable = ITable(pd.DataFrame(), classes="display compact")
-        self.figure = w.HTML(layout=lay)
-        self.progress = w.HTML()
-        self.link = w.HTML()
+        self.marks = w.HTML(layout=lay())
+        self.figure = w.HTML(layout=lay())
+        self.progress = w.HTML(layout=lay())
+        self.link = w.HTML(layout=lay())
         self._quiet = False
         self.load_button.on_click(lambda _b: self.load(self.controls["folder"].value))
         self.save_button.on_click(lambda _b: self.save_report())
@@ -229,18 +249,40 @@ class Explorer:
             candidate=c["candidate"].value, symptom_bands=tuple(c["symptom_bands"].value),
             outcome=c["outcome"].value, disclosure=c["disclosure"].value)
 
+    def _clear(self) -> None:
+        """Nothing of an earlier folder or selection stays on screen (after a failed open)."""
+        self.state.records = None
+        self.episodes = 0
+        self.headline.value = self.figure.value = self.marks.value = self.link.value = self.progress.value = ""
+        self._show_table(pd.DataFrame({"Modality": [], "Episodes": []}))
+
+    def _show_table(self, frame: pd.DataFrame, *, caption: str = "") -> None:
+        """The sortable table; "Overall" stays the first row whatever column is sorted."""
+        self.table = frame
+        rank = [0 if g == "Overall" else 1 for g in frame.iloc[:, 0]] if len(frame) else []
+        ranked = frame.assign(_rank=rank)[["_rank", *frame.columns]]
+        with warnings.catch_warnings():  # orderFixed is a DataTables option itables does not list
+            warnings.simplefilter("ignore", SyntaxWarning)
+            self.itable.update(ranked, caption=caption, orderFixed={"pre": [0, "asc"]},
+                               columnDefs=[{"targets": [0], "visible": False}])
+
     def load(self, folder) -> None:
         """Open a data folder: fill the choices from the data and render."""
+        where = Path(folder).expanduser()
+        place = ("" if where.is_absolute() else
+                 f" (a folder name without a leading / is read from {html.escape(str(Path.cwd()))}, "
+                 f"the folder of this notebook: so {html.escape(str((Path.cwd() / where).resolve()))})")
         try:
-            records = load_records(folder)
+            records = load_records(where)
         except DataProblemError as exc:
-            self.state.records = None
+            self._clear()
             items = "".join(f"<li>{html.escape(str(p))}</li>" for p in exc.problems[:10])
             self.note.value = f"<b>{html.escape(str(folder))} has problems; fix them and open it again:</b><ul>{items}</ul>"
             return
         except (FileNotFoundError, NotADirectoryError, OSError):
-            self.state.records = None
-            self.note.value = f"<b>No data folder at {html.escape(str(folder))}.</b> Type the folder and press Open."
+            self._clear()
+            self.note.value = (f"<b>No data folder at {html.escape(str(folder))}</b>{place}. Type the folder's "
+                               "full path and press Open folder.")
             return
         self.state.records, self.state.folder = records, str(folder)
         ep = records.episodes
@@ -255,8 +297,11 @@ class Explorer:
             c["modalities"].value = ()
             c["reference"].options = [("Most episodes", "")] + [(labels.get(m, m), m) for m in mods]
             c["reference"].value = ""
-            c["causes"].options = sorted(ep["cause"].unique())
+            c["causes"].options = [(code_label("cause", k), k) for k in sorted(ep["cause"].unique())]
             c["causes"].value = ()
+            for name in self.list_titles:  # wide enough for the longest name: never cut off
+                longest = max((len(str(o[0] if isinstance(o, tuple) else o)) for o in c[name].options), default=8)
+                c[name].layout.width = f"{min(max(110, 8 * longest + 36), 330)}px"
         finally:
             self._quiet = False
         self.render()
@@ -280,27 +325,28 @@ class Explorer:
         labels = records.labels
         self.episodes = len(out)
         self.note.value = html.escape(selection_note(sel, len(out), labels=labels, rule=rule))
+        self.marks.value = f"<p class='physio-marks'>{html.escape(rule.marks)}</p>"
         if len(out) < rule.min_n or out["modality"].nunique() == 0:
             self.headline.value = ("<p>Too few episodes in this selection to show figures "
                                    f"(at least {rule.min_n} are needed). Widen the selection.</p>")
-            self.table = pd.DataFrame({"Modality": [], "Episodes": []})
-            self.itable.update(self.table)
+            self._show_table(pd.DataFrame({"Modality": [], "Episodes": []}))
             self.figure.value = ""
             self.state.last_seconds = time.perf_counter() - t0
             return
         content = ReportContent(records, settings=sel.settings(), rule=rule, reference=sel.reference, outcomes=out)
         self.content = content
         self.headline.value = str(content.headline(imputed=False))
-        self.table = content.outcome_frame()
-        self.itable.update(self.table, caption=f"{OUTCOMES[sel.outcome]} and the other outcomes by modality")
+        self._show_table(content.outcome_frame(), caption=f"{OUTCOMES[sel.outcome]} and the other outcomes by modality")
         self.figure.value = self._draw(sel, content)
         self.state.last_seconds = time.perf_counter() - t0
 
     def _draw(self, sel: Selection, content) -> str:
         """The report's figure for the chosen outcome (the same composition as the report), or a plain sentence."""
         try:
-            if sel.outcome in ("leg_pain_change", "responder"):
+            if sel.outcome == "leg_pain_change":
                 return str(content.trajectories())
+            if sel.outcome == "responder":
+                return str(content.rates("responder"))
             if sel.outcome == "recovered":
                 if content.outcomes["modality"].nunique() < 2:
                     return "<p>Choose at least two modalities (or none, for all) to compare recovery.</p>"
@@ -335,7 +381,7 @@ class Explorer:
                 return len(text)
 
         try:
-            self.progress.value = "<i>Building the report ...</i>"
+            self.progress.value = "<i>Building the report (about half a minute) ...</i>"
             selected, _ = apply_selection(self.state.records, sel)  # in memory: not read or checked again
             path = build_report(self.state.folder, out, clinics=list(sel.clinics) or None, start_from=sel.start_from,
                                 start_to=sel.start_to, horizon_days=sel.horizon_days, population=sel.population,
@@ -347,43 +393,43 @@ class Explorer:
         finally:
             self.save_button.disabled = False
         self.progress.value = "Report written."
-        href = _lab_href(path)
-        self.link.value = (f'<a href="{html.escape(href)}" target="_blank" download="{path.name}">Open {path.name}</a>'
-                           f" ({html.escape(str(path))})")
+        href = lab_href(path, self.lab_root)
+        if href is None:
+            self.link.value = (f"Saved as {html.escape(str(path))}: outside the folder JupyterLab shows, so open it "
+                               "from your computer's file manager.")
+        else:
+            self.link.value = (f'<a href="{html.escape(href)}" target="_blank" rel="noopener">Open {path.name}</a> '
+                               f"(saved as {html.escape(str(path))})")
         return path
 
     # ------------------------------------------------------------------ layout
 
     def widget(self):
-        """The whole explorer as one widget box, for ``display``."""
+        """The whole explorer as one widget box, for ``display``: rows wrap to the width JupyterLab gives it."""
         w, c = self.w, self.controls
-        filters = w.VBox([
-            w.HBox([c["folder"], self.load_button]),
-            w.HBox([c["clinics"], c["modalities"], c["age_bands"], c["sexes"]]),
-            w.HBox([c["causes"], c["symptom_bands"], w.VBox([c["candidate"], c["start_from"], c["start_to"]])]),
-            w.HBox([c["outcome"], c["reference"], c["population"], c["horizon_days"], c["disclosure"]]),
-        ])
-        return w.VBox([filters, self.note, self.headline, self.itable, self.figure,
-                       w.HBox([self.save_button, self.progress]), self.link])
+
+        def row(*children):
+            return w.Box(list(children), layout=w.Layout(display="flex", flex_flow="row wrap", gap="6px 16px",
+                                                         align_items="flex-start", width="auto"))
+
+        def titled(name):
+            return w.VBox([w.HTML(f"<div class='physio-label'>{html.escape(self.list_titles[name])}</div>"),
+                           c[name]])
+
+        box = w.VBox([
+            self.style,
+            row(c["folder"], self.load_button),
+            row(c["outcome"], c["reference"], c["disclosure"]),
+            row(*(titled(n) for n in ("clinics", "modalities", "age_bands", "sexes", "causes", "symptom_bands"))),
+            row(c["candidate"], c["start_from"], c["start_to"], c["population"], c["horizon_days"]),
+            self.note, self.headline, self.itable, self.marks, self.figure,
+            row(self.save_button, self.progress), self.link,
+        ], layout=w.Layout(width="auto"))
+        box.add_class("physio-explorer")
+        return box
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget())
-
-
-def _lab_href(path: Path) -> str:
-    """A link JupyterLab serves: /files/<path from the server root> when the kernel knows the root."""
-    session = os.environ.get("JPY_SESSION_NAME")  # the notebook's path below the server root
-    if session:
-        nb = Path(session)
-        root = Path.cwd()
-        for _ in nb.parent.parts:
-            root = root.parent
-        try:
-            return "/files/" + path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            pass
-    return path.resolve().as_uri()
-
 

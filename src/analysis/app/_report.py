@@ -110,7 +110,10 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         params["RECORDS_FILE"] = str(save_checked_records(records, Path(tmp) / "records.pickle"))
         _progress("[2/3] Running the analysis notebook ...", progress)
         pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
-                            cwd=str(template.parent), progress_bar=False, log_output=False,
+                            cwd=str(template.parent), log_output=False,
+                            progress_bar=False if progress is None else {
+                                "file": progress, "desc": "[2/3] Running the analysis notebook", "ascii": True,
+                                "ncols": 78, "mininterval": 0.5},
                             execution_timeout=timeout, extra_arguments=["--IPKernelApp.log_level=ERROR"])
         nb = nbformat.read(executed, as_version=4)
         for cell in nb.cells:  # warnings on stderr are for the log, not the clinic meeting

@@ -233,6 +233,7 @@ def lab_command(*, root: Path | None = None, port: int | None = None, no_browser
     the notebook shipped in the package is copied there first (an existing file
     is never overwritten). Settings come from the package (no news prompt).
     """
+    from ._lab_paths import ROOT_ENV
     from ._resources import EXPLORER_NOTEBOOK, LAB_SETTINGS
 
     root = Path(root or Path.cwd()).resolve()
@@ -245,6 +246,7 @@ def lab_command(*, root: Path | None = None, port: int | None = None, no_browser
     env = dict(os.environ)
     env["JUPYTERLAB_SETTINGS_DIR"] = str(LAB_SETTINGS)  # no news prompt, kernel starts at once
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(root / ".jupyter-workspaces")
+    env[ROOT_ENV] = str(root)  # the explorer links its reports below this folder
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
            "--LabApp.default_url=/lab/tree/notebooks/00-explore.ipynb"]
     if port:

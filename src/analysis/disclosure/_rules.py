@@ -170,6 +170,25 @@ class DisclosureRule:
         return f"{shown} ({pct})" if pct not in ("", "-", "*") else shown
 
     @property
+    def marks(self) -> str:
+        """One line saying what the marks in a table mean under this rule.
+
+        Examples
+        --------
+        >>> from analysis.disclosure import disclosure_rule
+        >>> disclosure_rule("internal").marks.startswith("1-7: a count from 1 to 7")
+        True
+        """
+        if self.name == "internal":
+            return (f"1-7: a count from 1 to 7, not given exactly. -: not shown, because it would rest on fewer "
+                    f"than {self.min_n} episodes or let a small count be worked out.")
+        if self.name == "public":
+            return (f"*: suppressed (a count from 1 to 7, a figure resting on fewer than {self.min_n} episodes or "
+                    "on 1 to 7 events, or one that would let a suppressed count be worked out). Other counts are "
+                    "rounded to the nearest 5.")
+        return "Exact counts, no disclosure control: not for sharing outside the clinical team."
+
+    @property
     def statement(self) -> str:
         """The rule in plain words, for the report."""
         if self.name == "internal":

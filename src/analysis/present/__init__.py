@@ -5,11 +5,12 @@ Never estimates and never re-decides disclosure. Rule: may import ``disclosure``
 
 from __future__ import annotations
 
-from ._html import alt_adjusted_funnel, alt_forest, alt_funnel, alt_survival, alt_trajectories, evalue_html, figure_html, header_html, headline_html, logrank_html, methods_html, missing_estimate_text, note_html, table_html, tipping_point_html
+from ._html import explorer_style_html, alt_adjusted_funnel, alt_forest, alt_funnel, alt_survival, alt_trajectories, evalue_html, figure_html, header_html, headline_html, logrank_html, methods_html, missing_estimate_text, note_html, table_html, tipping_point_html
 from ._numbers import forest_numbers, survival_numbers, trajectory_numbers
 from ._plots import PALETTE, modality_colors, plot_adjusted_funnel, plot_completeness, plot_forest, plot_funnel, plot_survival, plot_trajectories
+from ._rates import alt_rates, plot_rates, rates_numbers
 from ._quality_tables import format_benchmark_table, format_completeness_table, format_exclusions
 from ._tables import display_table, format_adjusted_table, format_baseline_table, format_estimate, format_outcome_table, format_recovery_missing_table
 from ._text import format_summary
 
-__all__ = ['PALETTE', 'alt_adjusted_funnel', 'alt_forest', 'alt_funnel', 'alt_survival', 'alt_trajectories', 'display_table', 'evalue_html', 'figure_html', 'format_adjusted_table', 'format_baseline_table', 'format_benchmark_table', 'format_completeness_table', 'format_estimate', 'format_exclusions', 'format_outcome_table', 'format_recovery_missing_table', 'format_summary', 'forest_numbers', 'header_html', 'headline_html', 'logrank_html', 'methods_html', 'missing_estimate_text', 'modality_colors', 'note_html', 'plot_adjusted_funnel', 'plot_completeness', 'plot_forest', 'plot_funnel', 'plot_survival', 'plot_trajectories', 'survival_numbers', 'table_html', 'tipping_point_html', 'trajectory_numbers']
+__all__ = ['PALETTE', 'alt_adjusted_funnel', 'alt_forest', 'alt_funnel', 'alt_rates', 'alt_survival', 'alt_trajectories', 'display_table', 'evalue_html', 'explorer_style_html', 'figure_html', 'format_adjusted_table', 'format_baseline_table', 'format_benchmark_table', 'format_completeness_table', 'format_estimate', 'format_exclusions', 'format_outcome_table', 'format_recovery_missing_table', 'format_summary', 'forest_numbers', 'header_html', 'headline_html', 'logrank_html', 'methods_html', 'missing_estimate_text', 'modality_colors', 'note_html', 'plot_adjusted_funnel', 'plot_completeness', 'plot_forest', 'plot_funnel', 'plot_rates', 'plot_survival', 'plot_trajectories', 'rates_numbers', 'survival_numbers', 'table_html', 'tipping_point_html', 'trajectory_numbers']

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..disclosure import CrudeDisclosure, DisclosureRule, disclose_crude, recovery_mi_cell
 from ..methods import OutcomeSettings, Reason, Status, compared_outcome
+from ..records.schema import code_label
 
 
 class _HTML:
@@ -27,8 +28,12 @@ class _HTML:
 
 
 def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110,
-                numbers: pd.DataFrame | None = None) -> _HTML:
-    """Embed a matplotlib figure as a PNG ``<img>`` with alternative text, and close it.
+                numbers: pd.DataFrame | None = None, fmt: str = "svg") -> _HTML:
+    """Embed a matplotlib figure as an ``<img>`` (SVG by default, or PNG) with alternative text, and close it.
+
+    SVG keeps figures sharp on paper and at any zoom, draws faster than a
+    PNG, and its text is drawn as shapes, so it looks the same in every
+    browser whatever fonts it has.
 
     *numbers* (the figure's figures as a table, e.g. from
     :func:`survival_numbers`) follow the image in a collapsed "Numbers behind
@@ -41,7 +46,7 @@ def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110,
     >>> from analysis.present import figure_html
     >>> fig, ax = plt.subplots()
     >>> out = str(figure_html(fig, "An empty plot"))
-    >>> out.startswith("<figure><img") and 'alt="An empty plot"' in out
+    >>> out.startswith('<figure><img src="data:image/svg+xml;base64,') and 'alt="An empty plot"' in out
     True
     >>> fig, ax = plt.subplots()
     >>> "<details" in str(figure_html(fig, "Empty", numbers=pd.DataFrame({"Modality": ["a"]})))
@@ -49,14 +54,18 @@ def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110,
     """
     import matplotlib.pyplot as plt
 
+    if fmt not in ("svg", "png"):
+        raise ValueError("fmt must be 'svg' or 'png'")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "physio-outcomes"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
+    mime = "image/svg+xml" if fmt == "svg" else "image/png"
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     table = (f'<details class="figure-numbers"><summary>Numbers behind this figure</summary>'
              f'{table_html(numbers)}</details>' if numbers is not None and len(numbers) else "")
-    return _HTML(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">{cap}'
+    return _HTML(f'<figure><img src="data:{mime};base64,{data}" alt="{html.escape(alt, quote=True)}">{cap}'
                  f'{table}</figure>')
 
 
@@ -102,6 +111,40 @@ def table_html(df: pd.DataFrame, *, caption: str | None = None, max_columns: int
     return _HTML("\n".join(out))
 
 
+#: The report's look for its parts shown inside JupyterLab (the explorer): cards, notes, figures, tables.
+_EXPLORER_CSS = """
+.physio-explorer { max-width: 100%; box-sizing: border-box; }
+.physio-explorer .report-headline { display: flex; flex-wrap: wrap; gap: 10px; margin: 0.4rem 0; }
+.physio-explorer .report-headline > div { flex: 1 1 170px; border: 1px solid #d0d7de; border-radius: 6px;
+  padding: 8px 12px; background: #fff; line-height: 1.35; }
+.physio-explorer .report-headline .value { display: block; font-size: 1.6em; font-weight: 600; color: #332288;
+  margin: 2px 0; }
+.physio-explorer .report-headline small { display: block; color: #444; }
+.physio-explorer .report-note { border-left: 4px solid #CC6677; padding: 6px 12px; background: #fbf3f5; }
+.physio-explorer figure { margin: 0.4rem 0; max-width: 100%; }
+.physio-explorer figure img { max-width: 100%; height: auto; display: block; }
+.physio-explorer details.figure-numbers summary { cursor: pointer; color: #332288; }
+.physio-explorer details.figure-numbers table { border-collapse: collapse; font-size: 12px; }
+.physio-explorer details.figure-numbers td, .physio-explorer details.figure-numbers th { padding: 2px 8px;
+  text-align: left; }
+.physio-explorer .widget-html-content { white-space: normal; line-height: 1.4; }
+.physio-explorer .physio-marks { color: #444; font-size: 0.92em; }
+.physio-explorer .physio-label { font-weight: 600; margin: 2px 0; }
+"""
+
+
+def explorer_style_html() -> _HTML:
+    """The stylesheet the explorer puts on its page, so its cards and figures look as in the report.
+
+    Examples
+    --------
+    >>> from analysis.present import explorer_style_html
+    >>> str(explorer_style_html()).startswith("<style>")
+    True
+    """
+    return _HTML(f"<style>{_EXPLORER_CSS}</style>")
+
+
 def note_html(text: str) -> _HTML:
     """A highlighted note (e.g. association, not causation)."""
     return _HTML(f'<p class="report-note">{html.escape(text)}</p>')
@@ -117,7 +160,9 @@ def header_html(records, *, title: str, clinics=None, start_from=None, start_to=
     if start_from or start_to:
         period += f" (period asked for: {start_from or 'start'} to {start_to or 'end'})"
     today = datetime.date.today().strftime("%d %B %Y")
-    sub = "; ".join(f"{k.replace('_', ' ')} {', '.join(map(str, v))}" for k, v in (where or {}).items() if v)
+    names = {"modality": records.labels}
+    sub = "; ".join(f"{k.replace('_', ' ')} {', '.join(names.get(k, {}).get(x, code_label(k, x)) for x in v)}"
+                    for k, v in (where or {}).items() if v)
     return _HTML(
         f"<h1>{html.escape(title)}</h1>"
         f"<p><strong>{html.escape(period)}</strong><br>Clinics: {html.escape(sites)}"
@@ -422,9 +467,9 @@ def logrank_html(test: dict) -> _HTML:
     if test.get("chi2") is None or pd.isna(test["chi2"]):
         return _HTML("<p>The log-rank test could not be computed (it needs two modalities and at least one surgery).</p>")
     p = "p < 0.001" if test["p"] < 0.001 else f"p = {test['p']:.3f}"
-    verdict = ("the curves differ more than chance alone would explain" if test["p"] < 0.05
-               else "no clear evidence that the curves differ")
-    return _HTML(f"<p>Log-rank test over the whole follow-up: chi-squared {test['chi2']:.2f} on {test['df']} "
-                 f"degrees of freedom, {p}: {verdict}.</p>")
+    verdict = ("Yes: the modalities' surgery-free curves differ more than chance alone would explain"
+               if test["p"] < 0.05 else "No clear evidence that the modalities' surgery-free curves differ")
+    return _HTML(f"<p>{verdict} (log-rank test over the whole follow-up, not adjusted for case mix: "
+                 f"chi-squared {test['chi2']:.2f} on {test['df']} degrees of freedom, {p}).</p>")
 
 

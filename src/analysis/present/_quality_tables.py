@@ -13,6 +13,16 @@ from ..disclosure import (
 )
 
 
+def _signed(v, fmt: str) -> str:
+    """A signed figure, with no "-0" where it rounds to zero.
+
+    >>> _signed(-0.01, ".1f"), _signed(0.26, ".1f")
+    ('0.0', '+0.3')
+    """
+    s = f"{v:+{fmt}}"
+    return s[1:] if float(s) == 0 else s
+
+
 def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, unit_label: str = "Therapist",
                            rule=None) -> pd.DataFrame:
     """Observed against expected per unit, both outcomes side by side, for people.
@@ -40,8 +50,9 @@ def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, u
         if pd.isna(r["difference"]):
             return r["note"] or "not shown"
         flag = {"above": " (above the 99.8% limit)", "below": " (below the 99.8% limit)"}.get(r["flag"], "")
-        return (f"{r['observed']:{fmt}} vs {r['expected']:{fmt}} expected: {r['difference']:+{fmt}}{unit} "
-                f"({r['ci_low']:+{fmt}} to {r['ci_high']:+{fmt}}); shrunken {r['shrunken']:+{fmt}}{flag}")
+        return (f"{r['observed']:{fmt}} vs {r['expected']:{fmt}} expected: {_signed(r['difference'], fmt)}{unit} "
+                f"({_signed(r['ci_low'], fmt)} to {_signed(r['ci_high'], fmt)}); allowing for caseload size "
+                f"{_signed(r['shrunken'], fmt)}{flag}")
 
     rc = recovered.set_index("unit")
     rows = []

@@ -28,6 +28,7 @@ from ..disclosure import (
     disclose_crude,
     recovery_mi_cell,
 )
+from ..records.schema import code_label
 from ..methods import COMPARED_OUTCOMES, Status
 from ._html import missing_estimate_text
 
@@ -51,7 +52,7 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
     pandas.DataFrame
         Columns ``Characteristic``, ``Overall``, one per group label. Under
         each characteristic a row ``SMD against <reference>`` gives each
-        group's SMD against the reference group (above 0.1 marked ``(>0.1)``).
+        group's SMD against the reference group (above 0.1 marked ``(differs)``).
 
     Examples
     --------
@@ -124,13 +125,13 @@ def format_baseline_table(table: pd.DataFrame, *, rule=None, decimals: int = 1) 
             levels = list(dict.fromkeys(sub["level"]))
         for lev in levels:
             ls = sub[sub["level"] == lev]
-            row = {"Characteristic": f"    {lev}"}
+            row = {"Characteristic": f"    {code_label(var, lev)}"}
             row.update({g: c for g, c in zip(ls["group_label"], ls["cell"])})
             out_rows.append(row)
         if ref is not None:
             per = sub.drop_duplicates("group").set_index("group_label")["smd"]
             row = {"Characteristic": f"    SMD against {ref_label}"}
-            row.update({g: ("" if pd.isna(v) else f"{v:.2f}" + (" (>0.1)" if v > 0.1 else "")) for g, v in per.items()})
+            row.update({g: ("" if pd.isna(v) else f"{v:.2f}" + (" (differs)" if v > 0.1 else "")) for g, v in per.items()})
             out_rows.append(row)
     return pd.DataFrame(out_rows, columns=["Characteristic", *order_groups]).fillna("")
 
@@ -262,8 +263,9 @@ def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.D
     def cell(r, est, fmt):
         if pd.isna(r[est]):
             return missing_estimate_text(r, est)
-        p = "Holm p < 0.001" if r["p_holm"] < 0.001 else f"Holm p = {r['p_holm']:.3f}"
-        caution = " !" if r.get("status") == Status.CAUTION else ""
+        ph = r["p_holm"]
+        p = "Holm p < 0.001" if ph < 0.001 else "Holm p > 0.99" if ph >= 0.995 else f"Holm p = {ph:.3f}"
+        caution = " (caution: few events for the model)" if r.get("status") == Status.CAUTION else ""
         return (f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}, "
                 f"E-value {r['e_value']:.2f}{caution}")
 

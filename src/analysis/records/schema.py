@@ -17,6 +17,7 @@ import pandera.pandas as pa
 __all__ = [
     "AGE_BANDS",
     "CAUSES",
+    "CODE_LABELS",
     "ColumnSpec",
     "DISCHARGE_REASONS",
     "EPISODES",
@@ -24,6 +25,7 @@ __all__ = [
     "SEXES",
     "SIDES",
     "TABLES",
+    "code_label",
     "VISITS",
     "data_dictionary_markdown",
     "pandera_schema",
@@ -45,6 +47,32 @@ CAUSES = (
     "unknown",
 )
 DISCHARGE_REASONS = ("goals_met", "plateau", "referred", "self_discharged", "ongoing")
+
+#: What people read for each coded value (the codes stay in files, JSON and filters).
+CODE_LABELS: dict[str, dict[str, str]] = {
+    "cause": {"disc_herniation": "Disc herniation", "foraminal_stenosis": "Foraminal stenosis",
+              "central_stenosis": "Central canal stenosis", "spondylolisthesis": "Spondylolisthesis",
+              "piriformis": "Piriformis syndrome", "trauma": "Trauma", "other": "Other cause",
+              "unknown": "Cause not recorded"},
+    "sex": {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"},
+    "side": {"left": "Left", "right": "Right", "bilateral": "Both legs"},
+    "discharge_reason": {"goals_met": "Goals met", "plateau": "Plateaued", "referred": "Referred on",
+                         "self_discharged": "Stopped coming", "ongoing": "Still in treatment"},
+}
+
+
+def code_label(column: str, code) -> str:
+    """The clinical label of a coded value, or the value itself when it has none.
+
+    Examples
+    --------
+    >>> from analysis.records.schema import code_label
+    >>> code_label("cause", "disc_herniation"), code_label("age_band", "60-69"), code_label("surgical_candidate", True)
+    ('Disc herniation', '60-69', 'yes')
+    """
+    if isinstance(code, bool):
+        return "yes" if code else "no"
+    return CODE_LABELS.get(column, {}).get(code, str(code))
 
 
 @dataclass(frozen=True)
