@@ -24,7 +24,7 @@ lab: $(STAMP)
 	$(PY) -m analysis lab
 
 sample: $(STAMP)
-	$(PY) -m analysis sample -o data/sample --episodes 1500 --seed 2024
+	$(PY) -m analysis sample -o data/sample --episodes 1500 --seed 2024 --force
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench.py

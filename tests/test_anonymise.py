@@ -13,6 +13,7 @@ import pytest
 
 from analysis import load_records, validate_folder
 from analysis.app.cli import main
+from analysis.records import MARKER, OutputFolderError
 from analysis.methods import summarise
 from analysis.records import (
     KeyFileError,
@@ -188,8 +189,55 @@ def test_out_must_be_empty_unless_force(raw, tmp_path):
     (out / "old.txt").write_text("x")
     with pytest.raises(FileExistsError, match="exists and is not empty"):
         anonymise(raw, out, key=KEY)
-    res = anonymise(raw, out, key=KEY, force=True)
-    assert res.written and not (out / "old.txt").exists() and (out / "episodes.csv").exists()
+    # --force never replaces a folder the tool did not write (issue 21: it used to delete old.txt)
+    with pytest.raises(OutputFolderError, match="replaces only a folder that physio-outcomes anonymise wrote"):
+        anonymise(raw, out, key=KEY, force=True)
+    assert (out / "old.txt").read_text() == "x"
+    again = tmp_path / "again"
+    assert anonymise(raw, again, key=KEY).written
+    res = anonymise(raw, again, key=KEY, force=True)  # its own earlier output: replaced
+    assert res.written and (again / "episodes.csv").exists() and (again / MARKER).exists()
+
+
+def test_force_never_deletes_the_raw_export_or_anything_beside_it(raw, tmp_path):
+    """anonymise RAW -o PARENT_OF_RAW --force deleted the raw export and a thesis beside it (issue 21, 1)."""
+    parent = raw.parent
+    (parent / "thesis.docx").write_bytes(b"years of work")
+    before = sorted(p.name for p in raw.iterdir())
+    with pytest.raises(OutputFolderError, match="must not contain raw"):
+        anonymise(raw, parent, key=KEY, force=True)
+    assert (parent / "thesis.docx").read_bytes() == b"years of work"
+    assert sorted(p.name for p in raw.iterdir()) == before
+
+
+def test_force_never_deletes_the_key_file(raw, tmp_path, capsys):
+    """--new-key OUT/clinic.key then --force would delete the key: pseudonym linkage lost for good."""
+    out = tmp_path / "anon"
+    assert main(["anonymise", str(raw), "-o", str(out), "--new-key", str(tmp_path / "k1.key")]) == 0
+    assert main(["anonymise", str(raw), "-o", str(out), "--new-key", str(out / "clinic.key"), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "must not contain clinic.key" in err and "Traceback" not in err
+    assert (out / "clinic.key").exists()
+
+
+def test_sample_refuses_a_data_folder_without_force(tmp_path, sample_dir, capsys):
+    """sample -o EXISTING_DATA_FOLDER silently overwrote it (issue 21, 1)."""
+    import shutil
+
+    data = tmp_path / "clinic-data"
+    shutil.copytree(sample_dir, data)
+    (data / MARKER).unlink(missing_ok=True)
+    before = (data / "episodes.csv").read_bytes()
+    assert main(["sample", "-o", str(data), "--episodes", "20"]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert main(["sample", "-o", str(data), "--episodes", "20", "--force"]) == 2
+    assert "replaces only a folder that physio-outcomes sample wrote" in capsys.readouterr().err
+    assert (data / "episodes.csv").read_bytes() == before
+    mine = tmp_path / "mine"
+    assert main(["sample", "-o", str(mine), "--episodes", "20"]) == 0
+    (mine / "notes.md").write_text("kept")
+    assert main(["sample", "-o", str(mine), "--episodes", "30", "--force"]) == 0
+    assert (mine / "notes.md").read_text() == "kept"
 
 
 def test_key_files(tmp_path):

@@ -329,9 +329,42 @@ def _steps(sync_api, page, base, root, steps, found):
         page.locator(".widget-select-multiple select").first.select_option(label=clinic)
         page.wait_for_function("c => [...document.querySelectorAll('.widget-html-content')]"
                                ".some(e => e.textContent.startsWith('Clinics ' + c + ':'))", arg=clinic)
-        page.wait_for_function("() => { const i = document.querySelector('.physio-explorer figure img');"
-                               " return i && i.complete; }")
+        # the kernel is idle again once every view of the new selection has been sent
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        page.wait_for_function("c => { const n = [...document.querySelectorAll('.physio-explorer .report-headline')]; "
+                               "const i = document.querySelector('.physio-explorer figure img'); "
+                               "return n.length === 1 && i && i.complete; }", arg=clinic)
         times.append(time.perf_counter() - t0)
     found["update_seconds_large_each"] = [round(t, 2) for t in times]
     found["update_seconds_large"] = sorted(times)[1]
     page.screenshot(path=str(ARTIFACTS / "explorer-1366-large.png"))
+
+
+def test_responders_get_their_own_figure_and_causes_read_in_words(explorer):
+    explorer.controls["outcome"].value = "responder"
+    assert "Dot chart of the crude responders (leg pain) rate by modality" in explorer.figure.value
+    assert ("Disc herniation", "disc_herniation") in explorer.controls["causes"].options
+    assert "1-7: a count from 1 to 7" in explorer.marks.value
+
+
+def test_failed_open_clears_old_results_and_says_where_paths_are_read(explorer, tmp_path, monkeypatch):
+    explorer.save_report()
+    assert explorer.headline.value and explorer.figure.value and explorer.link.value
+    monkeypatch.chdir(tmp_path)
+    explorer.load("data/sample")
+    assert explorer.headline.value == explorer.figure.value == explorer.link.value == ""
+    assert explorer.episodes == 0 and len(explorer.table) == 0
+    assert f"is read from {tmp_path}" in explorer.note.value
+
+
+def test_report_link_is_below_the_jupyter_root(sample_dir, tmp_path, monkeypatch):
+    """/files/ + the path below JupyterLab's root (the old link gave the absolute path, a 404)."""
+    from analysis.app._lab_paths import ROOT_ENV
+
+    monkeypatch.setenv(ROOT_ENV, str(tmp_path))
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    ex = Explorer(sample_dir)
+    assert ex.reports_dir == tmp_path / "reports"
+    path = ex.save_report()
+    assert f'href="/files/reports/{path.name}"' in ex.link.value and "download=" not in ex.link.value

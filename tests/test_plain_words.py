@@ -49,3 +49,29 @@ def test_smd_and_logrank_read_in_plain_words(data):
     assert not smd.apply(lambda c: c.str.contains(">0.1", regex=False)).any().any()
     text = str(logrank_html({"chi2": 2.9, "df": 8, "p": 0.94}))
     assert text.startswith("<p>No clear evidence that the modalities' surgery-free curves differ")
+
+
+def test_benchmarking_says_why_its_counts_are_lower(data):
+    """1,366 with leg pain and 998 rated against 1,428 / 1,050 elsewhere, with the reason in words."""
+    from analysis.app._compose import ReportContent
+    from analysis.methods import OutcomeSettings
+
+    rec, _ = data
+    note = str(ReportContent(rec, settings=OutcomeSettings(), rule=disclosure_rule("internal")).benchmarking()[-1])
+    assert "count 1,366 episodes with leg pain and 998 with a rating" in note
+    assert "every case-mix item recorded" in note and "The outcome table counts 1,428 and 1,050" in note
+
+
+def test_report_parameters_are_all_read_by_papermill():
+    """Every parameter the report command passes is one papermill finds in the notebook (no 'unknown parameter')."""
+    import inspect
+    import re
+
+    import papermill as pm
+
+    from analysis.app import _report
+    from analysis.app._resources import REPORT_NOTEBOOK
+
+    found = set(pm.inspect_notebook(str(REPORT_NOTEBOOK)))
+    passed = set(re.findall(r'"([A-Z_]+)":', inspect.getsource(_report.build_report))) | {"RECORDS_FILE"}
+    assert passed <= found, passed - found

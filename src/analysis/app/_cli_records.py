@@ -66,7 +66,9 @@ def _cmd_anonymise(args) -> int:
         raise _UsageError(str(exc)) from None
     raw = _data_folder(args.raw)
     _progress(f"De-identifying {raw} ...")
-    result = _write_or_explain(lambda: anonymise(raw, args.out, key=key, dates=args.dates, force=args.force),
+    keep = [args.key_file, args.new_key]
+    result = _write_or_explain(lambda: anonymise(raw, args.out, key=key, dates=args.dates, force=args.force,
+                                                 protect=keep),
                                "fix the export (or remove the offending column)")
     if result is None:
         return 1
@@ -98,8 +100,10 @@ def _cmd_import(args) -> int:
         raise _UsageError(str(exc)) from None
     raw = _data_folder(args.raw)
     _progress(f"Importing {raw} with {args.mapping} ...")
+    keep = [args.key_file, args.new_key, args.mapping]
     res = _write_or_explain(lambda: import_export(raw, args.out, mapping=mapping, key=key, dates=args.dates,
-                                                  force=args.force), "fix the export or the mapping file")
+                                                  force=args.force, protect=keep),
+                            "fix the export or the mapping file")
     if res is None:
         return 1
     r = res.result
@@ -116,12 +120,15 @@ def _cmd_sample(args) -> int:
     if args.episodes < 1:
         raise _UsageError("--episodes must be at least 1")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise _UsageError(f"{out} exists and is not a folder")
     from ..records import write_sample
+    from ..records._output import check_output_folder
 
+    try:
+        check_output_folder(out, command="sample", force=args.force, in_place=True)
+    except (FileExistsError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
     _progress(f"Generating {args.episodes:,} synthetic episodes (seed {args.seed}) ...")
-    counts = write_sample(out, args.episodes, seed=args.seed, fmt=args.format)
+    counts = write_sample(out, args.episodes, seed=args.seed, fmt=args.format, force=args.force)
     print(f"Wrote {counts['episodes']:,} episodes and {counts['visits']:,} visits to {out}")
     return 0
 

@@ -242,8 +242,15 @@ class ReportContent:
             methods.benchmark_units(self.outcomes, by=unit, outcome="recovered"), rule=self.rule,
             outcome="recovered")
         fig = present.plot_adjusted_funnel(rc, unit_label=unit.title())
+        o = self.crude.iloc[0]
+        count = self.rule.count
+        why = (f"These comparisons count {count(int(lp['n'].sum()))} episodes with leg pain and "
+               f"{count(int(rc['n'].sum()))} with a rating: only those with every case-mix item recorded "
+               f"(leg pain at the first visit, age band, sex, symptom duration, cause){' and a ' + unit + ' code'}. "
+               f"The outcome table counts {count(int(o['leg_pain_change_n']))} and {count(int(o['recovered_n']))}.")
         return [present.figure_html(fig, present.alt_adjusted_funnel(rc, unit=unit)),
-                present.table_html(present.format_benchmark_table(lp, rc, unit_label=unit.title(), rule=self.rule))]
+                present.table_html(present.format_benchmark_table(lp, rc, unit_label=unit.title(), rule=self.rule)),
+                present.note_html(why)]
 
     def baseline(self):
         wide = present.format_baseline_table(methods.baseline_table(self.outcomes, labels=self.labels), rule=self.rule)

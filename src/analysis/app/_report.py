@@ -34,7 +34,7 @@ def _progress(msg: str, stream) -> None:
 def build_report(data, out, *, title: str = "Sciatica outcomes by treatment modality", clinics=None,
                  start_from=None, start_to=None, horizon_days: int = 365, population: str = "candidates",
                  reference: str | None = None, disclosure: str = "internal", template=None,
-                 progress=sys.stderr, timeout: int = 600, checked=None, cluster: str | None = None,
+                 progress="stderr", timeout: int = 600, checked=None, cluster: str | None = None,
                  where: dict | None = None) -> Path:
     """Build the self-contained clinic-meeting HTML report.
 
@@ -52,7 +52,8 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     template : path, optional, keyword-only
         Report notebook; default :data:`REPORT_NOTEBOOK`.
     progress : file or None, keyword-only
-        Where progress messages go (stderr by default).
+        Where progress messages go (``"stderr"``, the default: standard error
+        at the time of the call; None: nowhere).
     checked : Records, optional, keyword-only
         The already validated and filtered records of *data* (the command line
         has them): skips reading the folder a second time before the notebook
@@ -80,6 +81,8 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     from ..records import load_records
 
     t0 = time.perf_counter()
+    if isinstance(progress, str):  # the stream of the moment (a default bound at import would go stale)
+        progress = sys.stderr
     disclosure_rule(disclosure)  # refuse an unknown rule before doing any work
     OutcomeSettings(horizon_days=horizon_days, population=population)
     data = Path(data).resolve()

@@ -195,6 +195,7 @@ def _cmd_report(args) -> int:
         raise _UsageError("the report must not be written inside the data folder; choose another -o")
     if out.suffix.lower() not in (".html", ".htm"):
         raise _UsageError("the report file name must end in .html")
+    _check_writable_file(out)
     records, code = _load_filtered(args, json_mode=False, step="[1/3] ")
     if records is None:
         return code
@@ -204,6 +205,23 @@ def _cmd_report(args) -> int:
                         checked=records)
     print(f"Report: {path}")
     return 0
+
+
+def _check_writable_file(out: Path) -> None:
+    """Before any work: the report can be written at *out* (not a folder, in a folder that takes new files)."""
+    import tempfile
+
+    if out.is_dir():
+        raise _UsageError(f"{out} is a folder; give the report's file name, e.g. {out / 'report.html'}")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        return  # created when the report is written
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".physio-outcomes-probe-", dir=parent)
+    except OSError as exc:
+        raise _UsageError(f"cannot write in {parent} ({exc.strerror or 'not allowed'}); choose another -o") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -340,6 +358,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=1500, help="number of episodes (default 1500)")
     p.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format of episodes and visits")
+    p.add_argument("--force", action="store_true",
+                   help="replace OUT if it is a folder sample wrote before (never any other folder)")
     p.set_defaults(func=_cmd_sample)
     return parser
 

@@ -173,6 +173,19 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     d = outcomes.loc[ok, [by, y_col, *covs]]
     if len(d) == 0:
         return pd.DataFrame(columns=[*_COLUMNS, *_FUNNEL])
+    try:
+        return _benchmark_fit(d, by=by, outcome=outcome, y_col=y_col, covs=covs, min_episodes=min_episodes)
+    except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # too few episodes for the case-mix model
+        units, n = np.unique(d[by].astype(str), return_counts=True)
+        out = pd.DataFrame({"unit": units, "n": n.astype("int64")})
+        for c in ("observed", "expected", "difference", "ci_low", "ci_high", "shrunken", *_FUNNEL):
+            out[c] = np.nan
+        out["flag"] = None
+        out["note"] = "too few episodes for the case-mix model: not estimable"
+        return out[[*_COLUMNS, *_FUNNEL]]
+
+
+def _benchmark_fit(d: pd.DataFrame, *, by, outcome, y_col, covs, min_episodes) -> pd.DataFrame:
     X = _case_mix_matrix(d, covs)
     y = d[y_col].to_numpy(dtype="float64")
     codes, units = pd.factorize(d[by], sort=True)

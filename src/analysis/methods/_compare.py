@@ -248,7 +248,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
             tab = res.table.set_index("term")
             ok_fit = res.converged
             info["clusters"] = res.extra.get("clusters")
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # e.g. as many parameters as episodes
             tab, ok_fit = None, False
         params = X.shape[1] - (1 if kind != "cox" else 0)
         caution = _epv_note(kind, int(np.nansum(yk)) if yk is not None else 0, len(d), params)

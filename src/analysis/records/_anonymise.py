@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from ._output import check_output_folder, mark_output_folder
 from ._identifiers import identifier_column_kind
 from ._load import Problem, validate_folder
 
@@ -244,7 +245,7 @@ def _find(folder: Path, table: str) -> Path | None:
     return hits[0] if hits else None
 
 
-def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False) -> AnonymiseResult:
+def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False, protect=()) -> AnonymiseResult:
     """De-identify a raw export into a data folder (see the module docstring).
 
     Parameters
@@ -280,8 +281,8 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
         raise FileNotFoundError(f"raw export folder not found: {raw}")
     if out == raw or out.is_relative_to(raw):
         raise ValueError("OUT must be outside the raw export folder")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise FileExistsError(f"{out} exists and is not empty; choose another folder or add --force")
+    protect = (raw, *protect)
+    check_output_folder(out, command="anonymise", protect=protect, force=force)
     ep_path, vi_path = _find(raw, "episodes"), _find(raw, "visits")
     if ep_path is None or vi_path is None:
         missing = " and ".join(t for t, p in (("episodes", ep_path), ("visits", vi_path)) if p is None)
@@ -289,12 +290,13 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
     ep, vi = _read_raw(ep_path), _read_raw(vi_path)
     catalogue = _read_raw(raw / "modalities.csv") if (raw / "modalities.csv").is_file() else None
     return anonymise_tables(ep, vi, out, key=key, dates=dates, force=force, catalogue=catalogue,
-                            file_names={"episodes": ep_path.name, "visits": vi_path.name})
+                            file_names={"episodes": ep_path.name, "visits": vi_path.name}, protect=protect)
 
 
 def anonymise_tables(ep: pd.DataFrame, vi: pd.DataFrame, out, *, key: bytes, dates: str = "month",
                      force: bool = False, catalogue: pd.DataFrame | None = None,
-                     file_names: dict | None = None, pseudonymise: tuple[str, ...] = ()) -> AnonymiseResult:
+                     file_names: dict | None = None, pseudonymise: tuple[str, ...] = (), protect=(),
+                     command: str = "anonymise") -> AnonymiseResult:
     """De-identify export tables already in memory (the shape of the records contract plus
     identifying columns) into a data folder: the part of :func:`anonymise` after reading.
 
@@ -312,16 +314,20 @@ def anonymise_tables(ep: pd.DataFrame, vi: pd.DataFrame, out, *, key: bytes, dat
         Table -> the export's file name, for messages.
     pseudonymise : tuple of str, keyword-only
         Further code columns to replace with keyed pseudonyms (e.g. ``therapist``).
+    protect : iterable of path, keyword-only
+        The input folder, key file and mapping file: *out* may not be or hold
+        any of them (see :func:`check_output_folder`).
+    command : str, keyword-only
+        The command writing *out*, recorded in it: ``--force`` later replaces
+        only a folder the same command wrote.
 
     Returns
     -------
     AnonymiseResult
     """
-    out = Path(out).resolve()
     if dates not in ("month", "shift", "keep"):
         raise ValueError("dates must be 'month', 'shift' or 'keep'")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise FileExistsError(f"{out} exists and is not empty; choose another folder or add --force")
+    out = check_output_folder(out, command=command, protect=protect, force=force)
     names = {"episodes": "episodes.csv", "visits": "visits.csv", **(file_names or {})}
     ep, vi = ep.copy(), vi.copy()
     ep.columns = [str(c).strip() for c in ep.columns]
@@ -395,7 +401,9 @@ def anonymise_tables(ep: pd.DataFrame, vi: pd.DataFrame, out, *, key: bytes, dat
             shutil.rmtree(tmp, ignore_errors=True)
             return AnonymiseResult(False, problems, dropped)
         kanon = k_anonymity(frames["episodes"])
-        if out.exists():
+        mark_output_folder(tmp, command=command)
+        if out.exists():  # checked above: a folder this command wrote, holding only its own files
+            check_output_folder(out, command=command, protect=protect, force=force)
             shutil.rmtree(out)
         os.replace(tmp, out)
     except BaseException:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from ._output import check_output_folder
 from ._anonymise import AnonymiseResult, _read_raw, anonymise_tables
 from ._problems import Problem, _show
 
@@ -185,7 +186,8 @@ def _dates(raw: pd.Series, theirs: str, file: str, m: Mapping, problems: list) -
     return out
 
 
-def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force: bool = False) -> ImportResult:
+def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force: bool = False,
+                  protect=()) -> ImportResult:
     """Turn a practice-management export into a de-identified data folder (see the module docstring).
 
     Parameters
@@ -201,6 +203,10 @@ def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force:
     dates : {"month", "shift", "keep"}, keyword-only
         What happens to start dates (as for ``anonymise``).
     force : bool, keyword-only
+        Replace *out*: only a folder ``import`` wrote before, holding nothing else.
+    protect : iterable of path, keyword-only
+        Further files *out* must not hold (the key file); the export folder
+        and the mapping file are always protected.
 
     Returns
     -------
@@ -223,6 +229,8 @@ def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force:
         raise FileNotFoundError(f"export folder not found: {raw}")
     if out == raw or out.is_relative_to(raw):
         raise ValueError("OUT must be outside the export folder")
+    protect = (raw, m.path, *protect)
+    check_output_folder(out, command="import", protect=protect, force=force)
     problems: list[Problem] = []
     frames = {}
     for table, fname in (("episodes", m.episodes_file), ("visits", m.visits_file)):
@@ -311,7 +319,8 @@ def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force:
     unmapped = {cf: [c for c in cases.columns if c not in set(m.episodes.values())],
                 af: [c for c in appts.columns if c not in set(m.visits.values())]}
     res = anonymise_tables(ep, vi, out, key=key, dates=dates, force=force, catalogue=catalogue,
-                           file_names={"episodes": cf, "visits": af}, pseudonymise=("therapist",))
+                           file_names={"episodes": cf, "visits": af}, pseudonymise=("therapist",),
+                           protect=protect, command="import")
     if not res.written:
         return ImportResult(False, [_in_their_terms(p, m) for p in res.problems], unmapped, res)
     return ImportResult(True, [], {k: v for k, v in unmapped.items() if v}, res)

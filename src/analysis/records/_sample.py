@@ -27,7 +27,6 @@ Built-in structure, so that the analyses have something true to find:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,6 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ._output import OUTPUT_FILES, check_output_folder, mark_output_folder
 from .schema import AGE_BANDS, CAUSES
 
 __all__ = ["MODALITY_CATALOGUE", "SampleParameters", "make_sample", "write_sample"]
@@ -329,7 +329,8 @@ def make_sample(n_episodes: int = 1500, *, seed: int = 2024, params: SampleParam
     return episodes, visits, catalogue
 
 
-def write_sample(out, n_episodes: int = 1500, *, seed: int = 2024, fmt: str = "csv") -> dict[str, int]:
+def write_sample(out, n_episodes: int = 1500, *, seed: int = 2024, fmt: str = "csv",
+                 force: bool = False) -> dict[str, int]:
     """Generate a sample and write it as a data folder.
 
     Parameters
@@ -340,6 +341,9 @@ def write_sample(out, n_episodes: int = 1500, *, seed: int = 2024, fmt: str = "c
     seed : int, keyword-only
     fmt : {"csv", "parquet"}, keyword-only
         Format of ``episodes`` and ``visits``; the catalogue is always CSV.
+    force : bool, keyword-only
+        Replace a folder that is not empty: only one ``sample`` wrote before,
+        holding nothing else (an existing data folder is never overwritten).
 
     Returns
     -------
@@ -353,9 +357,14 @@ def write_sample(out, n_episodes: int = 1500, *, seed: int = 2024, fmt: str = "c
     >>> write_sample(tempfile.mkdtemp(), 100, seed=3)["episodes"]
     100
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_folder(out, command="sample", force=force, in_place=True)
     episodes, visits, catalogue = make_sample(n_episodes, seed=seed)
+    if out.exists():  # a folder sample wrote before: its own tables go, anything else (a data card) stays
+        for old in out.iterdir():
+            if old.name in OUTPUT_FILES and old.is_file():
+                old.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    mark_output_folder(out, command="sample")
     for name, df in (("episodes", episodes), ("visits", visits), ("modalities", catalogue)):
         table = pa.Table.from_pandas(df, preserve_index=False)
         if fmt == "parquet" and name != "modalities":

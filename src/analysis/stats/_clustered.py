@@ -147,6 +147,8 @@ def random_intercept_model(y, X, groups, *, names, confidence: float = 0.95) -> 
     t = _cluster_sums(yv, codes, G)          # G outcome sums
     xtx, xty, yty = Xv.T @ Xv, Xv.T @ yv, float(yv @ yv)
     dfr = n - k
+    if dfr <= 0:
+        raise ValueError(f"{n} observations cannot fit {k} parameters and a variance: not estimable")
 
     def pieces(lam):
         gam = lam / (1 + ng * lam)

@@ -189,7 +189,14 @@ def logrank_test(time, event, groups) -> dict:
         return {"chi2": np.nan, "df": max(k - 1, 0), "p": np.nan,
                 "note": "needs at least two groups and one event"}
     codes, _ = pd.factorize(g)
-    chi2, p = survdiff(t, e, codes)
+    try:
+        chi2, p = survdiff(t, e, codes)
+    except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # a singular variance: too few at risk
+        return {"chi2": np.nan, "df": k - 1, "p": np.nan,
+                "note": "not computable: too few patients at risk in some groups"}
+    if not np.isfinite(chi2):
+        return {"chi2": np.nan, "df": k - 1, "p": np.nan,
+                "note": "not computable: too few patients at risk in some groups"}
     return {"chi2": float(chi2), "df": k - 1, "p": float(p), "note": None}
 
 
