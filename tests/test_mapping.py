@@ -156,3 +156,21 @@ def test_cli_import_errors(tmp_path, export, capsys):
     assert "cases.csv row 2, column Site: 'East Clinic' is not mapped to a clinic code: add it under " \
            "[values.clinic] in mapping.toml (codes: CEN, NTH, STH)" in out
     assert "Nothing was written" in out and not (tmp_path / "o").exists()
+
+
+def test_export_without_its_header_row_prints_none_of_the_first_patient(export, tmp_path, capsys):
+    """The first record became the header: its record number, name, date of birth and phone were printed in
+    18 messages ("its columns: ...") (issue 21, 3)."""
+    from analysis.app.cli import main
+
+    lines = (export / "cases.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (export / "cases.csv").write_text("".join(lines[1:]), encoding="utf-8")
+    first = lines[1].split(",")
+    key = tmp_path / "k.key"
+    code = main(["import", str(export), "-o", str(tmp_path / "o"), "--mapping", str(export / "mapping.toml"),
+                 "--new-key", str(key)])
+    out, err = capsys.readouterr()
+    assert code in (1, 2) and "Traceback" not in err
+    for cell in (first[1], first[2], first[3], first[4]):  # MRN, name, date of birth, phone
+        assert cell not in out + err, cell
+    assert "(a header that looks like a value, not shown)" in out + err

@@ -125,8 +125,8 @@ def test_nhs_and_phone_numbers_in_number_columns_are_refused(small_tables, tmp_p
 def test_damaged_files_are_named_not_raised(small_folder, fmt):
     (small_folder / "episodes.csv").unlink()
     (small_folder / f"episodes.{fmt}").write_bytes(b"PK\x03\x04 this is not really a file")
-    kind = "Parquet" if fmt == "parquet" else "Excel (.xlsx)"
-    assert f"episodes.{fmt}: could not be read as a {kind} file; is it damaged or another format?" in messages(small_folder)
+    kind = "a Parquet" if fmt == "parquet" else "an Excel (.xlsx)"
+    assert f"episodes.{fmt}: could not be read as {kind} file; is it damaged or another format?" in messages(small_folder)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "xlsx"])

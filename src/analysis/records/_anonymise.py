@@ -50,6 +50,8 @@ from . import schema
 from ._output import check_output_folder, mark_output_folder
 from ._identifiers import identifier_column_kind
 from ._load import Problem, validate_folder
+from ._problems import safe_header
+from ._readers import workbook_too_big
 
 __all__ = ["AnonymiseResult", "KeyFileError", "QUASI_IDENTIFIERS", "TOKEN_HEX", "age_band_at", "anonymise", "anonymise_tables", "dropped_kinds", "k_anonymity", "new_key", "pseudonym", "read_key", "shift_days"]
 
@@ -234,10 +236,17 @@ def _read_raw(path: Path) -> pd.DataFrame:
             except UnicodeDecodeError:
                 continue
         raise ValueError(f"{path.name} is not UTF-8 text (nor Windows-1252)")
-    if suffix == ".parquet":
-        df = pd.read_parquet(path)
-        return df.astype("str").where(df.notna())
-    return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
+    why = workbook_too_big(path) if suffix == ".xlsx" else None
+    if why:
+        raise ValueError(f"{path.name} {why}")
+    try:
+        if suffix == ".parquet":
+            df = pd.read_parquet(path)
+            return df.astype("str").where(df.notna())
+        return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
+    except Exception:  # noqa: BLE001 - any reader failure is a problem with the file, never a traceback
+        kind = "a Parquet" if suffix == ".parquet" else "an Excel (.xlsx)"
+        raise ValueError(f"{path.name} could not be read as {kind} file; is it damaged or another format?") from None
 
 
 def _find(folder: Path, table: str) -> Path | None:
@@ -418,5 +427,5 @@ def dropped_kinds(columns: list[str]) -> list[str]:
     out = []
     for c in columns:
         kind = identifier_column_kind(c)
-        out.append(f"{c} ({kind.replace('_', ' ')})" if kind else c)
+        out.append(f"{c} ({kind.replace('_', ' ')})" if kind else safe_header(c))
     return out

@@ -147,10 +147,25 @@ _CAP_WORD = r"[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?"
 _PLAIN_NAME = re.compile(rf"^{_CAP_WORD},?(\s+[A-Z]\.?)?(\s+{_CAP_WORD}){{1,2}}$")
 
 
+# A word of a name: letters in any script (José, Siobhan, Nguyễn), with apostrophes, hyphens or a full stop
+# inside or after it (O'Neill, McDonald, Smith-Jones, J.).
+_NAME_WORD = r"[^\W\d_]+(?:['\u2019.-][^\W\d_]*)*"
+# Two to five such words, in any case, "Surname, Given" included: MORGAN, Alex; alex morgan; van der Berg;
+# Siti binti Ahmad. In a code column (ids, clinic, therapist) a value of several words is never a code.
+_ANY_CASE_NAME = re.compile(rf"^{_NAME_WORD}(?:\s*,\s*|\s+)(?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD}$")
+# Chinese, Japanese or Korean names: two to four characters of those scripts, nothing else.
+_CJK_NAME = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\s]{2,6}$")
+
+
 _NOT_A_NAME = re.compile(
     r"(?i)\b(clinic|hospital|centre|center|practice|physio\w*|health|medical|spine|spinal|"
     r"site|branch|north|south|east|west|central|main|city|county|therapy|therapist|team|"
-    r"unit|service|services|group|street|road|campus|pilates|mckenzie|traction|education)\b"
+    r"unit|service|services|group|street|road|campus|pilates|mckenzie|traction|education|"
+    r"needling|exercise|exercises|mobilisation|mobilization|manual|neural|motor|control|advice|massage|"
+    r"acupuncture|rehab|rehabilitation|sports?|clinical|dry|electrotherapy|tens|class|classes|hub|"
+    r"wing|ward|annex|annexe|floor|office|outpatients?|disc|slipped|stenosis|prolapse|herniation|pain|back|"
+    r"leg|nerve|sciatica|syndrome|injury|fracture|surgery|spondylolisthesis|piriformis|trauma|cause|"
+    r"unknown|other|not|recorded|stated|yes|no|left|right|both|female|male)\b"
 )
 
 
@@ -162,6 +177,7 @@ _CANDIDATE = (
     r"|\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}(st|nd|rd|th)?[ -]?[A-Za-z]{3}|[A-Za-z]{3}[a-z]*\.? \d"
     r"|\d+[a-zA-Z]?,? +[A-Za-z]|[Bb][Ll][Kk]|[Ff]lat |[Aa]pt|[Bb]ox"
     r"|^[A-Z][a-z]+,? +[A-Z]|^(?i:mr|mrs|ms|miss|mx|dr|prof|sir|dame)\.? "
+    r"|^\pL[\pL'\x{2019}.-]*(\s*,\s*|\s+)\pL|^[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]{2}"
     r"|[Ss]ingapore"
 )
 
@@ -205,6 +221,10 @@ def _is_phone(value: str) -> bool:
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(num):
+            return True
+        # "+<country code> ..." is a phone number in any cell, even in a range not (yet) issued
+        # (the UK's 07700 900xxx numbers for drama, for example)
+        if v.startswith("+") and phonenumbers.is_possible_number(num):
             return True
     return False
 
@@ -285,7 +305,8 @@ def classify_value(value: str, *, names: bool = True, dates: bool = True) -> str
         return "postcode"
     if _ADDRESS.search(v):
         return "address"
-    if names and (_TITLE_NAME.search(v) or (_PLAIN_NAME.match(v) and not _NOT_A_NAME.search(v))):
+    if names and (_TITLE_NAME.search(v) or ((_PLAIN_NAME.match(v) or _ANY_CASE_NAME.match(v)
+                                               or _CJK_NAME.match(v)) and not _NOT_A_NAME.search(v))):
         return "name"
     return None
 

@@ -216,6 +216,7 @@ def find_identifiers(
     name_columns: frozenset[str] | set[str] = frozenset(),
     date_columns: frozenset[str] | set[str] = frozenset(),
     number_columns: frozenset[str] | set[str] = frozenset(),
+    list_columns: frozenset[str] | set[str] = frozenset(),
 ) -> list[IdentifierFinding]:
     """Scan the columns of *frame* for identifier-looking values.
 
@@ -238,6 +239,9 @@ def find_identifiers(
     number_columns : set of str, keyword-only
         Columns that hold numbers even when read as text (a spreadsheet):
         they get the number-column checks as well.
+    list_columns : set of str, keyword-only
+        Columns of ``;``-separated lists (a visit's modalities): each part is
+        checked on its own, so ``manual_therapy;07700 900123`` is a phone.
 
     Returns
     -------
@@ -269,6 +273,8 @@ def find_identifiers(
             arr = arr.cast(pa.string())
         uniques = pc.unique(arr.drop_null())
         kinds = _classify_distinct(uniques, names=col in name_columns, dates=col not in date_columns)
+        if col in list_columns:
+            _list_parts(uniques, kinds, names=col in name_columns)
         if col in number_columns:  # numbers typed as text (a spreadsheet): the number checks too
             text = pd.Series(uniques.to_pylist(), dtype="str")
             parsed = pd.to_numeric(text, errors="coerce")
@@ -281,3 +287,21 @@ def find_identifiers(
             rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
             findings.append(IdentifierFinding(col, kind, rows))
     return findings
+
+
+def _list_parts(uniques: pa.Array, kinds: dict, *, names: bool) -> None:
+    """Add to *kinds* each distinct list value one of whose ``;``-separated parts is an identifier."""
+    values = [v for v in uniques.to_pylist() if ";" in v]
+    if not values:
+        return
+    parts = sorted({p.strip() for v in values for p in v.split(";") if p.strip()})
+    found = _classify_distinct(pa.array(parts, type=pa.string()), names=names, dates=True)
+    kind_of = {p: k for k, ps in found.items() for p in ps}
+    for v in values:
+        for part in v.split(";"):
+            kind = kind_of.get(part.strip())
+            if kind:
+                listed = kinds.setdefault(kind, [])
+                if v not in listed:
+                    listed.append(v)
+                break

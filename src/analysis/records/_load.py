@@ -26,7 +26,7 @@ from . import schema
 from ._identifiers import IDENTIFIER_KINDS, find_identifiers, identifier_column_kind
 from ._problems import DataProblemError, Problem, _Log
 from ._readers import _find_files, _read_table
-from ._rules import _coerce, _column_rules, _cross_rules, _first_position
+from ._rules import _coerce, _column_rules, _cross_rules, _first_position, _text_limits
 from .schema import ColumnSpec
 
 __all__ = ["Records", "load_records", "validate_folder"]
@@ -127,12 +127,14 @@ def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
     num_cols = [c for c in raw.columns if pd.api.types.is_numeric_dtype(raw[c].dtype)
                 and not pd.api.types.is_bool_dtype(raw[c].dtype)]
     skip: dict[str, np.ndarray] = {}
+    raw = _text_limits(raw, specs, file, log, skip)
     findings = find_identifiers(
         raw,
         columns=text_cols + num_cols,
         name_columns=_NAME_COLUMNS | set(unknown),
         date_columns={"start_date"},
         number_columns={s.name for s in specs if s.kind in ("integer", "number")},
+        list_columns={s.name for s in specs if s.kind == "codes"},
     )
     for f in findings:
         log.add_rows(

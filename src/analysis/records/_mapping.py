@@ -37,7 +37,7 @@ import pandas as pd
 from . import schema
 from ._output import check_output_folder
 from ._anonymise import AnonymiseResult, _read_raw, anonymise_tables
-from ._problems import Problem, _show
+from ._problems import Problem, _show, safe_header
 
 __all__ = ["ImportResult", "Mapping", "MappingError", "import_export", "read_mapping"]
 
@@ -250,7 +250,7 @@ def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force:
         for ours, theirs in cols.items():
             if theirs not in df.columns:
                 problems.append(Problem(fname, 1, theirs, f"is named in {m.path.name} ([{table}] {ours}) but is "
-                                        f"not a column of this file (its columns: {', '.join(df.columns)})"))
+                                        f"not a column of this file (its columns: {', '.join(safe_header(c) for c in df.columns)})"))
     if problems:
         return ImportResult(False, problems)
     cases, appts = frames["episodes"], frames["visits"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._identifiers import classify_value
+from ._identifiers import classify_value, identifier_column_kind
 
 __all__ = ["DataProblemError", "MAX_ROWS_PER_PROBLEM", "Problem"]
 
@@ -47,6 +47,11 @@ class Problem:
     row: int | None
     column: str | None
     problem: str
+
+    def __post_init__(self):
+        # a header can be a value (an export saved without its header row): never print one that may identify
+        if self.column is not None:
+            object.__setattr__(self, "column", safe_header(self.column))
 
     def __str__(self) -> str:
         where = self.file
@@ -138,12 +143,51 @@ class _Log:
         return out
 
 
+#: Words of column headers: a header holding one names what is in the column, it is not a person's name.
+_HEADER_WORDS = re.compile(
+    r"(?i)\b(date|time|id|code|number|no|nr|type|status|name|reason|day|days|visit|visits|case|cases|patient|"
+    r"score|rating|first|last|start|end|discharge|appointment|treatment|treatments|therapist|modality|clinic|"
+    r"site|sex|gender|age|birth|dob|phone|mobile|email|address|notes?|comments?|odi|nrs|vas|global|change|"
+    r"outcome|referral|diagnosis|side|symptoms?|weeks|duration|candidate|follow|up|surgery|pain|leg|back|"
+    r"session|sessions|episode|record|ref|reference|postcode|zip)\b")
+
+#: What stands in a message for a header that looks like a value.
+HIDDEN_HEADER = "(a header that looks like a value, not shown)"
+
+
+def safe_header(name) -> str:
+    """A column header as a message may show it: as written, unless it looks like an identifier value.
+
+    Examples
+    --------
+    >>> from analysis.records._problems import safe_header
+    >>> safe_header("Appointment date"), safe_header("Patient name"), safe_header("jo@example.org")
+    ('Appointment date', 'Patient name', '(a header that looks like a value, not shown)')
+    >>> safe_header("MORGAN, Alex"), safe_header("07700 900123")
+    ('(a header that looks like a value, not shown)', '(a header that looks like a value, not shown)')
+    """
+    text = str(name)
+    core = text.strip()
+    if core == HIDDEN_HEADER or not core:
+        return text
+    if identifier_column_kind(core) or (_HEADER_WORDS.search(core) and classify_value(core, names=False) is None):
+        return text
+    if (len(core) > 60 or re.search(r"[\x00-\x1f\x7f-\x9f]", core) or sum(ch.isdigit() for ch in core) >= 7
+            or classify_value(core, names=True) is not None):
+        return HIDDEN_HEADER
+    return text
+
+
 def _show(value) -> str:
     """A value as it may appear in a message: never an identifier, never long."""
     text = str(value).strip()
     if isinstance(value, float) and float(value).is_integer():
         text = str(int(value))
     digits = sum(ch.isdigit() for ch in text)
-    if len(text) > 24 or digits >= 7 or classify_value(text, names=True) is not None:
+    number = re.fullmatch(r"-?\d+(\.\d+)?", text) is not None
+    # never a name in any case or script ("MORGAN, Alex", "alex morgan", "José García"), a phone, a date...;
+    # a control character or a formula is not shown either
+    if (len(text) > 24 or digits >= 7 or re.search(r"[\x00-\x1f\x7f-\x9f]", text) or text[:1] in "=+@"
+            or classify_value(text, names=True) is not None):
         return "the value (not shown, it may identify someone)"
-    return f"'{text}'" if not re.fullmatch(r"-?\d+(\.\d+)?", text) else text
+    return text if number else f"'{text}'"

@@ -114,10 +114,51 @@ def _decodes(path: Path, encoding: str) -> bool:
         return False
 
 
+#: A workbook is refused before it is opened when its sheets would inflate past this size or this ratio
+#: (a 10 MB file holding 2 GB of XML: a "zip bomb"). Real exports compress 5-20 times.
+MAX_WORKBOOK_BYTES = 1_500_000_000
+MAX_WORKBOOK_RATIO = 100
+
+
+def workbook_too_big(path: Path) -> str | None:
+    """Why an .xlsx file is refused unopened (it would inflate too far), or None. Reads only the zip directory.
+
+    Examples
+    --------
+    >>> import tempfile, zipfile
+    >>> from pathlib import Path
+    >>> from analysis.records._readers import workbook_too_big
+    >>> p = Path(tempfile.mkdtemp()) / "bomb.xlsx"
+    >>> with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+    ...     z.writestr("xl/worksheets/sheet1.xml", "<c/>" * 2_000_000)
+    >>> workbook_too_big(p).startswith("would inflate")
+    True
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None  # not a workbook at all: the reader says so
+    inflated = sum(i.file_size for i in infos)
+    packed = max(sum(i.compress_size for i in infos), 1)
+    if inflated > MAX_WORKBOOK_BYTES or inflated / packed > MAX_WORKBOOK_RATIO:
+        return (f"would inflate to {inflated / 1e6:,.0f} MB ({inflated / packed:,.0f} times its size), more than "
+                "a real export does; it was not opened. Save the sheet again from the spreadsheet program, or "
+                "export it as CSV")
+    return None
+
+
 def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFrame | None:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, specs, log)
+    if suffix == ".xlsx":
+        why = workbook_too_big(path)
+        if why:
+            log.add(path.name, None, None, why)
+            return None
     try:
         if suffix == ".parquet":
             df = pd.read_parquet(path)
@@ -126,6 +167,6 @@ def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.Data
             df = df.astype({c: "str" for c in df.columns})
         return _empty_is_missing(df)
     except Exception:  # any reader failure is a data problem, never a traceback
-        kind = "Parquet" if suffix == ".parquet" else "Excel (.xlsx)"
-        log.add(path.name, None, None, f"could not be read as a {kind} file; is it damaged or another format?")
+        kind = "a Parquet" if suffix == ".parquet" else "an Excel (.xlsx)"
+        log.add(path.name, None, None, f"could not be read as {kind} file; is it damaged or another format?")
         return None

@@ -57,6 +57,60 @@ def _date_text(s: pd.Series) -> pd.Series:
     return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[s]")
 
 
+#: Longest cell of a text column, and of a label people read in tables and figures (characters).
+MAX_CELL_CHARS = 500
+MAX_LABEL_CHARS = 100
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+# ("+65 9123 4567" or "-2" is a number or a phone, left to those checks; "-2+3+cmd|..." is a formula.)
+_FORMULA = r"^[=@\t\r]|^[+-](?:[^0-9 (]|[0-9 ().-]*[^0-9 ().-])"
+#: Control characters (NUL, escape sequences that drive a terminal, ...); tab and line breaks excepted.
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b]"
+
+
+def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Refuse over-long cells, cells a spreadsheet would run as a formula, and control characters.
+
+    Linear in the size of the table (Arrow string kernels). Returns *raw* with
+    the refused cells emptied, so that the identifier guard never scans a
+    300,000-character cell (its patterns are not linear in a cell's length).
+    Values are never shown: an over-long cell or a formula can be anything.
+    """
+    kinds = {s.name: s.kind for s in specs}
+    out = {}
+    for c in raw.columns:
+        col = raw[c]
+        if not pd.api.types.is_string_dtype(col.dtype):
+            continue
+        try:
+            arr = pa.chunked_array([pa.array(col, type=pa.large_string(), from_pandas=True)])
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # a spreadsheet column mixing text with dates or numbers
+            arr = pa.chunked_array([pa.array(col.astype("str").where(col.notna()), type=pa.large_string(),
+                                             from_pandas=True)])
+        limit = MAX_LABEL_CHARS if c == "label" else MAX_CELL_CHARS
+        long_ = pc.fill_null(pc.greater(pc.utf8_length(arr), limit), False).to_numpy(zero_copy_only=False)
+        control = pc.fill_null(pc.match_substring_regex(arr, _CONTROL), False).to_numpy(zero_copy_only=False)
+        formula = np.zeros(len(col), dtype=bool)
+        if kinds.get(c) in ("text", "codes"):
+            formula = pc.fill_null(pc.match_substring_regex(arr, _FORMULA), False).to_numpy(zero_copy_only=False)
+        formula &= ~long_
+        control &= ~long_ & ~formula
+        for mask, msg, key in (
+            (long_, f"is longer than {limit} characters (value not shown); shorten it", "too long"),
+            (formula, "starts with =, +, -, @ or a tab, which a spreadsheet would run as a formula (value not "
+                      "shown); remove that first character", "formula"),
+            (control, "holds a control character (such as NUL or a terminal escape; value not shown); remove it",
+             "control character"),
+        ):
+            rows = np.flatnonzero(mask)
+            if len(rows):
+                log.add_rows(file, rows, c, msg, key=key)
+        bad = long_ | formula | control
+        if bad.any():
+            skip.setdefault(c, np.zeros(len(raw), dtype=bool))[bad] = True
+            out[c] = col.where(~bad)
+    return raw.assign(**out) if out else raw
+
+
 def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarray) -> pd.Series:
     """Convert one column to its declared type; report cells that cannot be converted."""
     name = spec.name

@@ -1,0 +1,122 @@
+"""Hostile and unlucky inputs: nothing leaked, nothing crashes, limits with clear messages (issue 21)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import write_folder
+
+from analysis import validate_folder
+from analysis.app.cli import main
+from analysis.records import anonymise
+
+KEY = b"k" * 32
+
+
+def _problems(folder):
+    return [str(p) for p in validate_folder(folder)]
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\",\"x\")", "+A1*2", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)",
+                                  "\tT3"])
+def test_formula_cells_are_refused_in_text_columns(tmp_path, small_tables, cell):
+    """A cell a spreadsheet runs as a formula was accepted and written as-is into CSV (issue 21, 5)."""
+    ep, vi, cat = (t.copy() for t in small_tables)
+    ep.loc[3, "therapist"] = cell
+    probs = _problems(write_folder(tmp_path / "d", ep, vi, cat))
+    assert any("episodes.csv row 5, column therapist: starts with =, +, -, @ or a tab" in p for p in probs), probs
+    assert not any(cell.strip() in p for p in probs)
+
+
+def test_numbers_and_phones_are_not_mistaken_for_formulas(tmp_path, small_tables):
+    ep, vi, cat = (t.copy() for t in small_tables)
+    ep.loc[3, "therapist"] = "+65 9123 4567"
+    probs = _problems(write_folder(tmp_path / "d", ep, vi, cat))
+    assert any("looks like a phone number" in p for p in probs) and not any("formula" in p for p in probs)
+
+
+def test_a_300000_character_cell_is_refused_in_linear_time(tmp_path, small_tables):
+    """One 300,000-character cell took the identifier scan 104 s (issue 21, 6)."""
+    ep, vi, cat = (t.copy() for t in small_tables)
+    ep.loc[0, "clinic"] = "ab1 " * 75_000
+    cat.loc[0, "label"] = "Manual therapy " * 10
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    t0 = time.perf_counter()
+    probs = _problems(folder)
+    assert time.perf_counter() - t0 < 10
+    assert "episodes.csv row 2, column clinic: is longer than 500 characters (value not shown); shorten it" in probs
+    assert "modalities.csv row 2, column label: is longer than 100 characters (value not shown); shorten it" in probs
+
+
+def test_control_characters_are_refused_and_never_printed(tmp_path, small_tables):
+    ep, vi, cat = (t.copy() for t in small_tables)
+    ep.loc[1, "therapist"] = "T1\x1b[31m"
+    ep.loc[2, "therapist"] = "T2\x00"
+    probs = _problems(write_folder(tmp_path / "d", ep, vi, cat))
+    assert sum("holds a control character" in p for p in probs) == 2
+    assert not any("\x1b" in p or "\x00" in p for p in probs)
+
+
+def test_phone_or_address_inside_a_list_cell_is_caught(tmp_path, small_tables):
+    """anonymise wrote a 'de-identified' folder with a phone inside visits.modalities (issue 21, 4)."""
+    ep, vi, _ = (t.copy() for t in small_tables)
+    vi.loc[0, "modalities"] = "manual_therapy;07700 900123"
+    vi.loc[1, "modalities"] = "education;12 High Street"
+    raw = write_folder(tmp_path / "raw", ep, vi)  # no catalogue
+    res = anonymise(raw, tmp_path / "out", key=KEY)
+    assert not res.written and not (tmp_path / "out").exists()
+    text = " ".join(map(str, res.problems))
+    assert "column modalities: looks like a phone number" in text and "looks like a street address" in text
+    assert "07700" not in text and "High Street" not in text
+
+
+def test_identifier_headers_and_names_are_never_printed(tmp_path, small_tables, capsys):
+    """validate printed 'column jo@example.org: ...'; names were quoted in allowed-value errors (issue 21, 3)."""
+    ep, vi, cat = (t.copy() for t in small_tables)
+    ep["jo@example.org"] = "x"
+    ep.loc[4, "sex"] = "MORGAN, Alex"
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "jo@example.org" not in out and "MORGAN" not in out
+    assert "(a header that looks like a value, not shown)" in out
+
+
+def test_report_output_problems_are_usage_errors_before_any_work(tmp_path, sample_dir, capsys):
+    """report -o EXISTING_DIR.html failed with an internal error after a 40 s run; -o /proc/x.html too."""
+    d = tmp_path / "old.html"
+    d.mkdir()
+    t0 = time.perf_counter()
+    assert main(["report", str(sample_dir), "-o", str(d)]) == 2
+    assert time.perf_counter() - t0 < 5
+    assert "is a folder; give the report's file name" in capsys.readouterr().err
+    assert main(["report", str(sample_dir), "-o", "/proc/x.html"]) == 2
+    assert "cannot write in /proc" in capsys.readouterr().err
+
+
+def test_a_workbook_that_would_inflate_to_gigabytes_is_refused_unopened(tmp_path, small_tables):
+    """A 10 MB .xlsx inflating to 2 GB of XML kept validate running past 2 minutes (issue 21, 6)."""
+    import zipfile
+
+    ep, vi, cat = (t.copy() for t in small_tables)
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    (folder / "episodes.csv").unlink()
+    with zipfile.ZipFile(folder / "episodes.xlsx", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", "<row/>" * 3_000_000)  # 18 MB of XML in about 50 KB
+    t0 = time.perf_counter()
+    probs = _problems(folder)
+    assert time.perf_counter() - t0 < 10
+    assert any(p.startswith("episodes.xlsx: would inflate to 18 MB") for p in probs), probs
+
+
+def test_junk_xlsx_in_anonymise_is_a_usage_error(tmp_path, small_tables, capsys):
+    ep, vi, _ = (t.copy() for t in small_tables)
+    raw = write_folder(tmp_path / "raw", ep, vi)
+    (raw / "episodes.csv").unlink()
+    (raw / "episodes.xlsx").write_bytes(b"not a workbook at all")
+    key = tmp_path / "k.key"
+    assert main(["anonymise", str(raw), "-o", str(tmp_path / "out"), "--new-key", str(key)]) == 2
+    err = capsys.readouterr().err
+    assert "episodes.xlsx could not be read as an Excel (.xlsx) file" in err
+    assert "internal error" not in err
