@@ -120,3 +120,50 @@ def test_junk_xlsx_in_anonymise_is_a_usage_error(tmp_path, small_tables, capsys)
     err = capsys.readouterr().err
     assert "episodes.xlsx could not be read as an Excel (.xlsx) file" in err
     assert "internal error" not in err
+
+
+@pytest.mark.parametrize("bad,message", [
+    ('file = "../other.csv"', "must be the name of a file in the export folder"),
+    ('file = "/etc/passwd"', "must be the name of a file in the export folder"),
+])
+def test_mapping_reads_only_inside_the_export_folder(tmp_path, bad, message):
+    """file = "../other.csv" or an absolute path read outside the export and printed that file's header."""
+    from analysis.records import MappingError, read_mapping
+
+    m = tmp_path / "m.toml"
+    m.write_text(f'[episodes]\n{bad}\nepisode_id = "a"\npatient_id = "b"\n[visits]\nfile = "v.csv"\n'
+                 'episode_id = "a"\ndate = "d"\n')
+    with pytest.raises(MappingError, match=message):
+        read_mapping(m)
+
+
+def test_deeply_nested_or_mistyped_mapping_is_a_mapping_error(tmp_path):
+    from analysis.records import MappingError, read_mapping
+
+    m = tmp_path / "m.toml"
+    m.write_text("x = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(MappingError):
+        read_mapping(m)
+    m.write_text('date_format = 5\n[episodes]\nfile = "c.csv"\nepisode_id = "a"\npatient_id = "b"\n[visits]\n'
+                 'file = "v.csv"\nepisode_id = "a"\ndate = "d"\n')
+    with pytest.raises(MappingError, match="date_format must be text"):
+        read_mapping(m)
+
+
+def test_new_key_into_a_missing_folder_is_a_usage_error(tmp_path, capsys):
+    assert main(["anonymise", "--new-key", str(tmp_path / "no" / "such" / "k.key")]) == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "k.key" in err
+
+
+def test_utf16_and_binary_files_are_named_as_such(tmp_path, small_tables):
+    """A UTF-16 or binary file got 'a comma inside a value that is not in quotes?' (issue 21, 8)."""
+    ep, vi, cat = (t.copy() for t in small_tables)
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    (folder / "episodes.csv").write_bytes(ep.to_csv(index=False).encode("utf-16"))
+    (folder / "visits.csv").write_bytes(bytes(range(256)) * 40)
+    probs = _problems(folder)
+    assert "episodes.csv: is UTF-16 text (Excel's 'Unicode text'), not CSV; save it from your spreadsheet as " \
+           "'CSV UTF-8'" in probs
+    assert "visits.csv: is not a text file (it holds binary data), not CSV; save it from your spreadsheet as " \
+           "'CSV UTF-8'" in probs

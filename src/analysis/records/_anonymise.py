@@ -81,7 +81,12 @@ def new_key(path) -> Path:
     path = Path(path)
     if path.exists():
         raise KeyFileError(f"{path} already exists; a key is never overwritten (move it away first)")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if not path.parent.is_dir():
+        raise KeyFileError(f"cannot write the key {path}: the folder {path.parent} does not exist (create it first)")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"cannot write the key {path} ({exc.strerror or 'not allowed'})") from None
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")
     os.chmod(path, 0o600)

@@ -93,11 +93,19 @@ def read_mapping(path) -> Mapping:
         doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise MappingError(f"{path.name} is not a valid TOML file: {exc}") from None
+    except RecursionError:  # tables nested thousands deep
+        raise MappingError(f"{path.name} is not a mapping file: its tables are nested far too deep") from None
+    except OSError as exc:
+        raise MappingError(f"{path.name} could not be read ({exc.strerror or 'not allowed'})") from None
     for section in ("episodes", "visits"):
         if not isinstance(doc.get(section), dict):
             raise MappingError(f"{path.name}: the [{section}] section is missing")
         if not isinstance(doc[section].get("file"), str):
             raise MappingError(f"{path.name}: [{section}] needs file = \"...\" (the export's {section} file)")
+        name = doc[section]["file"]
+        if not name.strip() or Path(name).name != name or name in (".", "..") or "\\" in name:
+            raise MappingError(f"{path.name}: [{section}] file must be the name of a file in the export folder, "
+                               "without a folder (no / or \\ or ..): the export is read from that folder only")
     unknown = set(doc) - {"date_format", "episodes", "visits", "values"}
     if unknown:
         raise MappingError(f"{path.name}: unknown section or key {', '.join(sorted(unknown))} "
@@ -129,6 +137,8 @@ def read_mapping(path) -> Mapping:
         for k, v in table.items():
             labels[col].setdefault(str(v), str(k))
     sep = vi.pop("modalities_separator", ";")
+    if not isinstance(doc.get("date_format", "%Y-%m-%d"), str):
+        raise MappingError(f"{path.name}: date_format must be text, for example date_format = \"%d/%m/%Y\"")
     return Mapping(path, doc.get("date_format", "%Y-%m-%d"), ep, vi, doc["episodes"]["file"], doc["visits"]["file"],
                    sep, values, labels)
 

@@ -49,6 +49,12 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
     if not head.strip(b"\xef\xbb\xbf \r\n\t"):
         log.add(path.name, None, None, "is empty: it has no header and no records")
         return None
+    control = sum(head.count(bytes([b])) for b in (*range(0, 9), 11, 12, *range(14, 32)))
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:400:2].count(b"\x00") > 150
+    if utf16 or head.count(b"\x00") > 8 or control > 0.05 * len(head):
+        what = "UTF-16 text (Excel's 'Unicode text')" if utf16 else "not a text file (it holds binary data)"
+        log.add(path.name, None, None, f"is {what}, not CSV; save it from your spreadsheet as 'CSV UTF-8'")
+        return None
     table = None
     for encoding in ("utf8", "cp1252"):
         try:

@@ -82,10 +82,11 @@ def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str,
         if not pd.api.types.is_string_dtype(col.dtype):
             continue
         try:
-            arr = pa.chunked_array([pa.array(col, type=pa.large_string(), from_pandas=True)])
+            arr = pa.array(col, from_pandas=True)  # pandas' Arrow-backed text: no copy
         except (pa.ArrowTypeError, pa.ArrowInvalid):  # a spreadsheet column mixing text with dates or numbers
-            arr = pa.chunked_array([pa.array(col.astype("str").where(col.notna()), type=pa.large_string(),
-                                             from_pandas=True)])
+            arr = pa.array(col.astype("str").where(col.notna()), from_pandas=True)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = arr.cast(pa.string())
         limit = MAX_LABEL_CHARS if c == "label" else MAX_CELL_CHARS
         long_ = pc.fill_null(pc.greater(pc.utf8_length(arr), limit), False).to_numpy(zero_copy_only=False)
         control = pc.fill_null(pc.match_substring_regex(arr, _CONTROL), False).to_numpy(zero_copy_only=False)
