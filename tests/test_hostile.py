@@ -167,3 +167,40 @@ def test_utf16_and_binary_files_are_named_as_such(tmp_path, small_tables):
            "'CSV UTF-8'" in probs
     assert "visits.csv: is not a text file (it holds binary data), not CSV; save it from your spreadsheet as " \
            "'CSV UTF-8'" in probs
+
+
+def test_workbook_hidden_sheets_comments_and_properties_are_checked(tmp_path, small_tables):
+    """XLSX hidden sheets, cell comments and document properties were never scanned (issue 21, 8)."""
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    ep, vi, cat = (t.copy() for t in small_tables)
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    (folder / "episodes.csv").unlink()
+    ep.to_excel(folder / "episodes.xlsx", index=False)
+    wb = openpyxl.load_workbook(folder / "episodes.xlsx")
+    wb.create_sheet("Contacts").sheet_state = "hidden"
+    wb.active["B2"].comment = Comment("rang her on 07700 900123", "Alex Morgan")
+    wb.properties.creator = "Alex Morgan"
+    wb.save(folder / "episodes.xlsx")
+    probs = _problems(folder)
+    assert "episodes.xlsx: has 1 hidden sheet: hidden sheets are not read and may hold identifiers; delete it " \
+           "(or unhide and check it)" in probs
+    assert "episodes.xlsx: holds cell comments: they are not read and may hold identifiers; delete them" in probs
+    assert any(p.startswith("episodes.xlsx: has a document property (creator)") for p in probs)
+    assert not any("Morgan" in p or "07700" in p for p in probs)
+
+
+def test_parquet_metadata_is_checked(tmp_path, small_tables):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ep, vi, cat = (t.copy() for t in small_tables)
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    (folder / "episodes.csv").unlink()
+    table = pa.Table.from_pandas(ep, preserve_index=False)
+    table = table.replace_schema_metadata({**table.schema.metadata, b"exported_by": b"Alex Morgan"})
+    pq.write_table(table, folder / "episodes.parquet")
+    probs = _problems(folder)
+    assert "episodes.parquet: has file metadata that looks like an identifier (not shown); write the file again " \
+           "without custom metadata" in probs

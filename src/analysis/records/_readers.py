@@ -9,6 +9,7 @@ read is a problem with its name, never a traceback.
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -156,6 +157,75 @@ def workbook_too_big(path: Path) -> str | None:
     return None
 
 
+_CORE_FIELDS = ("creator", "lastModifiedBy", "title", "subject", "description", "keywords", "category")
+
+
+def hidden_content(path: Path) -> list[str]:
+    """What a workbook or Parquet file holds beside its table that may identify someone, in plain words.
+
+    The table is all that is read, so hidden sheets, cell comments and document
+    properties (author, title ...) of a workbook, or a Parquet file's own
+    metadata, would travel with the file unseen. Values are never repeated.
+
+    Examples
+    --------
+    >>> import tempfile, zipfile
+    >>> from pathlib import Path
+    >>> from analysis.records._readers import hidden_content
+    >>> p = Path(tempfile.mkdtemp()) / "w.xlsx"
+    >>> with zipfile.ZipFile(p, "w") as z:
+    ...     z.writestr("xl/workbook.xml", '<workbook><sheets><sheet name="Cases"/>'
+    ...                '<sheet name="Old" state="hidden"/></sheets></workbook>')
+    ...     z.writestr("xl/comments1.xml", "<comments/>")
+    >>> hidden_content(p)[0]
+    'has 1 hidden sheet: hidden sheets are not read and may hold identifiers; delete it (or unhide and check it)'
+    """
+    import zipfile
+
+    from ._identifier_values import classify_value
+
+    found: list[str] = []
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.read_metadata(path).metadata or {}
+        except Exception:  # noqa: BLE001 - the reader reports a damaged file
+            return []
+        for k, v in meta.items():
+            if k in (b"pandas", b"ARROW:schema"):
+                continue
+            text = v.decode("utf-8", "replace")[:10_000]
+            if any(classify_value(part, names=True) for part in re.split(r"[\"{},:\n]+", text) if part.strip()):
+                found.append("has file metadata that looks like an identifier (not shown); write the file again "
+                             "without custom metadata")
+                break
+        return found
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            book = z.read("xl/workbook.xml").decode("utf-8", "replace") if "xl/workbook.xml" in names else ""
+            core = z.read("docProps/core.xml").decode("utf-8", "replace") if "docProps/core.xml" in names else ""
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        return []
+    sheets = re.findall(r"<(?:\w+:)?sheet\b([^>]*)>", book)
+    hidden = sum(1 for s in sheets if re.search(r'state="(hidden|veryHidden)"', s))
+    if hidden:
+        found.append(f"has {hidden} hidden sheet{'s' if hidden > 1 else ''}: hidden sheets are not read and may hold "
+                     f"identifiers; delete {'them' if hidden > 1 else 'it'} (or unhide and check {'them' if hidden > 1 else 'it'})")
+    if any(re.search(r"sheet\b.*name=\"([^\"]*)\"", s) and classify_value(
+            html.unescape(re.search(r'name="([^"]*)"', s).group(1)), names=True) for s in sheets):
+        found.append("has a sheet whose name looks like an identifier (not shown); rename the sheet")
+    if any(n.startswith(("xl/comments", "xl/threadedComments")) for n in names):
+        found.append("holds cell comments: they are not read and may hold identifiers; delete them")
+    for field in _CORE_FIELDS:
+        m = re.search(rf"<(?:\w+:)?{field}>([^<]*)</", core)
+        if m and m.group(1).strip() and classify_value(html.unescape(m.group(1)).strip(), names=True):
+            found.append(f"has a document property ({field}) that looks like an identifier (not shown); remove "
+                         "it (in Excel: File > Info > Check for Issues > Inspect Document)")
+    return found
+
+
 def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFrame | None:
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -165,6 +235,8 @@ def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.Data
         if why:
             log.add(path.name, None, None, why)
             return None
+    for why in hidden_content(path):
+        log.add(path.name, None, None, why)
     try:
         if suffix == ".parquet":
             df = pd.read_parquet(path)
