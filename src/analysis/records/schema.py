@@ -362,7 +362,10 @@ def data_dictionary_markdown() -> str:
         "leak in. Names, dates of birth, e-mail addresses, phone numbers, street "
         "addresses, postcodes, national ID numbers (Singapore NRIC/FIN, UK NHS "
         "number, US SSN), web addresses and IP addresses are refused wherever they "
-        "appear; the message never repeats the value.",
+        "appear (each part of a `;` list too); the message never repeats the value.",
+        "- A text cell may not start with `=`, `+`, `-`, `@` or a tab (a spreadsheet "
+        "would run it as a formula), hold a control character, or be longer than 500 "
+        "characters (a modality `label`: 100).",
         "",
     ]
     titles = {
