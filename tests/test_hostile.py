@@ -204,3 +204,33 @@ def test_parquet_metadata_is_checked(tmp_path, small_tables):
     probs = _problems(folder)
     assert "episodes.parquet: has file metadata that looks like an identifier (not shown); write the file again " \
            "without custom metadata" in probs
+
+
+def test_date_of_birth_format_is_not_guessed_from_the_first_value():
+    """pandas took the first value's format for the whole column: 23/04/1961 after 1961-04-23 was lost, and
+    03/04/1961 read month first after 04/23/1961 only by luck (issue 21, 8)."""
+    from analysis.records import age_band_at
+
+    bands = age_band_at(["1961-04-23", "23/04/1961", "03.04.1961", "1990-01-01 00:00:00"],
+                        ["2025-04-22", "2025-04-22", "2025-04-02", "2025-06-01"]).tolist()
+    assert bands == ["60-69", "60-69", "60-69", "30-39"]
+    # both orders in one column: nothing is guessed
+    assert age_band_at(["23/04/1961", "04/23/1961"], ["2025-06-01", "2025-06-01"]).isna().all()
+
+
+def test_nested_or_repeated_parquet_columns_are_named_not_called_damaged(tmp_path, small_tables):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ep, vi, cat = (t.copy() for t in small_tables)
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    (folder / "episodes.csv").unlink()
+    table = pa.Table.from_pandas(ep, preserve_index=False)
+    table = table.append_column("extra", pa.array([[1, 2]] * len(ep)))
+    pq.write_table(table, folder / "episodes.parquet")
+    probs = _problems(folder)
+    assert "episodes.parquet row 1: has 1 nested column (lists or structures inside a cell); write each value in " \
+           "a plain column of its own" in probs
+    dup = pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["clinic", "clinic"])
+    pq.write_table(dup, folder / "episodes.parquet")
+    assert "episodes.parquet row 1: has the same column name twice" in _problems(folder)

@@ -153,6 +153,41 @@ def shift_days(patient: str, key: bytes) -> int:
     return int.from_bytes(digest[:8], "big") % 365
 
 
+_NUMERIC_DATE = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T].*)?$"
+
+
+def parse_dates_of_birth(values: pd.Series) -> pd.Series:
+    """Dates of birth, each value read on its own: ``YYYY-MM-DD`` (a time after it allowed), or day, month
+    and year separated by ``/``, ``.`` or ``-``; never a format guessed from the first value.
+
+    Day and month are told apart over the whole column: a value like 23/04/1961 shows day first, 04/23/1961
+    month first. With no such value the column is read day first (as in the UK, Singapore and Europe); a
+    column holding both orders cannot be read, and every value written with the day or month first becomes
+    unreadable (``NaT``), so that no age is computed from a guess.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.records._anonymise import parse_dates_of_birth
+    >>> parse_dates_of_birth(pd.Series(["1961-04-23", "23/04/1961", "03.04.1961"])).dt.strftime("%Y-%m-%d").tolist()
+    ['1961-04-23', '1961-04-23', '1961-04-03']
+    >>> parse_dates_of_birth(pd.Series(["04/23/1961", "05/06/1970"])).dt.strftime("%Y-%m-%d").tolist()
+    ['1961-04-23', '1970-05-06']
+    """
+    text = values.astype("str").where(values.notna()).str.strip()
+    iso = pd.to_datetime(text.str.slice(0, 10), errors="coerce", format="%Y-%m-%d")
+    parts = text.str.extract(_NUMERIC_DATE)
+    a, b, y = (pd.to_numeric(parts[i], errors="coerce") for i in range(3))
+    day_first_seen = bool((a > 12).any())
+    month_first_seen = bool((b > 12).any())
+    if day_first_seen and month_first_seen:  # both orders in one column: none of them can be trusted
+        other = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    else:
+        day, month = (b, a) if month_first_seen else (a, b)
+        other = pd.to_datetime(pd.DataFrame({"year": y, "month": month, "day": day}), errors="coerce")
+    return iso.where(iso.notna(), other)
+
+
 def age_band_at(date_of_birth, start_date) -> pd.Series:
     """Age band at the start date from dates of birth (completed years; 90 and over = ``90+``).
 
@@ -165,8 +200,8 @@ def age_band_at(date_of_birth, start_date) -> pd.Series:
     ...             ["2025-06-01", "2025-06-01", "2022-02-28", "2022-03-01"]).tolist()
     ['90+', '80-89', nan, '18-29']
     """
-    dob = pd.to_datetime(pd.Series(date_of_birth), errors="coerce")
-    start = pd.to_datetime(pd.Series(start_date), errors="coerce")
+    dob = parse_dates_of_birth(pd.Series(date_of_birth))
+    start = pd.to_datetime(pd.Series(start_date), errors="coerce", format="%Y-%m-%d")
     years = start.dt.year - dob.dt.year
     before_birthday = (start.dt.month < dob.dt.month) | ((start.dt.month == dob.dt.month) & (start.dt.day < dob.dt.day))
     age = (years - before_birthday.astype("Int64")).astype("float64")
@@ -286,7 +321,7 @@ def anonymise(raw, out, *, key: bytes, dates: str = "month", force: bool = False
     >>> out = os.path.join(tempfile.mkdtemp(), "anon")
     >>> res = anonymise("data/sample", out, key=b"k" * 32)
     >>> res.written, sorted(os.listdir(out))
-    (True, ['episodes.csv', 'modalities.csv', 'visits.csv'])
+    (True, ['.physio-outcomes-output', 'episodes.csv', 'modalities.csv', 'visits.csv'])
     """
     raw, out = Path(raw).resolve(), Path(out).resolve()
     if dates not in ("month", "shift", "keep"):

@@ -226,6 +226,24 @@ def hidden_content(path: Path) -> list[str]:
     return found
 
 
+def _parquet_shape(path: Path) -> str | None:
+    """Why a readable Parquet file is not a table of plain columns (repeated or nested columns), or None."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception:  # noqa: BLE001 - a damaged file: the reader says so
+        return None
+    names = schema.names
+    if len(set(names)) != len(names):
+        return "has the same column name twice"
+    nested = sum(1 for f in schema if pa.types.is_nested(f.type))
+    if nested:
+        return (f"has {nested} nested column{'s' if nested > 1 else ''} (lists or structures inside a cell); write "
+                "each value in a plain column of its own")
+    return None
+
+
 def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFrame | None:
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -237,6 +255,11 @@ def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.Data
             return None
     for why in hidden_content(path):
         log.add(path.name, None, None, why)
+    if suffix == ".parquet":
+        why = _parquet_shape(path)
+        if why:
+            log.add(path.name, 1, None, why)
+            return None
     try:
         if suffix == ".parquet":
             df = pd.read_parquet(path)
