@@ -174,3 +174,54 @@ def test_export_without_its_header_row_prints_none_of_the_first_patient(export, 
     for cell in (first[1], first[2], first[3], first[4]):  # MRN, name, date of birth, phone
         assert cell not in out + err, cell
     assert "(a header that looks like a value, not shown)" in out + err
+
+
+def test_times_of_day_never_change_day_counts(export, tmp_path):
+    """(d - start).dt.days on date-times counted 24-hour periods: 09:30 on day 0 to 08:00 four days later was
+    day 3, a same-day discharge was refused as before the start (issue 20: wrong numbers, no message).
+    Also across the 2024-03-31 change to summer time, and with real date cells read as text."""
+    from analysis import load_records
+    from analysis.records import import_export
+
+    mapping = export / "mapping.toml"
+    mapping.write_text(mapping.read_text().replace('date_format = "%d/%m/%Y"',
+                                                   'date_format = ["%d/%m/%Y", "%d/%m/%Y %H:%M"]'))
+    cases = pd.read_csv(export / "cases.csv", dtype=str, keep_default_na=False)
+    appts = pd.read_csv(export / "appointments.csv", dtype=str, keep_default_na=False)
+    case = cases.loc[0, "Case ID"]
+    mine = appts.index[appts["Case ID"] == case]
+    # first appointment 09:30 on 29/03/2024 (the Friday before the clocks go forward), then 08:00 four days later
+    dates = ["29/03/2024 09:30", "02/04/2024 08:00"] + ["2024-04-09 00:00:00"] * (len(mine) - 2)
+    appts.loc[mine, "Appointment date"] = dates[:len(mine)]
+    cases.loc[0, "First appointment"] = "29/03/2024 09:30"
+    cases.loc[0, "Discharge date"] = "2024-04-09 00:00:00"  # a spreadsheet's real date cell, read as text
+    cases.loc[0, "Last contact"] = "09/04/2024 07:15"
+    cases.loc[0, "Spinal surgery"], cases.loc[0, "Surgery date"] = "No", ""
+    cases.to_csv(export / "cases.csv", index=False)
+    appts.to_csv(export / "appointments.csv", index=False)
+    res = import_export(export, tmp_path / "out", mapping=mapping, key=KEY)
+    assert res.written, [str(p) for p in res.problems][:5]
+    rec = load_records(tmp_path / "out")
+    ep = rec.episodes.iloc[0]
+    vi = rec.visits[rec.visits["episode_id"] == ep["episode_id"]].sort_values("visit_no")
+    assert vi["day"].tolist()[:2] == [0, 4]
+    assert int(ep["discharge_day"]) == 11 and int(ep["followup_day"]) == 11
+
+
+def test_a_blank_meaning_in_the_mapping_is_applied(export, tmp_path):
+    """'"" = "no"' under [values.surgery] was accepted and never applied (issue 20)."""
+    from analysis import load_records
+    from analysis.records import import_export
+
+    mapping = export / "mapping.toml"
+    text = mapping.read_text()
+    text += '\n[values.surgery]\n"" = "no"\n"Yes" = "yes"\n"No" = "no"\n'
+    mapping.write_text(text)
+    cases = pd.read_csv(export / "cases.csv", dtype=str, keep_default_na=False)
+    blank = cases.index[(cases["Spinal surgery"] == "No")][:5]
+    cases.loc[blank, "Spinal surgery"] = ""
+    cases.to_csv(export / "cases.csv", index=False)
+    res = import_export(export, tmp_path / "out", mapping=mapping, key=KEY)
+    assert res.written, [str(p) for p in res.problems][:5]
+    ep = load_records(tmp_path / "out").episodes
+    assert ep["surgery"].notna().all() and int((~ep["surgery"].astype(bool)).sum()) >= 5

@@ -56,7 +56,7 @@ class Mapping:
     """A parsed mapping file."""
 
     path: Path
-    date_format: str
+    date_format: str | list
     episodes: dict          # our column -> their column ("file" removed)
     visits: dict
     episodes_file: str
@@ -137,9 +137,13 @@ def read_mapping(path) -> Mapping:
         for k, v in table.items():
             labels[col].setdefault(str(v), str(k))
     sep = vi.pop("modalities_separator", ";")
-    if not isinstance(doc.get("date_format", "%Y-%m-%d"), str):
-        raise MappingError(f"{path.name}: date_format must be text, for example date_format = \"%d/%m/%Y\"")
-    return Mapping(path, doc.get("date_format", "%Y-%m-%d"), ep, vi, doc["episodes"]["file"], doc["visits"]["file"],
+    fmt = doc.get("date_format", "%Y-%m-%d")
+    if isinstance(fmt, list) and fmt and all(isinstance(f, str) and f.strip() for f in fmt):
+        fmt = [f.strip() for f in fmt]
+    elif not isinstance(fmt, str) or not fmt.strip():
+        raise MappingError(f"{path.name}: date_format must be text, for example date_format = \"%d/%m/%Y\", or a "
+                           "list of them, e.g. date_format = [\"%d/%m/%Y\", \"%d/%m/%Y %H:%M\"]")
+    return Mapping(path, fmt, ep, vi, doc["episodes"]["file"], doc["visits"]["file"],
                    sep, values, labels)
 
 
@@ -171,6 +175,8 @@ def _translate(raw: pd.Series, ours: str, theirs: str, file: str, m: Mapping, pr
         table = m.values[ours]
         folded = text.map(lambda v: table.get(_fold(v), None) if isinstance(v, str) else None)
         out = folded.where(folded.notna(), text).astype("str").where(text.notna())
+        if "" in table:  # '"" = "no"': what an empty cell means in this export, applied to every empty cell
+            out = out.where(text.notna(), table[""])
     allowed = _allowed(ours, m)
     if allowed is not None:
         bad = out.notna() & ~out.isin(sorted(allowed))
@@ -184,16 +190,39 @@ def _translate(raw: pd.Series, ours: str, theirs: str, file: str, m: Mapping, pr
     return out
 
 
+#: How a spreadsheet's own date cells arrive when read as text (a date, or a date and time).
+_CELL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+
+
 def _dates(raw: pd.Series, theirs: str, file: str, m: Mapping, problems: list) -> pd.Series:
+    """Dates (with any time of day) from the mapping's format or formats, tried in turn for each value, then
+    the forms in which a spreadsheet's real date cells arrive ("2025-12-31 00:00:00")."""
     text = raw.astype("str").where(raw.notna()).str.strip()
     text = text.where(text != "")
-    out = pd.to_datetime(text, format=m.date_format, errors="coerce")
+    formats = [m.date_format] if isinstance(m.date_format, str) else list(m.date_format)
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    for fmt in [*formats, *(f for f in _CELL_FORMATS if f not in formats)]:
+        todo = out.isna() & text.notna()
+        if not todo.any():
+            break
+        out = out.where(~todo, pd.to_datetime(text.where(todo), format=fmt, errors="coerce"))
     bad = (text.notna() & out.isna()).to_numpy(dtype=bool)
-    example = pd.Timestamp("2025-12-31").strftime(m.date_format)
+    example = " or ".join(pd.Timestamp("2025-12-31 09:30").strftime(f) for f in formats)
+    shown = formats[0] if len(formats) == 1 else formats
     for i in np.flatnonzero(bad)[:20]:
         problems.append(Problem(file, int(i) + 2, theirs, f"is not a date written like {example} "
-                                f"(date_format = \"{m.date_format}\" in {m.path.name})"))
+                                f"(date_format = {_toml(shown)} in {m.path.name})"))
     return out
+
+
+def _toml(v) -> str:
+    return f'"{v}"' if isinstance(v, str) else "[" + ", ".join(f'"{x}"' for x in v) + "]"
+
+
+def _calendar_days(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    """Whole calendar days from *earlier* to *later*, whatever their times of day (09:30 on day 0 to 08:00
+    four days later is day 4, not 3; a same-day discharge is day 0)."""
+    return (later.dt.normalize() - earlier.dt.normalize()).dt.days
 
 
 def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force: bool = False,
@@ -298,7 +327,7 @@ def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force:
         if ours in m.episodes:
             theirs = m.episodes[ours]
             d = _dates(cases[theirs], theirs, cf, m, problems)
-            days = (d - start).dt.days
+            days = _calendar_days(d, start)
             for i in np.flatnonzero((days < 0).to_numpy(dtype=bool))[:20]:
                 problems.append(Problem(cf, int(i) + 2, theirs, "is before the episode's start date"))
             ep[target] = days.astype("Int64").astype("str").where(days.notna())
@@ -308,7 +337,7 @@ def import_export(raw, out, *, mapping, key: bytes, dates: str = "month", force:
 
     vi = pd.DataFrame({"episode_id": link.where(~orphan)}, index=appts.index)
     vstart = link.map(dict(zip(ids, start)))
-    day = (vdate - vstart).dt.days
+    day = _calendar_days(vdate, vstart)
     for i in np.flatnonzero((day < 0).to_numpy(dtype=bool))[:20]:
         problems.append(Problem(af, int(i) + 2, m.visits["date"], "is before the episode's start date"))
     vi["day"] = day.astype("Int64").astype("str").where(day.notna())
