@@ -120,8 +120,7 @@ def _cmd_sample(args) -> int:
     if args.episodes < 1:
         raise _UsageError("--episodes must be at least 1")
     out = Path(args.out)
-    from ..records import write_sample
-    from ..records._output import check_output_folder
+    from ..records import check_output_folder, write_sample
 
     try:
         check_output_folder(out, command="sample", force=args.force, in_place=True)

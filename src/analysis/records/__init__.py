@@ -13,8 +13,8 @@ from ._mapping import ImportResult, Mapping, MappingError, import_export, read_m
 from ._packaged import packaged_folder, sample_folder
 from ._practice_export import make_practice_export
 from ._problems import DataProblemError, MAX_ROWS_PER_PROBLEM, Problem
-from ._output import MARKER, OutputFolderError
+from ._output import MARKER, OutputFolderError, check_output_folder
 from ._sample import MODALITY_CATALOGUE, SampleParameters, make_sample, write_sample
 from . import schema
 
-__all__ = ['AnonymiseResult', 'DataProblemError', 'IDENTIFIER_KINDS', 'IdentifierFinding', 'ImportResult', 'KeyFileError', 'MARKER', 'MAX_ROWS_PER_PROBLEM', 'MODALITY_CATALOGUE', 'Mapping', 'MappingError', 'OutputFolderError', 'Problem', 'QUASI_IDENTIFIERS', 'Records', 'SAFE_CODE', 'SampleParameters', 'TOKEN_HEX', 'age_band_at', 'anonymise', 'anonymise_tables', 'classify_value', 'dropped_kinds', 'find_identifiers', 'identifier_column_kind', 'import_export', 'is_valid_nhs_number', 'is_valid_nric', 'k_anonymity', 'load_records', 'looks_like_ssn', 'make_practice_export', 'make_sample', 'new_key', 'nhs_checksum_valid', 'packaged_folder', 'pseudonym', 'read_key', 'read_mapping', 'sample_folder', 'schema', 'shift_days', 'validate_folder', 'write_sample']
+__all__ = ['AnonymiseResult', 'DataProblemError', 'IDENTIFIER_KINDS', 'IdentifierFinding', 'ImportResult', 'KeyFileError', 'MARKER', 'MAX_ROWS_PER_PROBLEM', 'MODALITY_CATALOGUE', 'Mapping', 'MappingError', 'OutputFolderError', 'Problem', 'QUASI_IDENTIFIERS', 'Records', 'SAFE_CODE', 'SampleParameters', 'TOKEN_HEX', 'age_band_at', 'anonymise', 'anonymise_tables', 'check_output_folder', 'classify_value', 'dropped_kinds', 'find_identifiers', 'identifier_column_kind', 'import_export', 'is_valid_nhs_number', 'is_valid_nric', 'k_anonymity', 'load_records', 'looks_like_ssn', 'make_practice_export', 'make_sample', 'new_key', 'nhs_checksum_valid', 'packaged_folder', 'pseudonym', 'read_key', 'read_mapping', 'sample_folder', 'schema', 'shift_days', 'validate_folder', 'write_sample']
