@@ -127,7 +127,7 @@ def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
     num_cols = [c for c in raw.columns if pd.api.types.is_numeric_dtype(raw[c].dtype)
                 and not pd.api.types.is_bool_dtype(raw[c].dtype)]
     skip: dict[str, np.ndarray] = {}
-    raw = _text_limits(raw, specs, file, log, skip)
+    raw = _text_limits(raw, specs, file, log, skip, skip_columns={"episode_id"} if table == "visits" else ())
     findings = find_identifiers(
         raw,
         columns=text_cols + num_cols,

@@ -67,19 +67,33 @@ _FORMULA = r"^[=@\t\r]|^[+-](?:[^0-9 (]|[0-9 ().-]*[^0-9 ().-])"
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b]"
 
 
-def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str, np.ndarray]) -> pd.DataFrame:
+def _narrowed(values: pa.Array, candidates: pa.Array, pattern: str) -> pa.Array:
+    """Which of *values* match *pattern*, testing only the *candidates* (a boolean mask) with it."""
+    idx = np.flatnonzero(pc.fill_null(candidates, False).to_numpy(zero_copy_only=False))
+    hit = np.zeros(len(values), dtype=bool)
+    if len(idx):
+        sub = pc.take(values, pa.array(idx))
+        hit[idx] = pc.fill_null(pc.match_substring_regex(sub, pattern), False).to_numpy(zero_copy_only=False)
+    return pa.array(hit)
+
+
+def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str, np.ndarray], *,
+                 skip_columns=()) -> pd.DataFrame:
     """Refuse over-long cells, cells a spreadsheet would run as a formula, and control characters.
 
-    Linear in the size of the table (Arrow string kernels). Returns *raw* with
-    the refused cells emptied, so that the identifier guard never scans a
-    300,000-character cell (its patterns are not linear in a cell's length).
-    Values are never shown: an over-long cell or a formula can be anything.
+    Linear in the size of the table: the checks run on each column's distinct
+    values (Arrow kernels), and rows are looked up only for a value found.
+    Returns *raw* with the refused cells emptied, so that the identifier guard
+    never scans a 300,000-character cell (its patterns are not linear in a
+    cell's length). Values are never shown: an over-long cell or a formula
+    can be anything. *skip_columns* are checked elsewhere (a visit's
+    episode_id is an episodes id, or an orphan reported as such).
     """
     kinds = {s.name: s.kind for s in specs}
     out = {}
     for c in raw.columns:
         col = raw[c]
-        if not pd.api.types.is_string_dtype(col.dtype):
+        if c in skip_columns or not pd.api.types.is_string_dtype(col.dtype):
             continue
         try:
             arr = pa.array(col, from_pandas=True)  # pandas' Arrow-backed text: no copy
@@ -87,14 +101,26 @@ def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str,
             arr = pa.array(col.astype("str").where(col.notna()), from_pandas=True)
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = arr.cast(pa.string())
+        uniq = pc.unique(arr).drop_null()
         limit = MAX_LABEL_CHARS if c == "label" else MAX_CELL_CHARS
-        long_ = pc.fill_null(pc.greater(pc.utf8_length(arr), limit), False).to_numpy(zero_copy_only=False)
-        control = pc.fill_null(pc.match_substring_regex(arr, _CONTROL), False).to_numpy(zero_copy_only=False)
-        formula = np.zeros(len(col), dtype=bool)
-        if kinds.get(c) in ("text", "codes"):
-            formula = pc.fill_null(pc.match_substring_regex(arr, _FORMULA), False).to_numpy(zero_copy_only=False)
-        formula &= ~long_
-        control &= ~long_ & ~formula
+        long_u = pc.fill_null(pc.greater(pc.utf8_length(uniq), limit), False)
+        # cheap kernels first (first character, printable), the patterns only on the few values they leave
+        lead = pc.is_in(pc.utf8_slice_codeunits(uniq, 0, 1), value_set=pa.array(["=", "+", "-", "@", "\t", "\r"]))
+        formula_u = (_narrowed(uniq, lead, _FORMULA) if kinds.get(c) in ("text", "codes")
+                     else pa.array(np.zeros(len(uniq), dtype=bool)))
+        control_u = _narrowed(uniq, pc.invert(pc.fill_null(pc.utf8_is_printable(uniq), True)), _CONTROL)
+        if not (pc.any(long_u).as_py() or pc.any(formula_u).as_py() or pc.any(control_u).as_py()):
+            continue
+
+        def rows_of(mask_u):
+            values = pc.filter(uniq, mask_u)
+            if len(values) == 0:
+                return np.zeros(len(col), dtype=bool)
+            return pc.fill_null(pc.is_in(arr, value_set=values), False).to_numpy(zero_copy_only=False)
+
+        long_ = rows_of(long_u)
+        formula = rows_of(formula_u) & ~long_
+        control = rows_of(control_u) & ~long_ & ~formula
         for mask, msg, key in (
             (long_, f"is longer than {limit} characters (value not shown); shorten it", "too long"),
             (formula, "starts with =, +, -, @ or a tab, which a spreadsheet would run as a formula (value not "
@@ -106,9 +132,8 @@ def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str,
             if len(rows):
                 log.add_rows(file, rows, c, msg, key=key)
         bad = long_ | formula | control
-        if bad.any():
-            skip.setdefault(c, np.zeros(len(raw), dtype=bool))[bad] = True
-            out[c] = col.where(~bad)
+        skip.setdefault(c, np.zeros(len(raw), dtype=bool))[bad] = True
+        out[c] = col.where(~bad)
     return raw.assign(**out) if out else raw
 
 
