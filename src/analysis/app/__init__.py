@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the same names, for readers and type checkers
     from ._cli_common import DEFAULT_DATA  # noqa: F401
     from ._compose import ASSOCIATION_WARNING, ReportContent, load_checked_records, save_checked_records  # noqa: F401
-    from ._explore import OUTCOMES, Explorer, Selection, apply_selection, selection_note  # noqa: F401
+    from ._explore import Explorer  # noqa: F401
+    from ._selection import OUTCOMES, Selection, apply_selection, selection_note  # noqa: F401
     from ._report import build_report  # noqa: F401
     from ._resources import EXPLORER_NOTEBOOK, LAB_SETTINGS, REPORT_NOTEBOOK, TEMPLATES, resource_path  # noqa: F401
 
@@ -24,8 +25,9 @@ _EXPORTS = {
     "DEFAULT_DATA": "_cli_common",
     "ASSOCIATION_WARNING": "_compose", "ReportContent": "_compose", "load_checked_records": "_compose",
     "save_checked_records": "_compose",
-    "OUTCOMES": "_explore", "Explorer": "_explore", "Selection": "_explore", "apply_selection": "_explore",
-    "selection_note": "_explore",
+    "Explorer": "_explore",
+    "OUTCOMES": "_selection", "Selection": "_selection", "apply_selection": "_selection",
+    "selection_note": "_selection",
     "build_report": "_report",
     "EXPLORER_NOTEBOOK": "_resources", "LAB_SETTINGS": "_resources", "REPORT_NOTEBOOK": "_resources",
     "TEMPLATES": "_resources", "resource_path": "_resources",

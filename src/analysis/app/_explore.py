@@ -27,107 +27,14 @@ from pathlib import Path
 import pandas as pd
 
 from ..disclosure import disclosure_rule
-from ..methods import SYMPTOM_BANDS, OutcomeSettings, derive_outcomes, filter_records
+from ..methods import SYMPTOM_BANDS
 from ..records import DataProblemError, Records, load_records
 from ..present import explorer_style_html
 from ..records.schema import AGE_BANDS, SEXES, code_label
 from ._lab_paths import jupyter_root, lab_href
+from ._selection import OUTCOMES, Selection, apply_selection, selection_note
 
-__all__ = ["Explorer", "OUTCOMES", "Selection", "apply_selection", "selection_note"]
-
-#: Outcome choices: key -> label.
-OUTCOMES = {
-    "leg_pain_change": "Leg pain change",
-    "responder": "Responders (leg pain)",
-    "recovered": "Recovered at discharge",
-    "surgery_free": "Surgery-free",
-}
-_SUBGROUPS = {"age_band": "age", "sex": "sex", "cause": "cause", "symptom_band": "symptom weeks",
-              "surgical_candidate": "surgical candidate"}
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What the explorer's controls say. Empty tuples mean "all".
-
-    Examples
-    --------
-    >>> from analysis.app import Selection
-    >>> Selection(clinics=("NTH",)).where()
-    {}
-    >>> Selection(age_bands=("60-69",), modalities=("mckenzie",)).where()
-    {'modality': ['mckenzie'], 'age_band': ['60-69']}
-    """
-
-    clinics: tuple = ()
-    start_from: str | None = None
-    start_to: str | None = None
-    modalities: tuple = ()
-    reference: str | None = None
-    population: str = "candidates"
-    horizon_days: int = 365
-    age_bands: tuple = ()
-    sexes: tuple = ()
-    causes: tuple = ()
-    candidate: str = "all"            # "all", "yes", "no"
-    symptom_bands: tuple = ()
-    outcome: str = "leg_pain_change"
-    disclosure: str = "internal"
-
-    def where(self) -> dict:
-        """The subgroup filters as :func:`analysis.methods.filter_records` takes them."""
-        w = {"modality": list(self.modalities), "age_band": list(self.age_bands), "sex": list(self.sexes),
-             "cause": list(self.causes), "symptom_band": list(self.symptom_bands)}
-        if self.candidate in ("yes", "no"):
-            w["surgical_candidate"] = [self.candidate == "yes"]
-        return {k: v for k, v in w.items() if v}
-
-    def settings(self) -> OutcomeSettings:
-        return OutcomeSettings(horizon_days=int(self.horizon_days), population=self.population)
-
-
-def apply_selection(records: Records, selection: Selection) -> tuple[Records, pd.DataFrame]:
-    """Filter the records to a selection and derive the outcomes.
-
-    Examples
-    --------
-    >>> from analysis import load_records
-    >>> from analysis.app import Selection, apply_selection
-    >>> rec, out = apply_selection(load_records("data/sample"), Selection(clinics=("NTH",), sexes=("male",)))
-    >>> sorted(out["clinic"].unique()), sorted(out["sex"].unique())
-    (['NTH'], ['male'])
-    """
-    rec = filter_records(records, clinics=list(selection.clinics) or None, start_from=selection.start_from,
-                         start_to=selection.start_to, where=selection.where())
-    return rec, derive_outcomes(rec, settings=selection.settings())
-
-
-def selection_note(selection: Selection, n_episodes: int, *, labels: dict | None = None, rule=None) -> str:
-    """One line: what is filtered and how many episodes remain (count under the disclosure rule).
-
-    Examples
-    --------
-    >>> from analysis.app import Selection, selection_note
-    >>> selection_note(Selection(clinics=("NTH",), age_bands=("60-69", "70-79")), 123)
-    'Clinics NTH; age 60-69, 70-79: 123 episodes.'
-    """
-    labels = labels or {}
-    rule = rule or disclosure_rule(selection.disclosure)
-    parts = []
-    if selection.clinics:
-        parts.append("Clinics " + ", ".join(selection.clinics))
-    if selection.start_from or selection.start_to:
-        parts.append(f"starting {selection.start_from or 'any time'} to {selection.start_to or 'now'}")
-    if selection.modalities:
-        parts.append(" vs ".join(labels.get(m, m) for m in selection.modalities))
-    for key, name in _SUBGROUPS.items():
-        values = selection.where().get(key)
-        if values:
-            shown = [code_label(key, v) for v in values]
-            parts.append(f"{name} {', '.join(shown)}")
-    what = "; ".join(parts) if parts else "All episodes"
-    return f"{what}: {rule.count(n_episodes)} episodes."
-
+__all__ = ["Explorer"]
 
 @dataclass
 class _State:

@@ -5,7 +5,8 @@ Never estimates and never re-decides disclosure. Rule: may import ``disclosure``
 
 from __future__ import annotations
 
-from ._html import explorer_style_html, alt_adjusted_funnel, alt_forest, alt_funnel, alt_survival, alt_trajectories, evalue_html, figure_html, header_html, headline_html, logrank_html, methods_html, missing_estimate_text, note_html, table_html, tipping_point_html
+from ._alt import alt_adjusted_funnel, alt_forest, alt_funnel, alt_survival, alt_trajectories
+from ._html import explorer_style_html, evalue_html, figure_html, header_html, headline_html, logrank_html, methods_html, missing_estimate_text, note_html, table_html, tipping_point_html
 from ._numbers import forest_numbers, survival_numbers, trajectory_numbers
 from ._plots import PALETTE, modality_colors, plot_adjusted_funnel, plot_completeness, plot_forest, plot_funnel, plot_survival, plot_trajectories
 from ._rates import alt_rates, plot_rates, rates_numbers

@@ -5,7 +5,8 @@ Rule: imports nothing else from ``analysis``.
 
 from __future__ import annotations
 
-from ._anonymise import AnonymiseResult, KeyFileError, QUASI_IDENTIFIERS, TOKEN_HEX, age_band_at, anonymise, anonymise_tables, dropped_kinds, k_anonymity, new_key, pseudonym, read_key, shift_days
+from ._anonymise import AnonymiseResult, KeyFileError, TOKEN_HEX, anonymise, anonymise_tables, dropped_kinds, new_key, pseudonym, read_key, shift_days
+from ._quasi import QUASI_IDENTIFIERS, age_band_at, k_anonymity
 from ._identifier_values import SAFE_CODE, classify_value, is_valid_nhs_number, is_valid_nric, looks_like_ssn, nhs_checksum_valid
 from ._identifiers import IDENTIFIER_KINDS, IdentifierFinding, find_identifiers, identifier_column_kind
 from ._load import Records, load_records, validate_folder
