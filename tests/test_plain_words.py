@@ -58,7 +58,7 @@ def test_benchmarking_says_why_its_counts_are_lower(data):
 
     rec, _ = data
     note = str(ReportContent(rec, settings=OutcomeSettings(), rule=disclosure_rule("internal")).benchmarking()[-1])
-    assert "count 1,366 episodes with leg pain and 998 with a rating" in note
+    assert "count 1,366 episodes with leg pain and 998 with a rating" in note, note
     assert "every case-mix item recorded" in note and "The outcome table counts 1,428 and 1,050" in note
 
 
