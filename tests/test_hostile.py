@@ -234,3 +234,25 @@ def test_nested_or_repeated_parquet_columns_are_named_not_called_damaged(tmp_pat
     dup = pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["clinic", "clinic"])
     pq.write_table(dup, folder / "episodes.parquet")
     assert "episodes.parquet row 1: has the same column name twice" in _problems(folder)
+
+
+def test_a_sheet_named_after_a_patient_is_refused_without_its_name(tmp_path, small_tables):
+    """The sheet-name check never ran (its pattern looked for 'sheet' inside the attributes)."""
+    import openpyxl
+
+    ep, vi, cat = (t.copy() for t in small_tables)
+    folder = write_folder(tmp_path / "d", ep, vi, cat)
+    (folder / "episodes.csv").unlink()
+    ep.to_excel(folder / "episodes.xlsx", index=False)
+    wb = openpyxl.load_workbook(folder / "episodes.xlsx")
+    wb.active.title = "MORGAN, Alex"
+    wb.save(folder / "episodes.xlsx")
+    probs = _problems(folder)
+    assert "episodes.xlsx: has a sheet whose name looks like an identifier (not shown); rename the sheet" in probs
+    assert not any("MORGAN" in p for p in probs)
+
+
+def test_an_empty_value_is_not_called_an_identifier():
+    from analysis.records._problems import _show
+
+    assert _show("") == "''" and _show("=A1").startswith("the value (not shown")

@@ -187,7 +187,7 @@ def _show(value) -> str:
     number = re.fullmatch(r"-?\d+(\.\d+)?", text) is not None
     # never a name in any case or script ("MORGAN, Alex", "alex morgan", "José García"), a phone, a date...;
     # a control character or a formula is not shown either
-    if (len(text) > 24 or digits >= 7 or re.search(r"[\x00-\x1f\x7f-\x9f]", text) or text[:1] in "=+@"
+    if (len(text) > 24 or digits >= 7 or re.search(r"[\x00-\x1f\x7f-\x9f]", text) or (text and text[0] in "=+@")
             or classify_value(text, names=True) is not None):
         return "the value (not shown, it may identify someone)"
     return text if number else f"'{text}'"

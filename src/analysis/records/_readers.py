@@ -213,8 +213,8 @@ def hidden_content(path: Path) -> list[str]:
     if hidden:
         found.append(f"has {hidden} hidden sheet{'s' if hidden > 1 else ''}: hidden sheets are not read and may hold "
                      f"identifiers; delete {'them' if hidden > 1 else 'it'} (or unhide and check {'them' if hidden > 1 else 'it'})")
-    if any(re.search(r"sheet\b.*name=\"([^\"]*)\"", s) and classify_value(
-            html.unescape(re.search(r'name="([^"]*)"', s).group(1)), names=True) for s in sheets):
+    sheet_names = [html.unescape(m.group(1)) for s in sheets if (m := re.search(r'name="([^"]*)"', s))]
+    if any(classify_value(name, names=True) for name in sheet_names):
         found.append("has a sheet whose name looks like an identifier (not shown); rename the sheet")
     if any(n.startswith(("xl/comments", "xl/threadedComments")) for n in names):
         found.append("holds cell comments: they are not read and may hold identifiers; delete them")
