@@ -52,7 +52,7 @@ from ._identifiers import identifier_column_kind
 from ._load import Problem, validate_folder
 from ._problems import safe_header
 from ._quasi import QUASI_IDENTIFIERS, age_band_at, k_anonymity
-from ._readers import workbook_too_big
+from ._readers import sniff_separator, workbook_too_big
 
 __all__ = ["AnonymiseResult", "KeyFileError", "QUASI_IDENTIFIERS", "TOKEN_HEX", "age_band_at", "anonymise", "anonymise_tables", "dropped_kinds", "k_anonymity", "new_key", "pseudonym", "read_key", "shift_days"]
 
@@ -180,9 +180,11 @@ def _read_raw(path: Path) -> pd.DataFrame:
     """Every column as text (leading zeros and formats kept)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        with open(path, "rb") as fh:
+            sep = sniff_separator(fh.read(1 << 16).decode("utf-8", errors="replace"))
         for enc in ("utf-8-sig", "cp1252"):
             try:
-                return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=enc)
+                return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding=enc)
             except UnicodeDecodeError:
                 continue
         raise ValueError(f"{path.name} is not UTF-8 text (nor Windows-1252)")

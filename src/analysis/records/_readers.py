@@ -23,6 +23,32 @@ from .schema import ColumnSpec
 __all__: list[str] = []
 
 _EXTENSIONS = (".csv", ".parquet", ".xlsx")
+#: The CSV separators understood, with the words messages use for them.
+SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+_SINGULAR = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a vertical bar"}
+
+
+def sniff_separator(head: str) -> str:
+    """The separator of a CSV text: the one of ``, ; tab |`` its header line holds most often (outside quotes).
+
+    Examples
+    --------
+    >>> from analysis.records._readers import sniff_separator
+    >>> sniff_separator('Fall-Nr;Geschlecht;"Dauer; Wochen"\\r\\n1;w;4'), sniff_separator("a,b\\tc,d")
+    (';', ',')
+    >>> sniff_separator("only one column\\n")
+    ','
+    """
+    line = next((ln for ln in head.lstrip("\ufeff").splitlines() if ln.strip()), "")
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda s: (counts[s], s == ","))
+    return best if counts[best] else ","
 
 
 def _find_files(folder: Path, log: _Log) -> dict[str, Path]:
@@ -57,12 +83,14 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
         log.add(path.name, None, None, f"is {what}, not CSV; save it from your spreadsheet as 'CSV UTF-8'")
         return None
     table = None
+    # a spreadsheet saved in a German, French, Dutch or Italian locale separates cells with ";" (spec section 2)
+    sep = sniff_separator(head.decode("utf-8", errors="replace"))
     for encoding in ("utf8", "cp1252"):
         try:
             table = pacsv.read_csv(
                 path,
                 read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 22),  # 4 MB: both cores busy
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
                 convert_options=convert,
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
@@ -74,7 +102,8 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
             m = re.search(r"[Rr]ow #(\d+)", msg)
             where = f" near row {int(m.group(1))}" if m else ""
             if "Expected" in msg and "columns" in msg:
-                log.add(path.name, None, None, f"could not be read: a line{where} has a different number of cells from the header (a comma inside a value that is not in quotes?)")
+                log.add(path.name, None, None, f"could not be read: a line{where} has a different number of cells from the header "
+                        f"(cells separated by {SEPARATORS[sep]}; {_SINGULAR[sep]} inside a value that is not in quotes?)")
             elif "uplicate" in msg:
                 log.add(path.name, 1, None, "has the same column name twice in its header")
             else:
