@@ -106,7 +106,7 @@ def read_export_table(folder: Path, src: Source, mapping_name: str, problems: li
                                                               f"{shown}"))
                 return None
         try:
-            return book.parse(sheet, dtype=str, keep_default_na=False, na_values=[""])
+            return pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[""])
         except Exception:  # noqa: BLE001
             problems.append(Problem(src.where, None, None, "could not be read; is the workbook damaged?"))
             return None
