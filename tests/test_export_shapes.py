@@ -15,6 +15,7 @@ import pytest
 from analysis import load_records, validate_folder
 from analysis.records import (
     MappingError,
+    dropped_kinds,
     import_export,
     make_practice_export,
     make_praxis_export,
@@ -103,6 +104,8 @@ def test_praxis_export_imports_field_by_field(tmp_path):
     for secret in ("4711000", "Müller", "Jürgen", "Rückruf", "2024100"):
         assert secret not in text
     assert sorted(res.unmapped["Faelle.csv"]) == ["Bemerkung", "Name", "Vorname"]
+    # what was left out is named by kind in German headers too
+    assert dropped_kinds(res.unmapped["Faelle.csv"]) == ["Name (name)", "Vorname (name)", "Bemerkung (free text)"]
     assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in PRAXIS.iterdir()}
 
 

@@ -29,6 +29,7 @@ unknown columns, where such a shape has no business being.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,17 +71,20 @@ IDENTIFIER_KINDS: dict[str, str] = {
 
 _COLUMN_NAME_RULES: tuple[tuple[str, str], ...] = (
     (r"(first|last|given|family|full|middle|maiden|patient|sur)_?name|^names?$|^surname$", "name"),
-    (r"birth|^dob$|^d_o_b$|birthday", "date"),
+    # the same in German, French and Dutch exports (accents are dropped before matching: prénom -> prenom)
+    (r"^(vor|nach|familien|ruf)_?name$|^nom$|^prenoms?$|^nom_de_famille$|^(voor|achter)_?naam$|^naam$", "name"),
+    (r"birth|^dob$|^d_o_b$|birthday|geburts|naissance|geboorte", "date"),
     (r"e_?mail", "email"),
-    (r"phone|mobile|^tel(ephone)?$|^cell$|^fax$|contact_?number", "phone"),
+    (r"phone|mobile|^tel(ephone)?$|^cell$|^fax$|contact_?number|telefon|^handy$|^telefoon", "phone"),
     (r"^ip(_?address)?$", "ip"),
-    (r"address|street|^addr|^city$|^town$|^suburb$", "address"),
-    (r"post_?code|^zip(_?code)?$|^postal", "postcode"),
+    (r"address|street|^addr|^city$|^town$|^suburb$|adresse|strasse|strae|^wohnort$|^ort$|^ville$|^adres$|^straat", "address"),
+    (r"post_?code|^zip(_?code)?$|^postal|^plz$|postleitzahl|^code_postal$", "postcode"),
     (r"nric|^fin$|^uin$", "nric"),
     (r"^nhs(_?(no|num|number))?$", "nhs_number"),
     (r"^ssn$|social_?security", "ssn"),
     (r"^url$|website|homepage", "url"),
-    (r"^notes?$|comment|free_?text|remarks?$|narrative", "free_text"),
+    (r"^notes?$|comment|free_?text|remarks?$|narrative|bemerkung|^notiz(en)?$|kommentar|anmerkung|opmerking|"
+     r"^remarques?$", "free_text"),
     (r"^mrn$|medical_?record|^hospital_?(no|number|id)$|^record_?(no|number)$|^chi(_?number)?$", "record_number"),
 )
 
@@ -104,7 +108,8 @@ def identifier_column_kind(name: str) -> str | None:
     >>> identifier_column_kind("Date of Birth"), identifier_column_kind("leg_pain")
     ('date', None)
     """
-    norm = re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+    plain = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    norm = re.sub(r"[^a-z0-9]+", "_", plain.strip().lower()).strip("_")
     for pattern, kind in _COLUMN_NAME_RULES:
         if re.search(pattern, norm):
             return kind
