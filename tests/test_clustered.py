@@ -73,7 +73,8 @@ def test_mancl_derouen_matches_statsmodels_gee_bias_reduced(grouped):
                  cov_struct=sm.cov_struct.Independence()).fit(cov_type="bias_reduced")
     np.testing.assert_allclose(ours.table["coef"], gee.params, atol=1e-6)
     np.testing.assert_allclose(ours.table["se"], gee.bse, rtol=1e-5)
-    assert ours.extra["df"] == 24
+    # 25 clusters sharing the information about evenly: about G - 1 = 24 degrees of freedom for each term
+    assert (ours.extra["df"] > 18).all() and (ours.extra["df"] <= 24).all()
 
 
 def test_mancl_derouen_with_singleton_clusters(grouped):

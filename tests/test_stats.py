@@ -280,3 +280,27 @@ def test_cox_newton_does_not_halve_steps_on_rounding_noise():
     assert res.converged
     assert data.calls <= 4, f"{data.calls} likelihood evaluations"
     assert float(res.table["coef"].iloc[0]) == pytest.approx(1, abs=1e-9)
+
+
+def test_stratified_logrank_matches_r_survdiff():
+    """Rossi recidivism data, prior convictions grouped 0/1/2/3+ and stratified by work experience.
+
+    R 4.2 (Debian r-base-core, r-cran-survival)::
+
+        library(survival); d <- read.csv("tests/data/rossi.csv")
+        d$prio_g <- pmin(d$prio, 3)
+        survdiff(Surv(week, arrest) ~ prio_g + strata(wexp), data = d)$chisq   # 9.79572420459
+        survdiff(Surv(week, arrest) ~ prio_g, data = d)$chisq                  # 13.5838709205
+        survdiff(Surv(week, arrest) ~ fin + strata(wexp), data = d)$chisq      # 4.03310682025
+    """
+    from pathlib import Path
+
+    from analysis.stats import logrank_test
+
+    d = pd.read_csv(Path(__file__).parent / "data" / "rossi.csv")
+    g = np.minimum(d["prio"], 3)
+    strat = logrank_test(d["week"], d["arrest"], g, strata=d["wexp"])
+    plain = logrank_test(d["week"], d["arrest"], g)
+    assert strat["chi2"] == pytest.approx(9.79572420459, rel=1e-9) and strat["df"] == 3
+    assert plain["chi2"] == pytest.approx(13.5838709205, rel=1e-9)
+    assert logrank_test(d["week"], d["arrest"], d["fin"], strata=d["wexp"])["chi2"] == pytest.approx(4.03310682025, rel=1e-9)

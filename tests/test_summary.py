@@ -38,7 +38,9 @@ def test_json_shape_matches_spec(doc):
     assert set(doc["adjusted"]["method"]) == {"leg_pain_change", "recovered", "surgery"}
     for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):
         for row in doc["adjusted"][key]:
-            assert set(row) == {"modality", est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci", "note"}
+            assert set(row) == {"modality", est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci", "note",
+                                "clusters"}
+            assert isinstance(row["clusters"], int) and row["clusters"] >= 2  # therapists giving the modality
 
 
 def test_json_values(doc, sample_dir):
@@ -138,3 +140,27 @@ def test_json_has_no_nan(sample_dir, capsys):
         assert row["hazard_ratio"] is None or math.isfinite(row["hazard_ratio"])
         if row["hazard_ratio"] is None:
             assert row["note"]
+
+
+def test_population_all_stratifies_the_logrank_test_as_the_cox_model(sample_dir):
+    """--population all: the Cox model was stratified by surgical candidacy but the log-rank test was not
+    (chi-squared 17.2 against 27.7 stratified on one network; issue 22)."""
+    from analysis import derive_outcomes
+    from analysis.methods import OutcomeSettings
+    from analysis.stats import logrank_test
+
+    rec = load_records(sample_dir)
+    s = OutcomeSettings(population="all")
+    out = derive_outcomes(rec, settings=s)
+    doc = summarise(rec, settings=s, outcomes=out)
+    pop = out[out["in_population"]]
+    strat = logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"], strata=pop["surgical_candidate"])
+    plain = logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"])
+    assert doc["tests"]["surgery_logrank"]["chi2"] == pytest.approx(strat["chi2"], rel=1e-12)
+    assert abs(strat["chi2"] - plain["chi2"]) > 0.1
+    # candidates only: one stratum, the plain test
+    doc_c = summarise(rec)
+    cand = derive_outcomes(rec)
+    popc = cand[cand["in_population"]]
+    assert doc_c["tests"]["surgery_logrank"]["chi2"] == pytest.approx(
+        logrank_test(popc["surgery_time"], popc["surgery_event"], popc["modality"])["chi2"], rel=1e-12)

@@ -225,10 +225,7 @@ class ReportContent:
                                                              disclosed=self.crude_disclosed), numbers=numbers)
 
     def logrank(self):
-        pop = self.outcomes[self.outcomes["in_population"]]
-        from ..stats import logrank_test
-
-        return present.logrank_html(logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"]))
+        return present.logrank_html(methods.surgery_logrank(self.outcomes, settings=self.settings))
 
     @cached_property
     def benchmark_unit(self) -> str:

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..stats import (
     COMMON_OUTCOME,
+    cluster_codes,
     clustered_cox_model,
     clustered_logistic_model,
     cox_model,
@@ -45,12 +46,16 @@ from ..stats import (
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
 
-__all__ = ["ADJUSTMENT_SET", "CLUSTER_CHOICES", "MIN_EVENTS_PER_PARAMETER", "adjusted_comparisons", "choose_reference", "default_cluster", "model_methods"]
+__all__ = ["ADJUSTMENT_SET", "CLUSTER_CHOICES", "FEW_CLUSTERS", "MIN_CLUSTERS", "MIN_EVENTS_PER_PARAMETER", "adjusted_comparisons", "choose_reference", "default_cluster", "model_methods"]
 
 #: ``--cluster`` choices.
 CLUSTER_CHOICES = ("therapist", "clinic", "none")
 #: Fewer events per estimated parameter than this earns a caution in ``note``.
 MIN_EVENTS_PER_PARAMETER = 10
+#: A comparison needs the modality (and the reference) given by at least this many therapists (or clinics) ...
+MIN_CLUSTERS = 2
+#: ... and is cautioned when given by at most this many.
+FEW_CLUSTERS = 4
 
 #: Default case-mix adjustment set (spec section 4), in model order after the modality terms.
 ADJUSTMENT_SET = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "cause", "clinic")
@@ -182,9 +187,9 @@ def model_methods(cluster: str, *, population: str = "candidates") -> dict:
         "leg_pain_change": f"linear mixed model with a random intercept per {cluster} (REML), t intervals with "
                            f"Satterthwaite degrees of freedom",
         "recovered": f"logistic regression with Mancl-DeRouen bias-reduced standard errors clustered by {cluster}, "
-                     f"t intervals with clusters - 1 degrees of freedom",
+                     f"t intervals with the effective number of {cluster}s as degrees of freedom",
         "surgery": f"Cox proportional hazards (Efron ties) with bias-reduced robust standard errors clustered by "
-                   f"{cluster}, t intervals with clusters - 1 degrees of freedom{strat}",
+                   f"{cluster}, t intervals with the effective number of {cluster}s as degrees of freedom{strat}",
     }
 
 
@@ -215,7 +220,29 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     count = lambda m: (int(n_by.get(m, 0)), int(ev_by.get(m, 0)))  # noqa: E731
     notes = {m: _screen(*count(m), kind) for m in others}
     notes = {m: (f"{v}: not estimable" if v else None) for m, v in notes.items()}
+    reasons: dict = {}
     ref_note = _screen(*count(reference), kind)
+    # how many therapists (or clinics) gave each modality: a comparison resting on one cannot be told apart
+    # from that therapist, one resting on 2-4 is cautioned (and its t test has about that many df)
+    k_by = pd.Series(dtype="int64")
+    if cluster != "none" and len(df):
+        col = df[cluster]
+        raw = col.cat.codes.to_numpy() if isinstance(col.dtype, pd.CategoricalDtype) else \
+            col.to_numpy(dtype=object, na_value=None)
+        recorded = pd.Series(cluster_codes(raw)).where(pd.notna(pd.Series(raw)).to_numpy() & (pd.Series(raw) != -1))
+        # episodes with no therapist recorded may all be one unknown therapist: they add no cluster, unless no
+        # episode of the modality has one (then each is its own, as in the model)
+        k_by = recorded.groupby(df["modality"].to_numpy()).nunique()
+        k_by = k_by.where(k_by > 0, n_by.reindex(k_by.index).fillna(0).astype("int64"))
+    n_clusters = lambda m: int(k_by.get(m, 0)) if len(k_by) else None  # noqa: E731
+    for m in others:
+        if notes[m] is None and (n_clusters(m) or MIN_CLUSTERS) < MIN_CLUSTERS:
+            notes[m] = (f"given by one {cluster} only: not separable from that {cluster}'s own results; "
+                        "not estimable")
+            reasons[m] = Reason.ONE_CLUSTER.value
+    ref_one = ref_note is None and (n_clusters(reference) or MIN_CLUSTERS) < MIN_CLUSTERS
+    if ref_one:
+        ref_note = f"only one {cluster} giving it, so no comparison can be separated from that {cluster}"
     rows = []
     used: list[str] = []
     info = {"clusters": None, "epv": None}
@@ -271,9 +298,18 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
             if kind != "linear":
                 with np.errstate(over="ignore"):
                     est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
-            rows.append({"modality": m, ratio_name: est, "ci_low": lo, "ci_high": hi, "p": r["p"], "note": caution})
+            note = caution
+            k = n_clusters(m)
+            if k is not None and k <= FEW_CLUSTERS:
+                few = (f"caution: given by only {k} {cluster}s, so this comparison rests on their patients; "
+                       "the interval allows for so few and is wide")
+                note = f"{few}; {note}" if note else few
+                reasons[m] = Reason.FEW_CLUSTERS.value
+            rows.append({"modality": m, ratio_name: est, "ci_low": lo, "ci_high": hi, "p": r["p"], "note": note})
     elif ref_note is not None:
         for m in others:
+            if notes[m] is None and ref_one:
+                reasons[m] = Reason.ONE_CLUSTER.value
             notes[m] = notes[m] or f"not estimable: the reference modality ({reference}) has {ref_note}"
     got = {r["modality"] for r in rows}
     for m in others:
@@ -287,8 +323,8 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     caution = out["note"].notna().to_numpy() & estimated  # the only note an estimate carries is a caution
     out["status"] = pd.Series(np.where(~estimated, Status.NOT_ESTIMABLE.value,
                                        np.where(caution, Status.CAUTION.value, Status.ESTIMATED.value)), dtype=object)
-    out["reason"] = pd.Series(np.where(~estimated, Reason.MODEL.value,
-                                       np.where(caution, Reason.FEW_EVENTS_PER_PARAMETER.value, None)), dtype=object)
+    default = np.where(~estimated, Reason.MODEL.value, np.where(caution, Reason.FEW_EVENTS_PER_PARAMETER.value, None))
+    out["reason"] = pd.Series([reasons.get(m, d) for m, d in zip(out["modality"], default)], dtype=object)
     out["p_holm"] = holm(out["p"].to_numpy())
     # E-values (VanderWeele & Ding 2017), converted to the risk-ratio scale first
     if kind == "linear":
@@ -300,6 +336,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
                             common=freq > COMMON_OUTCOME)
     out["e_value"], out["e_value_ci"] = ev, ev_ci
     out["n"] = out["modality"].map(n_by).fillna(0).astype("int64")
+    out["clusters"] = pd.Series([n_clusters(m) for m in out["modality"]], dtype="Int64")
     if y is not None:
         out["events"] = out["modality"].map(ev_by).fillna(0).astype("int64")
     return out, used, info

@@ -29,3 +29,5 @@ class Reason(str, Enum):
     FEW_EVENTS = "few_events"                    #: public rule: rests on 1-7 events (recoveries, surgeries)
     FEW_EVENTS_PER_PARAMETER = "few_events_per_parameter"  #: a caution: fewer than 10 events per parameter
     MODEL = "model"                              #: the model could not estimate it (see the note)
+    ONE_CLUSTER = "one_cluster"                  #: given by one therapist (or clinic): not separable from it
+    FEW_CLUSTERS = "few_clusters"                #: a caution: given by 2-4 therapists (or clinics)

@@ -42,7 +42,7 @@ COVARIATE_LABELS = {
 
 
 def _num(x):
-    if x is None:
+    if x is None or x is pd.NA:
         return None
     if isinstance(x, (np.integer,)):
         return int(x)
@@ -66,9 +66,30 @@ def _adjusted_rows(df: pd.DataFrame, estimate: str) -> list[dict]:
     return [
         {"modality": r["modality"], estimate: _num(r[estimate]), "ci_low": _num(r["ci_low"]),
          "ci_high": _num(r["ci_high"]), "p": _num(r["p"]), "p_holm": _num(r["p_holm"]),
-         "e_value": _num(r["e_value"]), "e_value_ci": _num(r["e_value_ci"]), "note": r["note"]}
+         "e_value": _num(r["e_value"]), "e_value_ci": _num(r["e_value_ci"]), "note": r["note"],
+         "clusters": _num(r.get("clusters"))}
         for r in df.to_dict("records")
     ]
+
+
+def surgery_logrank(outcomes: pd.DataFrame, *, settings: OutcomeSettings | None = None) -> dict:
+    """Log-rank test of the modalities' surgery-free curves in the surgery population; with
+    ``population="all"`` stratified by surgical candidacy, as the Cox model is (spec section 4).
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import OutcomeSettings, surgery_logrank
+    >>> rec = load_records("data/sample")
+    >>> s = OutcomeSettings(population="all")
+    >>> round(surgery_logrank(derive_outcomes(rec, settings=s), settings=s)["df"])
+    8
+    """
+    s = settings or OutcomeSettings()
+    pop = outcomes[outcomes["in_population"]]
+    strata = pop["surgical_candidate"] if s.population == "all" else None
+    test = logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"], strata=strata)
+    return {**test, "stratified_by": "surgical_candidate" if strata is not None else None}
 
 
 def summarise(records: Records, *, settings: OutcomeSettings | None = None, reference: str | None = None,
@@ -109,8 +130,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     labels = records.labels
     tab = outcome_table(out, settings=s, labels=labels)
     ep = records.episodes
-    pop = out[out["in_population"]]
-    lr = logrank_test(pop["surgery_time"], pop["surgery_event"], pop["modality"])
+    lr = surgery_logrank(out, settings=s)
     adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster)
     mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations,
                                                            confidence=s.confidence).to_dict("records")}

@@ -375,7 +375,8 @@ def logrank_html(test: dict) -> _HTML:
     p = "p < 0.001" if test["p"] < 0.001 else f"p = {test['p']:.3f}"
     verdict = ("Yes: the modalities' surgery-free curves differ more than chance alone would explain"
                if test["p"] < 0.05 else "No clear evidence that the modalities' surgery-free curves differ")
-    return _HTML(f"<p>{verdict} (log-rank test over the whole follow-up, not adjusted for case mix: "
+    strat = (", stratified by surgical candidacy as the hazard ratios are" if test.get("stratified_by") else "")
+    return _HTML(f"<p>{verdict} (log-rank test over the whole follow-up{strat}, not adjusted for case mix: "
                  f"chi-squared {test['chi2']:.2f} on {test['df']} degrees of freedom, {p}).</p>")
 
 

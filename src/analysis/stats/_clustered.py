@@ -20,13 +20,17 @@ coverage; ``docs/methods.md`` carries its table):
 - **Logistic (recovery)**: the ordinary logistic regression estimate (a
   population-averaged odds ratio; GEE with an independence working
   correlation) with the Mancl-DeRouen (2001) bias-reduced cluster-robust
-  covariance and a t reference with G - 1 degrees of freedom. The
+  covariance and a t reference with the effective number of clusters as
+  degrees of freedom (:func:`effective_df`: G - 1 when clusters share the
+  information evenly, about K when a modality's comparison rests on K
+  therapists). The
   per-cluster leverage correction is computed with the Woodbury identity
   from p x p matrices, so it never forms an n_g x n_g matrix.
 - **Cox (surgery)**: the Lin-Wei robust sandwich summed by cluster, each
   cluster's score corrected for its leverage in the Mancl-DeRouen way
   (U*_g = I (I - I_g)^-1 U_g, from the cluster's share I_g of the
-  information), and a t reference with G - 1 degrees of freedom.
+  information), and a t reference with the effective number of clusters as
+  degrees of freedom, as for the logistic model.
 
 Episodes without a cluster code (no therapist recorded) count as clusters of
 their own.
@@ -42,7 +46,7 @@ from scipy import stats as sps
 from ._cox import _cox_fit
 from ._regression import ModelResult, _tidy, logistic_model
 
-__all__ = ["cluster_codes", "clustered_cox_model", "clustered_logistic_model", "random_intercept_model"]
+__all__ = ["cluster_codes", "clustered_cox_model", "clustered_logistic_model", "effective_df", "random_intercept_model"]
 
 
 def cluster_codes(groups) -> np.ndarray:
@@ -90,6 +94,38 @@ def _t_table(names, beta, cov, df: float, confidence: float) -> pd.DataFrame:
     q = np.where(ok, sps.t.ppf(1 - (1 - confidence) / 2, safe), np.nan)
     ci = np.column_stack([beta - q * se, beta + q * se])
     return _tidy(names, beta, se, stat, p, ci)
+
+
+def effective_df(shares, G: int) -> np.ndarray:
+    """Degrees of freedom for each coefficient's cluster-robust t test: the effective number of clusters.
+
+    A cluster-robust variance is a sum over clusters. When a few clusters carry most of one
+    coefficient's variance (a modality given by two therapists: its comparison rests on their
+    patients), that sum behaves like a chi-square with about as many degrees of freedom as there are
+    such clusters, not G - 1. Satterthwaite's approximation with each cluster's expected share
+    lambda_g of the variance gives df = (sum lambda_g)^2 / sum lambda_g^2 (Bell & McCaffrey 2002;
+    the "effective number of clusters" of Carter, Schnepel & Steigerwald 2017), kept within
+    [1, G - 1]. With equal shares it is G; with one dominating cluster, 1.
+
+    Parameters
+    ----------
+    shares : array of shape (G, k)
+        Each cluster's expected contribution to each coefficient's variance.
+    G : int
+        Number of clusters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.stats import effective_df
+    >>> effective_df(np.column_stack([np.ones(30), np.r_[10.0, 10.0, np.full(28, 0.01)]]), 30).round(1).tolist()
+    [29.0, 2.1]
+    """
+    lam = np.clip(np.asarray(shares, dtype="float64"), 0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = lam.sum(axis=0) ** 2 / (lam ** 2).sum(axis=0)
+    df = np.where(np.isfinite(df), df, G - 1.0)
+    return np.clip(df, 1.0, max(G - 1.0, 1.0))
 
 
 # ----------------------------------------------------------------- linear mixed model
@@ -242,7 +278,9 @@ def clustered_logistic_model(y, X, groups, *, names, confidence: float = 0.95) -
     U*_g = X_g' (I - H_gg)^-1 r_g, H_gg = W_g X_g M^-1 X_g' (Mancl & DeRouen
     2001); by the Woodbury identity U*_g = (I + M_g (M - M_g)^-1) X_g' r_g with
     M_g = X_g' W_g X_g, so only p x p matrices are formed. Intervals and p
-    values use a t distribution with G - 1 degrees of freedom.
+    values use a t distribution with each coefficient's effective number of
+    clusters as degrees of freedom (:func:`effective_df`, from each cluster's
+    expected share e_j' (M - M_g)^-1 M_g (M - M_g)^-1 e_j of the variance).
 
     Examples
     --------
@@ -270,12 +308,15 @@ def clustered_logistic_model(y, X, groups, *, names, confidence: float = 0.95) -
     U = _cluster_sums(Xv * r[:, None], codes, G)      # G x k raw scores
     sizes = np.bincount(codes, minlength=G)
     Ustar = U.copy()
+    k = Xv.shape[1]
+    lam = np.zeros((G, k))  # each cluster's expected share of each coefficient's variance (for the df)
     # singletons: rank-one leverage, U* = x r / (1 - w h)
     single = sizes[codes] == 1
     if single.any():
         xs = Xv[single]
         h = np.einsum("ij,jk,ik->i", xs, Minv, xs) * w[single]
         Ustar[codes[single]] = xs * (r[single] / np.clip(1 - h, 1e-8, None))[:, None]
+        lam[codes[single]] = (xs @ Minv) ** 2 * (w[single] / np.clip(1 - h, 1e-8, None) ** 2)[:, None]
     multi = np.flatnonzero(sizes > 1)
     if len(multi):
         order = np.argsort(codes, kind="stable")
@@ -284,12 +325,15 @@ def clustered_logistic_model(y, X, groups, *, names, confidence: float = 0.95) -
         for gi in multi:
             a, b = bounds[gi], bounds[gi + 1]
             Mg = (Xs[a:b] * ws[a:b, None]).T @ Xs[a:b]
-            Ustar[gi] = U[gi] + Mg @ (np.linalg.pinv(M - Mg) @ U[gi])
+            P = np.linalg.pinv(M - Mg)
+            Ustar[gi] = U[gi] + Mg @ (P @ U[gi])
+            lam[gi] = np.einsum("ij,jk,ki->i", P, Mg, P)
     meat = Ustar.T @ Ustar
     cov = Minv @ meat @ Minv
-    tab = _t_table(names, beta, cov, float(G - 1), confidence)
+    df = effective_df(lam, G)
+    tab = _t_table(names, beta, cov, df, confidence)
     res = ModelResult(tab, base.loglike, base.converged, base.n, base.events)
-    res.extra = {"clusters": G, "df": float(G - 1)}
+    res.extra = {"clusters": G, "df": df}
     return res
 
 
@@ -304,8 +348,9 @@ def clustered_cox_model(time, event, X, groups, *, names, strata=None, confidenc
     estimate) inflated for its own leverage as Mancl and DeRouen do for GEE:
     U*_g = I (I - I_g)^-1 U_g, I_g being the cluster's share of the
     information. Clusters of one episode are left uncorrected (their leverage
-    is negligible). Intervals and p values use a t distribution with G - 1
-    degrees of freedom.
+    is negligible). Intervals and p values use a t distribution with each
+    coefficient's effective number of clusters as degrees of freedom
+    (:func:`effective_df`).
 
     Examples
     --------
@@ -338,11 +383,16 @@ def clustered_cox_model(time, event, X, groups, *, names, strata=None, confidenc
             info_g[slot[g]] += ig
     U = _cluster_sums(resid, codes, G)
     Ustar = U.copy()
-    for i, g in enumerate(multi):
-        Ustar[g] = info @ (np.linalg.pinv(info - info_g[i]) @ U[g])
     Iinv = np.linalg.pinv(info)
+    # singletons' shares of the variance from their own scores (their information is not split out)
+    lam = (U @ Iinv) ** 2
+    for i, g in enumerate(multi):
+        P = np.linalg.pinv(info - info_g[i])
+        Ustar[g] = info @ (P @ U[g])
+        lam[g] = np.einsum("ij,jk,ki->i", P, info_g[i], P)
     cov = Iinv @ (Ustar.T @ Ustar) @ Iinv
-    tab = _t_table(names, beta, cov, float(G - 1), confidence)
+    df = effective_df(lam, G)
+    tab = _t_table(names, beta, cov, df, confidence)
     res = ModelResult(tab, base.loglike, base.converged, base.n, base.events)
-    res.extra = {"clusters": G, "df": float(G - 1)}
+    res.extra = {"clusters": G, "df": df}
     return res

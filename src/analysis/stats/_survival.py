@@ -166,8 +166,16 @@ def at_risk_table(time, event, *, groups=None, times) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def logrank_test(time, event, groups) -> dict:
+def logrank_test(time, event, groups, *, strata=None) -> dict:
     """Log-rank test of equal survival across groups (statsmodels ``survdiff``).
+
+    Parameters
+    ----------
+    time, event, groups : array-like
+    strata : array-like, optional, keyword-only
+        Stratified test: observed minus expected events and their variance are
+        computed within each stratum (its own baseline hazard) and summed, as
+        R's ``survdiff(Surv(time, event) ~ group + strata(s))`` does.
 
     Returns
     -------
@@ -190,7 +198,8 @@ def logrank_test(time, event, groups) -> dict:
                 "note": "needs at least two groups and one event"}
     codes, _ = pd.factorize(g)
     try:
-        chi2, p = survdiff(t, e, codes)
+        st = None if strata is None else pd.factorize(np.asarray(strata, dtype=object))[0]
+        chi2, p = survdiff(t, e, codes) if st is None or len(np.unique(st)) < 2 else survdiff(t, e, codes, strata=st)
     except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # a singular variance: too few at risk
         return {"chi2": np.nan, "df": k - 1, "p": np.nan,
                 "note": "not computable: too few patients at risk in some groups"}
