@@ -91,6 +91,12 @@ def _load_filtered(args, *, json_mode: bool, step: str = ""):
     cluster = getattr(args, "cluster", None)
     if cluster in ("therapist", "clinic") and records.episodes[cluster].isna().all():
         raise _UsageError(f"--cluster {cluster}: the records have no {cluster} codes; use --cluster none")
+    if cluster == "clinic":
+        from ..methods import MIN_CLINICS, few_clinics_message
+
+        n_clinics = int(records.episodes["clinic"].nunique())
+        if n_clinics < MIN_CLINICS:
+            raise _UsageError(f"--cluster clinic: {few_clinics_message(n_clinics)}")
     if args.reference and args.reference not in set(records.episodes["modality"]):
         known = ", ".join(sorted(records.episodes["modality"].unique()))
         raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")

@@ -46,7 +46,7 @@ from ..stats import (
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
 
-__all__ = ["ADJUSTMENT_SET", "CLUSTER_CHOICES", "FEW_CLUSTERS", "MIN_CLUSTERS", "MIN_EVENTS_PER_PARAMETER", "adjusted_comparisons", "choose_reference", "default_cluster", "model_methods"]
+__all__ = ["ADJUSTMENT_SET", "CLUSTER_CHOICES", "FEW_CLUSTERS", "MIN_CLINICS", "MIN_CLUSTERS", "MIN_EVENTS_PER_PARAMETER", "adjusted_comparisons", "choose_reference", "default_cluster", "few_clinics_message", "model_methods"]
 
 #: ``--cluster`` choices.
 CLUSTER_CHOICES = ("therapist", "clinic", "none")
@@ -56,6 +56,23 @@ MIN_EVENTS_PER_PARAMETER = 10
 MIN_CLUSTERS = 2
 #: ... and is cautioned when given by at most this many.
 FEW_CLUSTERS = 4
+#: Clustering by clinic needs at least this many clinics: cluster-robust intervals from fewer are erratic.
+MIN_CLINICS = 10
+
+
+def few_clinics_message(n_clinics: int) -> str:
+    """Why ``cluster="clinic"`` is refused for a network of *n_clinics* clinics, in plain words.
+
+    Examples
+    --------
+    >>> from analysis.methods import few_clinics_message
+    >>> few_clinics_message(4)[:60]
+    'with 4 clinics, intervals clustered by clinic are not trustw'
+    """
+    return (f"with {n_clinics} clinic{'s' if n_clinics != 1 else ''}, intervals clustered by clinic are not "
+            f"trustworthy (cluster-robust intervals need at least {MIN_CLINICS} clusters; with fewer they can come "
+            "out narrower than treating every episode as independent). Each clinic is already adjusted for as "
+            "a fixed effect: cluster by therapist (the default when therapists are recorded), or use none")
 
 #: Default case-mix adjustment set (spec section 4), in model order after the modality terms.
 ADJUSTMENT_SET = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "cause", "clinic")
@@ -405,6 +422,8 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
         raise ValueError(f"cluster must be one of {', '.join(CLUSTER_CHOICES)}, not '{cluster}'")
     if cluster != "none" and (cluster not in outcomes.columns or outcomes[cluster].isna().all()):
         raise ValueError(f"cannot cluster by {cluster}: the records have no {cluster} codes (use cluster='none')")
+    if cluster == "clinic" and outcomes["clinic"].nunique() < MIN_CLINICS:
+        raise ValueError(few_clinics_message(int(outcomes["clinic"].nunique())))
     all_mods = sorted(outcomes["modality"].unique())
     # a light frame: only what the models use, text covariates as categories (factorised once, not per model)
     needed = ["modality", "baseline_leg_pain", "final_leg_pain", "recovered", "in_population", "surgery_time",
