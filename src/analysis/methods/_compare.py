@@ -201,8 +201,9 @@ def model_methods(cluster: str, *, population: str = "candidates") -> dict:
             "surgery": f"Cox proportional hazards (Efron ties), Wald intervals{strat}",
         }
     return {
-        "leg_pain_change": f"linear mixed model with a random intercept per {cluster} (REML), t intervals with "
-                           f"Satterthwaite degrees of freedom",
+        "leg_pain_change": f"linear mixed model with a random intercept per {cluster} (REML) and a bias-reduced "
+                           f"cluster-robust covariance (it holds when {cluster}s differ in how well they deliver a "
+                           f"modality), t intervals with the effective number of {cluster}s as degrees of freedom",
         "recovered": f"logistic regression with Mancl-DeRouen bias-reduced standard errors clustered by {cluster}, "
                      f"t intervals with the effective number of {cluster}s as degrees of freedom",
         "surgery": f"Cox proportional hazards (Efron ties) with bias-reduced robust standard errors clustered by "
@@ -281,7 +282,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
             if kind == "linear":
                 yy = d[outcome].to_numpy(dtype="float64")
                 res = (linear_model(yy, X, names=names, confidence=s.confidence) if groups is None else
-                       random_intercept_model(yy, X, groups, names=names, confidence=s.confidence))
+                       random_intercept_model(yy, X, groups, names=names, confidence=s.confidence, robust=True))
             elif kind == "logistic":
                 res = (logistic_model(yk, X, names=names, confidence=s.confidence) if groups is None else
                        clustered_logistic_model(yk, X, groups, names=names, confidence=s.confidence))

@@ -131,7 +131,7 @@ def effective_df(shares, G: int) -> np.ndarray:
 # ----------------------------------------------------------------- linear mixed model
 
 
-def random_intercept_model(y, X, groups, *, names, confidence: float = 0.95) -> ModelResult:
+def random_intercept_model(y, X, groups, *, names, confidence: float = 0.95, robust: bool = False) -> ModelResult:
     """Linear mixed model ``y = X b + u_cluster + e`` fitted by REML.
 
     Parameters
@@ -143,13 +143,23 @@ def random_intercept_model(y, X, groups, *, names, confidence: float = 0.95) -> 
         Cluster of each row (missing = a cluster of its own).
     names : list of str, keyword-only
     confidence : float, keyword-only
+    robust : bool, keyword-only
+        Cluster-robust covariance around the REML estimate instead of the
+        model's own: the Mancl-DeRouen bias-reduced sandwich
+        B^-1 (sum_g U*_g U*_g') B^-1 with B = X'V^-1X, U_g = X_g'V_g^-1 r_g and
+        U*_g = B (B - B_g)^-1 U_g, and t intervals on the effective number of
+        clusters (:func:`effective_df`). It holds when the random-intercept
+        model does not: when therapists differ in how well they deliver a
+        modality (therapist x modality variation), which the model's
+        covariance ignores.
 
     Returns
     -------
     ModelResult
         Fixed effects with Wald intervals on a t distribution with
         Satterthwaite degrees of freedom per coefficient (n - p when the
-        between-cluster variance is estimated as zero);
+        between-cluster variance is estimated as zero; the effective number
+        of clusters when *robust*);
         ``extra`` holds ``tau2`` (between-cluster variance),
         ``sigma2`` (residual variance), ``icc`` and ``clusters``.
 
@@ -216,11 +226,53 @@ def random_intercept_model(y, X, groups, *, names, confidence: float = 0.95) -> 
     sigma2 = rss / dfr
     cov = sigma2 * np.linalg.inv(A)
     tau2 = best_lam * sigma2
-    df = _satterthwaite_df(pieces, ng, k, n, sigma2, tau2) if best_lam > 1e-7 else np.full(k, float(dfr))
+    if robust:
+        cov, df = _robust_gls(Xv, yv, codes, G, ng, S, best_lam, A, beta)
+    else:
+        df = _satterthwaite_df(pieces, ng, k, n, sigma2, tau2) if best_lam > 1e-7 else np.full(k, float(dfr))
     tab = _t_table(names, beta, cov, df, confidence)
     res = ModelResult(tab, float(-0.5 * best), bool(np.isfinite(best)), n)
     res.extra = {"tau2": tau2, "sigma2": sigma2, "icc": tau2 / (tau2 + sigma2), "clusters": G, "df": df}
     return res
+
+
+def _robust_gls(Xv, yv, codes, G, ng, S, lam, A, beta) -> tuple[np.ndarray, np.ndarray]:
+    """Bias-reduced cluster-robust covariance of the random-intercept (GLS) estimate, and its df.
+
+    On the sigma2 = 1 scale (it cancels): V_g^-1 = I - gamma_g 11', B = A, the cluster's score
+    U_g = X_g' r_g - gamma_g s_g (1' r_g) and its information B_g = X_g'X_g - gamma_g s_g s_g'
+    (s_g the cluster's column sums), so one pass gives the scores and one k x k product per
+    cluster the corrections; singletons use the rank-one form U*_g = U_g / (1 - h_g).
+    """
+    k = Xv.shape[1]
+    gam = lam / (1 + ng * lam)
+    r = yv - Xv @ beta
+    U = _cluster_sums(Xv * r[:, None], codes, G) - (gam * np.bincount(codes, weights=r, minlength=G))[:, None] * S
+    Ainv = np.linalg.inv(A)
+    Ustar = U.copy()
+    shares = np.zeros((G, k))
+    single_rows = np.flatnonzero(ng[codes] == 1)
+    if len(single_rows):
+        cs = codes[single_rows]
+        xs = Xv[single_rows]
+        b = 1 - gam[cs]
+        xa = xs @ Ainv
+        h = np.clip(b * np.einsum("ij,ij->i", xa, xs), 0, 1 - 1e-8)
+        Ustar[cs] = U[cs] / (1 - h)[:, None]
+        shares[cs] = b[:, None] * (xa / (1 - h)[:, None]) ** 2
+    multi = np.flatnonzero(ng > 1)
+    if len(multi):
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(G + 1))
+        Xs = Xv[order]
+        for g in multi:
+            Xg = Xs[bounds[g]:bounds[g + 1]]
+            Bg = Xg.T @ Xg - gam[g] * np.outer(S[g], S[g])
+            P = np.linalg.pinv(A - Bg)
+            Ustar[g] = A @ (P @ U[g])
+            shares[g] = np.einsum("ij,jk,ki->i", P, Bg, P)
+    cov = Ainv @ (Ustar.T @ Ustar) @ Ainv
+    return cov, effective_df(shares, G)
 
 
 def _satterthwaite_df(pieces, ng, k, n, sigma2, tau2) -> np.ndarray:
