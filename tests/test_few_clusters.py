@@ -75,3 +75,17 @@ def test_effective_df_follows_the_clusters_a_coefficient_rests_on():
     # and equal shares give G (capped at G - 1); one dominating cluster gives 1
     assert effective_df(np.ones((10, 1)), 10).tolist() == [9.0]
     assert effective_df(np.r_[[[1.0]], np.full((9, 1), 1e-9)], 10).tolist() == pytest.approx([1.0])
+
+
+def test_e_values_judge_common_in_the_modelled_population(outcomes):
+    """Surgery is rare over all episodes (7 %) but common among the surgical candidates the Cox model is
+    fitted in (23 %): the hazard ratios are converted as for a common outcome (VanderWeele & Ding 2017)."""
+    from analysis.stats import e_value
+
+    assert outcomes["surgery_event"].mean() < 0.15 < outcomes.loc[outcomes["in_population"], "surgery_event"].mean()
+    t = adjusted_comparisons(outcomes)["surgery"]
+    ev, ev_ci = e_value(t["hazard_ratio"], t["ci_low"], t["ci_high"], scale="hazard_ratio", common=True)
+    rare, _ = e_value(t["hazard_ratio"], t["ci_low"], t["ci_high"], scale="hazard_ratio", common=False)
+    np.testing.assert_allclose(t["e_value"], ev, equal_nan=True)
+    np.testing.assert_allclose(t["e_value_ci"], ev_ci, equal_nan=True)
+    assert not np.allclose(t["e_value"], rare, equal_nan=True)

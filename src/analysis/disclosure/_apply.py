@@ -175,7 +175,8 @@ def apply_disclosure_to_benchmark(bench: pd.DataFrame, *, rule, outcome: str = "
     out = bench.copy()
     if rule.name == "none" or out.empty:
         return out
-    figures = ["observed", "expected", "difference", "ci_low", "ci_high", "shrunken"]
+    figures = ["observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "shrunken_low", "shrunken_high"]
+    figures = [c for c in figures if c in out.columns]
     n = out["n"].to_numpy(dtype="float64")
     note = out["note"].astype(object).to_numpy()
     hide = np.array([not rule.allows(v) for v in n])
@@ -197,6 +198,10 @@ def apply_disclosure_to_benchmark(bench: pd.DataFrame, *, rule, outcome: str = "
             with np.errstate(invalid="ignore", divide="ignore"):
                 factor = np.where(old != 0, bench["shrunken"].to_numpy(dtype="float64") / old, 0.0)
             out["shrunken"] = out["difference"].to_numpy(dtype="float64") * factor
+            for c in ("shrunken_low", "shrunken_high"):  # the shrunken estimate's interval moves with it
+                if c in out.columns:
+                    out[c] = out["shrunken"] + (bench[c].to_numpy(dtype="float64")
+                                                - bench["shrunken"].to_numpy(dtype="float64"))
         out["n"] = rounded.astype("int64")
     for c in figures:
         out.loc[hide, c] = np.nan

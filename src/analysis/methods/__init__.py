@@ -7,7 +7,7 @@ text. Rule: may import ``records`` and ``stats``.
 from __future__ import annotations
 
 from ._baseline import baseline_table, largest_differences
-from ._benchmark import BENCHMARK_CASE_MIX, MIN_EPISODES, benchmark_document, benchmark_units, funnel_limits_adjusted
+from ._benchmark import BENCHMARK_CASE_MIX, MIN_EPISODES, WINSOR, benchmark_document, benchmark_units, funnel_limits_adjusted, robust_tau2
 from ._compare import ADJUSTMENT_SET, CLUSTER_CHOICES, FEW_CLUSTERS, MIN_CLINICS, MIN_CLUSTERS, MIN_EVENTS_PER_PARAMETER, adjusted_comparisons, choose_reference, default_cluster, few_clinics_message, model_methods
 from ._crude import outcome_table
 from ._describe import COMPLETENESS_ITEMS, completeness_table, data_overview, exclusions_table, funnel_data, funnel_limits, pain_trajectories, survival_curves
@@ -17,4 +17,4 @@ from ._registry import COMPARED_OUTCOMES, ComparedOutcome, compared_outcome
 from ._status import Reason, Status
 from ._summary import ASSOCIATION_NOTE, COVARIATE_LABELS, summarise, surgery_logrank
 
-__all__ = ['ADJUSTMENT_SET', 'ASSOCIATION_NOTE', 'BENCHMARK_CASE_MIX', 'CLUSTER_CHOICES', 'COMPARED_OUTCOMES', 'COMPLETENESS_ITEMS', 'COVARIATE_LABELS', 'ComparedOutcome', 'FEW_CLUSTERS', 'MAX_MODEL_ROWS', 'MIN_CLINICS', 'MIN_CLUSTERS', 'MIN_EPISODES', 'MIN_EVENTS_PER_PARAMETER', 'OutcomeSettings', 'Reason', 'SYMPTOM_BANDS', 'Status', 'WHERE_COLUMNS', 'adjusted_comparisons', 'baseline_table', 'benchmark_document', 'benchmark_units', 'choose_reference', 'compared_outcome', 'completeness_table', 'data_overview', 'default_cluster', 'derive_outcomes', 'exclusions_table', 'few_clinics_message', 'filter_records', 'funnel_data', 'funnel_limits', 'funnel_limits_adjusted', 'largest_differences', 'model_methods', 'outcome_table', 'pain_trajectories', 'prepare', 'recovery_missing_adjusted', 'recovery_tipping_point', 'summarise', 'surgery_logrank', 'survival_curves', 'symptom_band']
+__all__ = ['ADJUSTMENT_SET', 'ASSOCIATION_NOTE', 'BENCHMARK_CASE_MIX', 'CLUSTER_CHOICES', 'COMPARED_OUTCOMES', 'COMPLETENESS_ITEMS', 'COVARIATE_LABELS', 'ComparedOutcome', 'FEW_CLUSTERS', 'MAX_MODEL_ROWS', 'MIN_CLINICS', 'MIN_CLUSTERS', 'MIN_EPISODES', 'MIN_EVENTS_PER_PARAMETER', 'OutcomeSettings', 'Reason', 'SYMPTOM_BANDS', 'Status', 'WHERE_COLUMNS', 'WINSOR', 'adjusted_comparisons', 'baseline_table', 'benchmark_document', 'benchmark_units', 'choose_reference', 'compared_outcome', 'completeness_table', 'data_overview', 'default_cluster', 'derive_outcomes', 'exclusions_table', 'few_clinics_message', 'filter_records', 'funnel_data', 'funnel_limits', 'funnel_limits_adjusted', 'largest_differences', 'model_methods', 'outcome_table', 'pain_trajectories', 'prepare', 'recovery_missing_adjusted', 'recovery_tipping_point', 'robust_tau2', 'summarise', 'surgery_logrank', 'survival_curves', 'symptom_band']

@@ -11,13 +11,19 @@ patients did against what their case mix predicts.
   per unit (:func:`analysis.stats.random_intercept_model`), so that the
   case-mix coefficients are not distorted by which units see which patients;
   recovery: logistic regression.
+- **Overdispersion** tau^2 (the usual spread between units) estimated
+  robustly (Spiegelhalter 2005): each unit's z-score d / sqrt(v) is
+  winsorised at the 10th and 90th percentiles before the DerSimonian-Laird
+  moment estimate, so that the units being screened, an outlier most of
+  all, cannot inflate the spread meant to judge them.
 - **Difference** = observed minus expected (NRS points of final leg pain, or
-  percentage points of recovery), with a 95 % interval from the within-unit
-  variation (sigma^2 / n for leg pain; sum p(1-p) / n^2 for recovery).
+  percentage points of recovery), with a 95 % interval from the same variance
+  as the funnel's limits, v + tau^2 (v: within-unit variation, sigma^2 / n for
+  leg pain, sum p(1-p) / n^2 for recovery): an interval that excludes 0 and a
+  flag say the same thing at their two levels.
 - **Shrunken** estimate: the random-effect prediction (empirical Bayes),
   difference x tau^2 / (tau^2 + v), which pulls small units toward the
-  average (tau^2: between-unit variance; REML for leg pain, DerSimonian-Laird
-  for recovery).
+  average, with its own 95 % interval, +-1.96 sqrt(tau^2 v / (tau^2 + v)).
 - **Flag**: ``above`` or ``below`` when the difference lies outside the 99.8 %
   limits of a funnel that allows for overdispersion between units
   (Spiegelhalter 2005, additive random-effects: +-3.09 sqrt(v + tau^2)).
@@ -39,7 +45,8 @@ from scipy import stats as sps
 
 from ..stats import independent_columns, logistic_model, one_hot, random_intercept_model
 
-__all__ = ["BENCHMARK_CASE_MIX", "MIN_EPISODES", "benchmark_document", "benchmark_units", "funnel_limits_adjusted"]
+__all__ = ["BENCHMARK_CASE_MIX", "MIN_EPISODES", "WINSOR", "benchmark_document", "benchmark_units",
+           "funnel_limits_adjusted", "robust_tau2"]
 
 #: Case mix of the expected-outcome models (no unit, no modality).
 BENCHMARK_CASE_MIX = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "cause")
@@ -47,7 +54,10 @@ BENCHMARK_CASE_MIX = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "c
 MIN_EPISODES = 40
 _Z95 = float(sps.norm.ppf(0.975))
 _Z998 = float(sps.norm.ppf(0.999))
-_COLUMNS = ["unit", "n", "observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "flag", "note"]
+_COLUMNS = ["unit", "n", "observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "shrunken_low",
+            "shrunken_high", "flag", "note"]
+#: z-scores are winsorised at these percentiles before overdispersion is estimated (Spiegelhalter 2005).
+WINSOR = (10, 90)
 _FUNNEL = ["tau2", "sigma2", "overall"]
 
 
@@ -65,16 +75,40 @@ def _case_mix_matrix(d: pd.DataFrame, covariates) -> np.ndarray:
     return X[:, independent_columns(X)]
 
 
-def _dersimonian_laird(diff: np.ndarray, var: np.ndarray) -> float:
+def robust_tau2(diff, var) -> float:
+    """Between-unit variance from winsorised z-scores (Spiegelhalter 2005), on the scale of *diff*.
+
+    z_i = d_i / sqrt(v_i) is winsorised at the 10th and 90th percentiles, and
+    tau^2 = max(0, (sum z_w^2 - (I - 1)) / (sum w - sum w^2 / sum w)) with w = 1 / v: the
+    DerSimonian-Laird moment estimate around the target 0 (observed minus expected), from
+    z-scores one outlier cannot inflate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.methods import robust_tau2
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.normal(0, np.sqrt(0.25 + 0.02), 20); v = np.full(20, 0.02)
+    >>> d_out = np.r_[d[:-1], 2.0]                         # one therapist 2 points off
+    >>> from analysis.methods._benchmark import _tau2
+    >>> bool(robust_tau2(d_out, v) < _tau2(d_out, v, winsor=None))
+    True
+    """
+    return _tau2(diff, var, winsor=WINSOR)
+
+
+def _tau2(diff, var, *, winsor) -> float:
+    diff, var = np.asarray(diff, dtype="float64"), np.asarray(var, dtype="float64")
     ok = np.isfinite(diff) & np.isfinite(var) & (var > 0)
     d, v = diff[ok], var[ok]
     if len(d) < 2:
         return 0.0
+    z = d / np.sqrt(v)
+    if winsor is not None:
+        z = np.clip(z, *np.percentile(z, winsor))
     w = 1 / v
-    mean = np.sum(w * d) / np.sum(w)
-    q = np.sum(w * (d - mean) ** 2)
     denom = np.sum(w) - np.sum(w**2) / np.sum(w)
-    return float(max(0.0, (q - (len(d) - 1)) / denom)) if denom > 0 else 0.0
+    return float(max(0.0, (np.sum(z**2) - (len(d) - 1)) / denom)) if denom > 0 else 0.0
 
 
 def funnel_limits_adjusted(n, *, sigma2: float, tau2: float, scale: str = "mean", p0: float | None = None) -> pd.DataFrame:
@@ -104,21 +138,26 @@ def funnel_limits_adjusted(n, *, sigma2: float, tau2: float, scale: str = "mean"
 
 def _finish(units, n, observed, expected, var, tau2, min_episodes) -> pd.DataFrame:
     diff = observed - expected
-    se = np.sqrt(var)
-    shrink = np.where(var > 0, tau2 / (tau2 + var), 0.0)
-    lim = _Z998 * np.sqrt(var + tau2)
+    se = np.sqrt(var + tau2)  # one variance for the interval and the flag
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shrink = np.where(var > 0, tau2 / (tau2 + var), 0.0)
+    post = np.sqrt(shrink * var)  # the shrunken estimate's own standard error
+    lim = _Z998 * se
     flag = np.where(diff > lim, "above", np.where(diff < -lim, "below", None))
     out = pd.DataFrame({"unit": units, "n": n.astype("int64"), "observed": observed, "expected": expected,
                         "difference": diff, "ci_low": diff - _Z95 * se, "ci_high": diff + _Z95 * se,
-                        "shrunken": diff * shrink, "flag": pd.Series(flag, dtype=object), "note": None})
+                        "shrunken": diff * shrink, "shrunken_low": diff * shrink - _Z95 * post,
+                        "shrunken_high": diff * shrink + _Z95 * post,
+                        "flag": pd.Series(flag, dtype=object), "note": None})
     small = n < min_episodes
-    for c in ("observed", "expected", "difference", "ci_low", "ci_high", "shrunken"):
+    for c in ("observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "shrunken_low",
+              "shrunken_high"):
         out.loc[small, c] = np.nan
     out["flag"] = out["flag"].where(~small, None)
     out["note"] = pd.Series([f"fewer than {min_episodes} episodes: not shown" if s else None for s in small],
                             dtype=object)
     if len(out) == 1:
-        out["shrunken"] = np.nan
+        out[["shrunken", "shrunken_low", "shrunken_high"]] = np.nan
         out["flag"] = None
         out["note"] = "only one unit in the data: nothing to compare it with"
     return out[_COLUMNS].sort_values("unit", key=lambda s: s.astype(str)).reset_index(drop=True)
@@ -146,7 +185,8 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     -------
     pandas.DataFrame
         ``unit``, ``n``, ``observed``, ``expected``, ``difference`` (observed
-        minus expected), ``ci_low``, ``ci_high``, ``shrunken``, ``flag``
+        minus expected), ``ci_low``, ``ci_high`` (from v + tau^2, as the flag),
+        ``shrunken`` with ``shrunken_low`` and ``shrunken_high``, ``flag``
         (``above`` / ``below`` / None at the 99.8 % limits), ``note``; and,
         the same on every row, what the funnel's limits need: ``tau2``
         (between-unit variance), ``sigma2`` (within-unit variance per
@@ -178,7 +218,8 @@ def benchmark_units(outcomes: pd.DataFrame, *, by: str = "therapist", outcome: s
     except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # too few episodes for the case-mix model
         units, n = np.unique(d[by].astype(str), return_counts=True)
         out = pd.DataFrame({"unit": units, "n": n.astype("int64")})
-        for c in ("observed", "expected", "difference", "ci_low", "ci_high", "shrunken", *_FUNNEL):
+        for c in ("observed", "expected", "difference", "ci_low", "ci_high", "shrunken", "shrunken_low",
+                  "shrunken_high", *_FUNNEL):
             out[c] = np.nan
         out["flag"] = None
         out["note"] = "too few episodes for the case-mix model: not estimable"
@@ -195,9 +236,11 @@ def _benchmark_fit(d: pd.DataFrame, *, by, outcome, y_col, covs, min_episodes) -
         res = random_intercept_model(y, X, codes, names=[f"x{j}" for j in range(X.shape[1])])
         beta = res.table["coef"].to_numpy()
         pred = X @ beta
-        sigma2, tau2 = res.extra["sigma2"], res.extra["tau2"]
+        sigma2 = res.extra["sigma2"]
         exp = np.bincount(codes, weights=pred, minlength=len(units)) / n
         var = sigma2 / n
+        big = n >= min_episodes
+        tau2 = robust_tau2((obs - exp)[big], var[big])
         out = _finish(np.asarray(units), n, obs, exp, var, tau2, min_episodes)
         return out.assign(tau2=tau2, sigma2=sigma2, overall=float(y.mean()))
     fit = logistic_model(y, X, names=[f"x{j}" for j in range(X.shape[1])])
@@ -205,7 +248,7 @@ def _benchmark_fit(d: pd.DataFrame, *, by, outcome, y_col, covs, min_episodes) -
     exp = np.bincount(codes, weights=p, minlength=len(units)) / n
     var = np.bincount(codes, weights=p * (1 - p), minlength=len(units)) / n**2
     big = n >= min_episodes
-    tau2 = _dersimonian_laird((obs - exp)[big], var[big])
+    tau2 = robust_tau2((obs - exp)[big], var[big])
     out = _finish(np.asarray(units), n, 100 * obs, 100 * exp, 1e4 * var, 1e4 * tau2, min_episodes)
     p0 = float(y.mean())
     return out.assign(tau2=1e4 * tau2, sigma2=1e4 * p0 * (1 - p0), overall=100 * p0)

@@ -338,8 +338,10 @@ def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates:
         ("Benchmarking", "each therapist's (or clinic's) patients compared with what their case mix predicts: the "
          "expected outcome comes from a model of baseline leg pain, age band, sex, symptom duration and cause that "
          "knows neither the therapist nor the modality. The difference is observed minus expected, with a 95% "
-         "interval; the shrunken figure pulls small caseloads towards the average. The funnel's 99.8% limits "
-         "allow for the usual spread between therapists (Spiegelhalter 2005); a point outside them is worth a "
+         "interval that allows for the usual spread between therapists, as the funnel's 99.8% limits do "
+         "(Spiegelhalter 2005; that spread is estimated with the most extreme tenth at each end pulled in, so "
+         "that an outlier cannot hide itself); the figure allowing for caseload size pulls small caseloads "
+         "towards the average and has its own 95% interval. A point outside the limits is worth a "
          "conversation, not a verdict, and the choice of modality is part of what is being compared. "
          "Therapists with fewer than 40 episodes are listed without figures."),
     ]

@@ -52,7 +52,13 @@ def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, u
         flag = {"above": " (above the 99.8% limit)", "below": " (below the 99.8% limit)"}.get(r["flag"], "")
         return (f"{r['observed']:{fmt}} vs {r['expected']:{fmt}} expected: {_signed(r['difference'], fmt)}{unit} "
                 f"({_signed(r['ci_low'], fmt)} to {_signed(r['ci_high'], fmt)}); allowing for caseload size "
-                f"{_signed(r['shrunken'], fmt)}{flag}")
+                f"{_signed(r['shrunken'], fmt)}{_interval(r, fmt)}{flag}")
+
+    def _interval(r, fmt):
+        lo, hi = r.get("shrunken_low"), r.get("shrunken_high")
+        if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+            return ""
+        return f" ({_signed(lo, fmt)} to {_signed(hi, fmt)})"
 
     rc = recovered.set_index("unit")
     rows = []
