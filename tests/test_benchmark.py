@@ -161,3 +161,33 @@ def test_disclosure_of_the_benchmarking_table_and_funnel():
     few = small["n"] < 8
     assert few.any() and internal.loc[few, "difference"].isna().all()
     assert internal.loc[~few, "difference"].equals(small.loc[~few, "difference"])
+
+
+def test_overdispersion_from_winsorised_z_scores_and_one_variance(data):
+    """Spiegelhalter 2005: z-scores winsorised at 10/90 % before tau^2; the unit's interval and its flag
+    from the same variance; the shrunken estimate's own interval (issue 22)."""
+    from analysis.methods import robust_tau2
+
+    _, out = data
+    lp = benchmark_units(out)
+    ok = lp["difference"].notna()
+    var = (lp.loc[ok, "sigma2"] / lp.loc[ok, "n"]).to_numpy()
+    diff = lp.loc[ok, "difference"].to_numpy()
+    # by hand: winsorise z, then the moment estimate around 0
+    z = diff / np.sqrt(var)
+    zw = np.clip(z, np.percentile(z, 10), np.percentile(z, 90))
+    w = 1 / var
+    tau2 = max(0.0, (np.sum(zw**2) - (len(z) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    assert robust_tau2(diff, var) == pytest.approx(tau2, rel=1e-12)
+    assert lp["tau2"].iloc[0] == pytest.approx(tau2, rel=1e-12)
+    se = np.sqrt(var + tau2)
+    np.testing.assert_allclose(lp.loc[ok, "ci_high"] - lp.loc[ok, "difference"], 1.959964 * se, rtol=1e-6)
+    flagged = np.abs(diff) > 3.090232 * se
+    assert (lp.loc[ok, "flag"].notna().to_numpy() == flagged).all()
+    post = np.sqrt(tau2 * var / (tau2 + var))
+    np.testing.assert_allclose(lp.loc[ok, "shrunken_high"] - lp.loc[ok, "shrunken"], 1.959964 * post, rtol=1e-6)
+    # one outlier cannot hide itself: winsorising keeps tau^2 near the others' spread
+    d_out = np.r_[diff, 4.0]
+    v_out = np.r_[var, var.mean()]
+    assert robust_tau2(d_out, v_out) < 0.5 * (np.sum((d_out / np.sqrt(v_out))**2) - len(d_out) + 1) / \
+        ((1 / v_out).sum() - (1 / v_out**2).sum() / (1 / v_out).sum())
