@@ -89,3 +89,13 @@ def test_e_values_judge_common_in_the_modelled_population(outcomes):
     np.testing.assert_allclose(t["e_value"], ev, equal_nan=True)
     np.testing.assert_allclose(t["e_value_ci"], ev_ci, equal_nan=True)
     assert not np.allclose(t["e_value"], rare, equal_nan=True)
+
+
+def test_the_report_table_says_which_caution(outcomes):
+    from analysis.present import format_adjusted_table
+
+    adj = adjusted_comparisons(_given_by(outcomes, "traction", ["CEN-T1", "NTH-T3"]))
+    t = format_adjusted_table(adj).set_index("Modality")
+    assert t.loc["traction", "Recovered, odds ratio (95% CI)"].endswith("(caution: given by only 2 therapists or clinics)")
+    assert t.loc["traction", "Surgery, hazard ratio (95% CI)"].endswith("(caution: given by only 2 therapists or clinics)")
+    assert t.loc["pilates", "Surgery, hazard ratio (95% CI)"].endswith("(caution: few events for the model)")

@@ -265,7 +265,11 @@ def format_adjusted_table(adjusted: dict, *, labels: dict | None = None) -> pd.D
             return missing_estimate_text(r, est)
         ph = r["p_holm"]
         p = "Holm p < 0.001" if ph < 0.001 else "Holm p > 0.99" if ph >= 0.995 else f"Holm p = {ph:.3f}"
-        caution = " (caution: few events for the model)" if r.get("status") == Status.CAUTION else ""
+        caution = ""
+        if r.get("status") == Status.CAUTION:
+            k = r.get("clusters")
+            caution = (f" (caution: given by only {int(k)} therapists or clinics)" if r.get("reason") == "few_clusters"
+                       and k is not None and not pd.isna(k) else " (caution: few events for the model)")
         return (f"{r[est]:{fmt}} ({r['ci_low']:{fmt}} to {r['ci_high']:{fmt}}), {p}, "
                 f"E-value {r['e_value']:.2f}{caution}")
 
