@@ -4,9 +4,10 @@ reference document tests/data/sample-summary-reference.json (``physio-outcomes s
 
 History of the reference: written at commit 4a3af16, before the layers became folders (the layering
 changed no number); regenerated when a modality's comparison got the number of therapists giving it
-(``clusters``) and the recovery and surgery models' t tests the effective number of clusters as
+(``clusters``), the recovery and surgery models' t tests the effective number of clusters as
 degrees of freedom instead of G - 1 (issue 22: with few therapists giving a modality, t(G - 1) gave
-false positives). Nothing else moved.
+false positives), and the leg-pain model a cluster-robust covariance around the same REML estimate
+(its intervals and p values moved, its estimates did not). Nothing else moved.
 
 When a later change means to move a number, regenerate the file and say why in the commit.
 """
