@@ -8,6 +8,13 @@ import pandas as pd
 from ._sample import _EXPORT_LABELS, _FAMILY, _GIVEN, _SITES, make_sample
 
 
+def _day_to_date(start: pd.Series, days, fmt: str) -> pd.Series:
+    """A day number from the start date written as a calendar date in *fmt* ("" where there is none)."""
+    d = pd.to_numeric(days, errors="coerce")
+    out = start + pd.to_timedelta(d.fillna(0).astype("int64"), unit="D")
+    return out.dt.strftime(fmt).where(d.notna().to_numpy(), "")
+
+
 def make_practice_export(n_episodes: int = 300, *, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A synthetic export in a practice-management system's shape (not ours).
 
@@ -37,9 +44,7 @@ def make_practice_export(n_episodes: int = 300, *, seed: int = 7) -> tuple[pd.Da
     fmt = "%d/%m/%Y"
 
     def day_to_date(days):
-        d = pd.to_numeric(days, errors="coerce")
-        out = start + pd.to_timedelta(d.fillna(0).astype("int64"), unit="D")
-        return out.dt.strftime(fmt).where(d.notna().to_numpy(), "")
+        return _day_to_date(start, days, fmt)
 
     low = np.array([int(b.split("-")[0].rstrip("+")) for b in ep["age_band"]])
     age = low + rng.integers(0, 10, n)
@@ -146,9 +151,7 @@ def make_praxis_export(n_episodes: int = 240, *, seed: int = 11) -> tuple[pd.Dat
     lab = PRAXIS_LABELS
 
     def day_to_date(days):
-        d = pd.to_numeric(days, errors="coerce")
-        out = start + pd.to_timedelta(d.fillna(0).astype("int64"), unit="D")
-        return out.dt.strftime(fmt).where(d.notna().to_numpy(), "")
+        return _day_to_date(start, days, fmt)
 
     low = np.array([int(b.split("-")[0].rstrip("+")) for b in ep["age_band"]])
     dob = start - pd.to_timedelta((low + rng.integers(0, 10, n)) * 365.25 + rng.integers(1, 300, n), unit="D")
