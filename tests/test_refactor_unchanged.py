@@ -7,7 +7,8 @@ changed no number); regenerated when a modality's comparison got the number of t
 (``clusters``), the recovery and surgery models' t tests the effective number of clusters as
 degrees of freedom instead of G - 1 (issue 22: with few therapists giving a modality, t(G - 1) gave
 false positives), and the leg-pain model a cluster-robust covariance around the same REML estimate
-(its intervals and p values moved, its estimates did not). Nothing else moved.
+(its intervals and p values moved, its estimates did not); extended (keys added, nothing moved)
+when the document got ``doubly_robust`` and ``overlap`` (issue 22, confounding diagnostics).
 
 When a later change means to move a number, regenerate the file and say why in the commit.
 """

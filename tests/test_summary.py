@@ -22,7 +22,14 @@ def doc(sample_dir):
 
 
 def test_json_shape_matches_spec(doc):
-    assert set(doc) == {"data", "settings", "overall", "modalities", "tests", "adjusted"}
+    assert set(doc) == {"data", "settings", "overall", "modalities", "tests", "adjusted", "doubly_robust", "overlap"}
+    for row in doc["overlap"]:
+        assert set(row) == {"modality", "n", "effective_n", "max_weighted_smd", "max_smd", "truncated"}
+    assert set(doc["doubly_robust"]) == {"leg_pain_change", "recovered"}
+    for rows in doc["doubly_robust"].values():
+        for row in rows:
+            assert set(row) == {"modality", "estimate", "ci_low", "ci_high", "effective_n", "note", "p", "regression",
+                                "n", "clusters", "rests_on_assumptions"}
     assert set(doc["data"]) == {"episodes", "visits", "clinics", "first_start", "last_start"}
     assert set(doc["settings"]) == {"horizon_days", "population", "confidence", "reference"}
     assert set(doc["overall"]) == OUTCOME_KEYS

@@ -263,7 +263,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
         ref_note = f"only one {cluster} giving it, so no comparison can be separated from that {cluster}"
     rows = []
     used: list[str] = []
-    info = {"clusters": None, "epv": None}
+    info = {"clusters": None, "epv": None, "coef": None}
     estimable = [m for m in others if notes[m] is None]
     if ref_note is None and estimable:
         keep = df["modality"].isin(estimable + [reference]).to_numpy(dtype=bool)
@@ -293,6 +293,8 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
             tab = res.table.set_index("term")
             ok_fit = res.converged
             info["clusters"] = res.extra.get("clusters")
+            if ok_fit:
+                info["coef"] = tab["coef"]  # the outcome model, for the doubly robust estimates
         except (np.linalg.LinAlgError, ValueError, ArithmeticError):  # e.g. as many parameters as episodes
             tab, ok_fit = None, False
         params = X.shape[1] - (1 if kind != "cox" else 0)
@@ -393,6 +395,9 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
         least one model), ``cluster``, ``method`` (outcome -> plain name of the
         model), ``clusters`` (outcome -> number of clusters or None),
         ``events_per_parameter`` (outcome -> float or None),
+        ``coefficients`` (outcome -> the fitted model's coefficients by term
+        name, a Series, or None: the outcome models of the doubly robust
+        estimates),
         ``missing_covariates`` (episodes left out for a missing covariate),
         and three DataFrames, one row per non-reference modality in code
         order: ``leg_pain_change`` (``difference``), ``recovered``
@@ -449,7 +454,7 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
 
     kw = dict(reference=ref, covariates=covs, s=s, cluster=cluster, all_modalities=all_mods)
     skipped = (pd.DataFrame(columns=["modality", "ci_low", "ci_high", "p", "note", "p_holm", "e_value", "e_value_ci",
-                                     "n"]), [], {"clusters": None, "epv": None})
+                                     "n"]), [], {"clusters": None, "epv": None, "coef": None})
     lp, u1, i1 = _fit("linear", subset(ok & outcomes["final_leg_pain"].notna()), outcome="final_leg_pain",
                       ratio_name="difference", **kw) if "leg_pain_change" in models else skipped
     rc, u2, i2 = _fit("logistic", subset(ok & outcomes["recovered"].notna()), outcome="recovered",
@@ -463,5 +468,6 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
             "method": model_methods(cluster, population=s.population),
             "clusters": {k: v["clusters"] for k, v in infos.items()},
             "events_per_parameter": {k: v["epv"] for k, v in infos.items()},
+            "coefficients": {k: v["coef"] for k, v in infos.items()},
             "missing_covariates": missing_cov,
             "leg_pain_change": lp, "recovered": rc, "surgery": sg}

@@ -31,3 +31,5 @@ class Reason(str, Enum):
     MODEL = "model"                              #: the model could not estimate it (see the note)
     ONE_CLUSTER = "one_cluster"                  #: given by one therapist (or clinic): not separable from it
     FEW_CLUSTERS = "few_clusters"                #: a caution: given by 2-4 therapists (or clinics)
+    POOR_OVERLAP = "poor_overlap"                #: a caution: weighting leaves under half the episodes' worth
+    MODEL_ASSUMPTIONS = "model_assumptions"      #: a caution: doubly robust and regression disagree, or poor overlap

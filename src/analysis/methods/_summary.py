@@ -17,6 +17,7 @@ import pandas as pd
 from ..records import Records
 from ..stats import logrank_test
 from ._compare import adjusted_comparisons, choose_reference
+from ._confounding import confounding_diagnostics
 from ._crude import outcome_table
 from ._missing import recovery_missing_adjusted
 from ._outcomes import OutcomeSettings, derive_outcomes
@@ -72,6 +73,20 @@ def _adjusted_rows(df: pd.DataFrame, estimate: str) -> list[dict]:
     ]
 
 
+def _confounding_block(diag: dict) -> dict:
+    dr = {key: [{"modality": r["modality"], "estimate": _num(r["estimate"]), "ci_low": _num(r["ci_low"]),
+                 "ci_high": _num(r["ci_high"]), "p": _num(r["p"]), "regression": _num(r["regression"]),
+                 "effective_n": _num(r["effective_n"]), "n": _num(r["n"]), "clusters": _num(r["clusters"]),
+                 "rests_on_assumptions": bool(r["assumptions"]), "note": r["note"]}
+                for r in t.to_dict("records")]
+          for key, t in diag["doubly_robust"].items()}
+    overlap = [{"modality": r["modality"], "n": int(r["n"]), "effective_n": _num(r["effective_n"]),
+                "max_weighted_smd": _num(r["max_weighted_smd"]), "max_smd": _num(r["max_smd"]),
+                "truncated": _num(r["truncated"])}
+               for r in diag["overlap"].to_dict("records")]
+    return {"doubly_robust": dr, "overlap": overlap}
+
+
 def surgery_logrank(outcomes: pd.DataFrame, *, settings: OutcomeSettings | None = None) -> dict:
     """Log-rank test of the modalities' surgery-free curves in the surgery population; with
     ``population="all"`` stratified by surgical candidacy, as the Cox model is (spec section 4).
@@ -114,7 +129,10 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     -------
     dict
         Keys ``data``, ``settings``, ``overall``, ``modalities``, ``tests``,
-        ``adjusted`` exactly as spec section 6.
+        ``adjusted``, ``doubly_robust`` and ``overlap`` as spec section 6
+        (doubly robust rows also carry ``p``, ``regression``, ``n``,
+        ``clusters`` and ``rests_on_assumptions``; overlap rows ``max_smd``
+        before weighting and the share of weights ``truncated``).
 
     Examples
     --------
@@ -122,7 +140,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     >>> from analysis.methods import summarise
     >>> doc = summarise(load_records("data/sample"))
     >>> sorted(doc), doc["settings"]["population"]
-    (['adjusted', 'data', 'modalities', 'overall', 'settings', 'tests'], 'candidates')
+    (['adjusted', 'data', 'doubly_robust', 'modalities', 'overall', 'overlap', 'settings', 'tests'], 'candidates')
     """
     s = settings or OutcomeSettings()
     out = outcomes if outcomes is not None else derive_outcomes(records, settings=s)
@@ -132,6 +150,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     ep = records.episodes
     lr = surgery_logrank(out, settings=s)
     adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster)
+    diag = confounding_diagnostics(out, reference=ref, settings=s, cluster=adj["cluster"], adjusted=adj)
     mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations,
                                                            confidence=s.confidence).to_dict("records")}
     modalities = []
@@ -160,6 +179,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
             "recovered": _adjusted_rows(adj["recovered"], "odds_ratio"),
             "surgery": _adjusted_rows(adj["surgery"], "hazard_ratio"),
         },
+        **_confounding_block(diag),
     }
 
 

@@ -1,0 +1,195 @@
+"""Confounding by indication, diagnosed: propensity model, weights, balance and doubly robust estimates.
+
+The kernel is checked against statsmodels (``MNLogit`` for the multinomial propensity model,
+``TreatmentEffect.aipw`` for the AIPW estimate and its standard error) and against direct
+standardisation, which AIPW equals when both models are saturated; the clinical layer on the sample
+and on seeded networks built to have poor overlap or one therapist giving a modality.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.discrete.discrete_model import Logit, MNLogit
+from statsmodels.regression.linear_model import OLS
+from statsmodels.treatment.treatment_effects import TreatmentEffect
+
+from analysis.methods import adjusted_comparisons, confounding_diagnostics, summarise
+from analysis.stats import aipw_means, kish_ess, multinomial_logit, truncate_weights, weighted_smd
+
+
+def _binary_data(seed=7, n=600):
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.binomial(1, 0.4, n)
+    X = np.column_stack([np.ones(n), x1, x2])
+    e = 1 / (1 + np.exp(-(0.3 + 0.8 * x1 - 0.5 * x2)))
+    t = (rng.random(n) < e).astype(int)
+    y = 1 + 0.5 * x1 + x2 + 0.7 * t + 0.4 * x1 * t + rng.normal(size=n)
+    return X, t, y
+
+
+def test_multinomial_logit_equals_statsmodels_mnlogit():
+    rng = np.random.default_rng(3)
+    n = 800
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.binomial(1, 0.5, n)])
+    eta = np.column_stack([np.zeros(n), 0.5 + X[:, 1], -0.3 + 0.8 * X[:, 2], 0.2 - 0.6 * X[:, 1]])
+    P = np.exp(eta) / np.exp(eta).sum(axis=1, keepdims=True)
+    y = (rng.random(n)[:, None] > P.cumsum(axis=1)).sum(axis=1)
+    beta, prob, ok = multinomial_logit(X, y)
+    ref = MNLogit(y, X).fit(disp=0, method="newton", maxiter=100)
+    assert ok
+    np.testing.assert_allclose(beta, ref.params, atol=1e-7)
+    np.testing.assert_allclose(prob, ref.predict(), atol=1e-9)
+
+
+def test_multinomial_logit_frequency_weights_equal_the_expanded_rows():
+    rng = np.random.default_rng(4)
+    X = np.column_stack([np.ones(40), rng.integers(0, 3, 40).astype(float)])
+    y = rng.integers(0, 3, 40)
+    w = rng.integers(1, 6, 40)
+    b_w, _, _ = multinomial_logit(X, y, weights=w)
+    b_x, _, _ = multinomial_logit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(b_w, b_x, atol=1e-8)
+
+
+def test_aipw_equals_statsmodels_treatment_effect():
+    # statsmodels TreatmentEffect.aipw: Logit propensity, an OLS outcome model per arm; its standard
+    # error comes from the joint GMM (nuisance models included), ours from the influence function
+    X, t, y = _binary_data()
+    sel = Logit(t, X).fit(disp=0)
+    te = TreatmentEffect(OLS(y, X), t, results_select=sel)
+    ate, pom0, pom1 = te.aipw(return_results=False)
+    se_ref = float(te.aipw().summary_frame()["std err"].iloc[0])
+    res = aipw_means(y, t.astype(bool), sel.predict(), te.results1.predict(X), te.results0.predict(X),
+                     truncate=None)
+    assert res["estimate"] == pytest.approx(ate, abs=1e-12)
+    assert (res["mean1"], res["mean0"]) == (pytest.approx(pom1, abs=1e-12), pytest.approx(pom0, abs=1e-12))
+    assert res["se"] == pytest.approx(se_ref, rel=0.03)
+
+
+def test_aipw_with_saturated_models_is_direct_standardisation():
+    rng = np.random.default_rng(5)
+    n = 2000
+    stratum = rng.integers(0, 4, n)
+    t = rng.random(n) < np.array([0.2, 0.4, 0.6, 0.8])[stratum]
+    y = (rng.random(n) < 0.2 + 0.1 * stratum + 0.1 * t).astype(float)
+    df = pd.DataFrame({"s": stratum, "t": t, "y": y})
+    e = df.groupby("s")["t"].transform("mean").to_numpy()
+    cell = df.groupby(["s", "t"])["y"].mean()
+    mu1 = cell.xs(True, level="t").reindex(stratum).to_numpy()
+    mu0 = cell.xs(False, level="t").reindex(stratum).to_numpy()
+    share = df["s"].value_counts(normalize=True).sort_index()
+    std1 = float((share * cell.xs(True, level="t")).sum())
+    std0 = float((share * cell.xs(False, level="t")).sum())
+    res = aipw_means(y, t, e, mu1, mu0, truncate=None, scale="odds_ratio")
+    assert (res["mean1"], res["mean0"]) == (pytest.approx(std1, abs=1e-12), pytest.approx(std0, abs=1e-12))
+    assert res["estimate"] == pytest.approx(std1 / (1 - std1) / (std0 / (1 - std0)), rel=1e-12)
+
+
+def test_aipw_cluster_variance_is_the_sum_within_clusters():
+    X, t, y = _binary_data(n=300)
+    e = np.full(300, t.mean())
+    mu1 = np.full(300, y[t == 1].mean())
+    mu0 = np.full(300, y[t == 0].mean())
+    g = np.arange(300) % 12
+    res = aipw_means(y, t.astype(bool), e, mu1, mu0, groups=g, truncate=None)
+    w = np.where(t == 1, 1 / e, 1 / (1 - e))
+    a1 = mu1 + (t == 1) * w * (y - mu1)
+    a0 = mu0 + (t == 0) * w * (y - mu0)
+    phi = (a1 - a1.mean()) - (a0 - a0.mean())
+    sums = np.array([phi[g == k].sum() for k in range(12)])  # written out cluster by cluster
+    assert res["se"] == pytest.approx(np.sqrt((sums ** 2).sum() / 300 ** 2 * 12 / 11), rel=1e-12)
+    assert res["clusters"] == 12 and 1 <= res["df"] <= 11
+
+
+def test_aipw_rejects_an_unknown_scale():
+    with pytest.raises(ValueError, match="scale must be 'difference' or 'odds_ratio', not 'ratio'"):
+        aipw_means([1.0, 2.0], [True, False], [0.5, 0.5], [1.0, 1.0], [1.0, 1.0], scale="ratio")
+
+
+def test_weights_ess_and_smd_by_hand():
+    assert kish_ess([2, 2, 2]) == pytest.approx(3.0)
+    assert kish_ess([1, 3]) == pytest.approx(16 / 10)
+    w, share = truncate_weights(np.arange(1, 101, dtype=float))
+    assert share == pytest.approx(0.02) and w.min() == pytest.approx(1.99) and w.max() == pytest.approx(99.01)
+    x = np.array([[1.0], [2.0], [3.0], [5.0], [6.0], [10.0]])
+    t = np.array([True, True, True, False, False, False])
+    pooled = np.sqrt((np.var([1, 2, 3], ddof=1) + np.var([5, 6, 10], ddof=1)) / 2)
+    assert weighted_smd(x, t)[0] == pytest.approx((2 - 7) / pooled)
+    wts = np.array([1, 1, 2, 1, 1, 1.0])  # weighted mean of the treated: 9/4
+    assert weighted_smd(x, t, weights=wts)[0] == pytest.approx((9 / 4 - 7) / pooled)
+
+
+def test_sample_weighting_improves_balance_and_estimates_sit_beside_the_regression(data):
+    _, out = data
+    diag = confounding_diagnostics(out)
+    ov = diag["overlap"]
+    assert diag["converged"] and len(ov) == out["modality"].nunique() - 1
+    assert (ov["max_weighted_smd"] < ov["max_smd"]).all()
+    assert ((ov["effective_n"] > 0) & (ov["effective_n"] <= ov["n"])).all()
+    bins = diag["bins"]
+    for (m, group), b in bins.groupby(["modality", "group"]):
+        assert b["count"].sum() == (ov.set_index("modality").loc[m, "n"] if group == "modality"
+                                    else ov.set_index("modality").loc[m, "reference_n"])
+    for key in ("leg_pain_change", "recovered"):
+        t = diag["doubly_robust"][key]
+        assert t["estimate"].notna().all() and (t["ci_low"] < t["estimate"]).all()
+        assert (t["estimate"] < t["ci_high"]).all()
+
+
+def test_linear_outcome_model_standardised_is_the_regression_coefficient(data):
+    # with cluster none the outcome model is the ordinary linear model: its standardised difference
+    # between two modalities is exactly the modality's coefficient
+    _, out = data
+    adj = adjusted_comparisons(out, cluster="none", models=("leg_pain_change", "recovered"))
+    diag = confounding_diagnostics(out, cluster="none", adjusted=adj)
+    np.testing.assert_allclose(diag["doubly_robust"]["leg_pain_change"]["regression"],
+                               adj["leg_pain_change"]["difference"], rtol=1e-10)
+
+
+def _network(seed=11, n=1600, overlap="good", one_therapist=False):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(3, 11, n).astype(float)
+    clinic = rng.choice(["A", "B", "C"], n)
+    logit = (base - 6.5) * (2.5 if overlap == "poor" else 0.3)
+    treat = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "new", "usual")
+    therapist = np.array([f"{c}{k}" for c, k in zip(clinic, rng.integers(0, 5, n))], dtype=object)
+    if one_therapist:
+        therapist[treat == "new"] = "A9"
+    final = np.clip(base * 0.5 + rng.normal(0, 1.5, n), 0, 10)
+    return pd.DataFrame({"modality": treat, "baseline_leg_pain": base, "clinic": clinic, "therapist": therapist,
+                         "final_leg_pain": final, "recovered": (final < 3).astype(float)})
+
+
+def test_poor_overlap_says_the_comparison_rests_on_model_assumptions():
+    diag = confounding_diagnostics(_network(overlap="poor"), reference="usual",
+                                   covariates=("baseline_leg_pain", "clinic"))
+    ov = diag["overlap"].iloc[0]
+    assert ov["poor_overlap"] and ov["effective_n"] < 0.5 * ov["n"] and ov["status"] == "caution"
+    row = diag["doubly_robust"]["leg_pain_change"].iloc[0]
+    assert row["assumptions"] and row["reason"] == "model_assumptions" and row["status"] == "caution"
+    assert row["note"].startswith("rests on model assumptions: weighting leaves an effective ")
+    good = confounding_diagnostics(_network(overlap="good"), reference="usual",
+                                   covariates=("baseline_leg_pain", "clinic"))
+    assert not good["overlap"]["poor_overlap"].iloc[0]
+
+
+def test_one_therapist_giving_a_modality_is_not_estimable():
+    diag = confounding_diagnostics(_network(one_therapist=True), reference="usual",
+                                   covariates=("baseline_leg_pain", "clinic"))
+    for key in ("leg_pain_change", "recovered"):
+        row = diag["doubly_robust"][key].iloc[0]
+        assert np.isnan(row["estimate"]) and row["reason"] == "one_cluster"
+        assert row["note"] == "given by one therapist only: not separable from that therapist's own results: not estimable"
+
+
+def test_summary_document_carries_doubly_robust_and_overlap(sample_dir):
+    from analysis import load_records
+    doc = summarise(load_records(sample_dir))
+    mods = [m["modality"] for m in doc["modalities"] if m["modality"] != doc["settings"]["reference"]]
+    assert [r["modality"] for r in doc["overlap"]] == mods
+    assert set(doc["doubly_robust"]) == {"leg_pain_change", "recovered"}
+    row = doc["doubly_robust"]["recovered"][0]
+    assert {"modality", "estimate", "ci_low", "ci_high", "effective_n", "note"} <= set(row)
