@@ -193,3 +193,81 @@ def test_summary_document_carries_doubly_robust_and_overlap(sample_dir):
     assert set(doc["doubly_robust"]) == {"leg_pain_change", "recovered"}
     row = doc["doubly_robust"]["recovered"][0]
     assert {"modality", "estimate", "ci_low", "ci_high", "effective_n", "note"} <= set(row)
+
+
+# ----------------------------------------------------------------- disclosure and presentation
+
+
+def test_disclosure_hides_small_bins_and_never_leaves_one_to_be_worked_back(data):
+    from analysis.disclosure import apply_disclosure_to_confounding, disclosure_rule
+    _, out = data
+    diag = confounding_diagnostics(out)
+    for name in ("internal", "public"):
+        shown = apply_disclosure_to_confounding(diag, rule=disclosure_rule(name))
+        b = shown["bins"]
+        assert not (b["shown"] & b["count"].between(1, 7)).any()
+        assert b.loc[~b["shown"], "drawn"].isna().all()
+        for _, g in b.groupby(["modality", "group"]):
+            # with the group's total known, a lone hidden non-zero bin would be the total minus the rest
+            assert (~g["shown"] & (g["count"] > 0)).sum() != 1
+    pub = apply_disclosure_to_confounding(diag, rule=disclosure_rule("public"))["bins"]
+    drawn = pub.loc[pub["shown"], "drawn"]
+    assert (drawn % 5 == 0).all()  # the public rule draws rounded counts
+
+
+def test_a_small_modality_is_hidden_everywhere_and_drawn_nowhere(data):
+    from analysis.disclosure import apply_disclosure_to_adjusted, apply_disclosure_to_confounding, disclosure_rule
+    from analysis.present import plot_overlap
+    _, out = data
+    keep = out[out["modality"] != "traction"]
+    few = out[out["modality"] == "traction"].head(6)
+    small = pd.concat([keep, few])
+    rule = disclosure_rule("internal")
+    adj = adjusted_comparisons(small, models=("leg_pain_change", "recovered"))
+    shown = apply_disclosure_to_confounding(confounding_diagnostics(small, adjusted=adj), rule=rule,
+                                            adjusted_shown=apply_disclosure_to_adjusted(adj, rule=rule))
+    ov = shown["overlap"].set_index("modality").loc["traction"]
+    assert ov["status"] == "hidden" and np.isnan(ov["effective_n"])
+    for key in ("leg_pain_change", "recovered"):
+        row = shown["doubly_robust"][key].set_index("modality").loc["traction"]
+        assert row["status"] in ("hidden", "not_estimable") and np.isnan(row["estimate"])
+    assert shown["balance"].loc[shown["balance"]["modality"] == "traction", "smd"].isna().all()
+    t = shown["bins"][shown["bins"]["modality"] == "traction"]
+    assert not t["shown"].any() and set(t["count_text"]) == {"-"}
+    fig = plot_overlap(shown["bins"])
+    panel = [ax for ax in fig.axes if ax.get_title() == "traction"][0]
+    assert len(panel.patches) == 0
+
+
+def test_doubly_robust_hidden_where_the_adjusted_comparison_is(data):
+    from analysis.disclosure import apply_disclosure_to_adjusted, apply_disclosure_to_confounding, disclosure_rule
+    _, out = data
+    rule = disclosure_rule("public")
+    adj = adjusted_comparisons(out, models=("leg_pain_change", "recovered"))
+    adj_shown = apply_disclosure_to_adjusted(adj, rule=rule)
+    # pretend the disclosure rule hid one modality's recovery odds ratio (as it does for 1-7 recoveries)
+    rc = adj_shown["recovered"].copy()
+    rc.loc[rc["modality"] == "mckenzie", ["odds_ratio", "status", "reason"]] = [np.nan, "hidden", "few_events"]
+    adj_shown = {**adj_shown, "recovered": rc}
+    shown = apply_disclosure_to_confounding(confounding_diagnostics(out, adjusted=adj), rule=rule,
+                                            adjusted_shown=adj_shown)
+    row = shown["doubly_robust"]["recovered"].set_index("modality").loc["mckenzie"]
+    assert row["status"] == "hidden" and np.isnan(row["estimate"])
+    assert row["note"] == "not shown: rests on 1-7 recoveries (disclosure control)"
+    assert shown["doubly_robust"]["leg_pain_change"].set_index("modality").loc["mckenzie", "status"] != "hidden"
+
+
+def test_report_section_says_which_comparison_rests_on_assumptions(sample_dir):
+    from analysis.app import ReportContent
+    from analysis.disclosure import disclosure_rule
+    from analysis.methods import OutcomeSettings
+    from analysis.records import load_records
+    c = ReportContent(load_records(sample_dir), settings=OutcomeSettings(), rule=disclosure_rule("public"))
+    table, sentence = (str(x) for x in c.doubly_robust())
+    # on the sample, education and advice goes to milder patients: weighting keeps under half of its episodes
+    assert "For Education and advice the comparison rests on model assumptions: after weighting its 190 " in sentence
+    assert "truncated at their 1st and 99th percentiles" in sentence
+    assert "(rests on model assumptions)" in table and "76 of 190" in table  # 191 episodes, rounded to 5
+    overlap, love = str(c.overlap()), str(c.love())
+    assert "Numbers behind this figure" in overlap and "Effective episodes after weighting" in overlap
+    assert "Leg pain at first visit" in love and "Cause: Disc herniation" in love

@@ -130,6 +130,46 @@ class ReportContent:
         return self._adjusted_models[models]
 
     @cached_property
+    def confounding(self) -> dict:
+        """The confounding diagnostics (overlap, balance, doubly robust), raw and disclosed."""
+        adj = self.adjusted()
+        raw = methods.confounding_diagnostics(self.outcomes, reference=adj["raw"]["reference"], settings=self.settings,
+                                              cluster=adj["raw"]["cluster"], adjusted=adj["raw"])
+        return {"raw": raw, "shown": disclosure.apply_disclosure_to_confounding(raw, rule=self.rule,
+                                                                               adjusted_shown=adj["shown"])}
+
+    def overlap(self):
+        """The propensity overlap figure, its numbers under it."""
+        shown = self.confounding["shown"]
+        if shown["bins"].empty:
+            return present.note_html("Only one modality in this selection: there is nothing to compare.")
+        ref = self.labels.get(shown["reference"], shown["reference"])
+        fig = present.plot_overlap(shown["bins"], labels=self.labels, colors=self.colors, reference_label=ref)
+        return present.figure_html(fig, present.alt_overlap(shown["overlap"], labels=self.labels),
+                                   numbers=present.overlap_numbers(shown["bins"], shown["overlap"], labels=self.labels,
+                                                                   count_format=self.rule.count))
+
+    def love(self):
+        """The love plot (case-mix balance before and after weighting), its numbers under it."""
+        bal = self.confounding["shown"]["balance"]
+        if bal.dropna(subset=["smd"]).empty:
+            return present.note_html("No case-mix balance to show for this selection.")
+        return present.figure_html(present.plot_love(bal), present.alt_love(bal),
+                                   numbers=present.love_numbers(bal, labels=self.labels))
+
+    def doubly_robust(self) -> list:
+        """The regression and doubly robust estimates side by side, and the plain paragraph about them."""
+        shown = self.confounding["shown"]
+        if shown["overlap"].empty:
+            return [present.note_html("Only one modality in this selection: there is nothing to compare.")]
+        table = present.format_doubly_robust_table(shown["doubly_robust"], self.adjusted()["shown"], shown["overlap"],
+                                                   labels=self.labels, count_format=self.rule.count)
+        return [present.table_html(table),
+                present.note_html(present.confounding_sentence(shown["doubly_robust"], shown["overlap"],
+                                                               labels=self.labels, truncation=shown["truncation"],
+                                                               count_format=self.rule.count))]
+
+    @cached_property
     def recovery_mi(self) -> pd.DataFrame:
         return methods.recovery_missing_adjusted(self.outcomes, confidence=self.settings.confidence)
 

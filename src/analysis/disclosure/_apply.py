@@ -210,3 +210,86 @@ def apply_disclosure_to_benchmark(bench: pd.DataFrame, *, rule, outcome: str = "
     return out
 
 
+
+
+def apply_disclosure_to_confounding(diagnostics: dict, *, rule, adjusted_shown: dict | None = None) -> dict:
+    """The confounding diagnostics with everything a disclosure rule forbids removed.
+
+    - overlap and balance of a modality with fewer than the rule's minimum of
+      episodes are hidden (``status`` ``hidden``, figures NaN);
+    - a propensity bin's count of 1-7 is not shown and its bar is not drawn
+      (``shown`` False; ``count_text`` is what a table shows), nor is any bin
+      that would let a hidden one be worked back from the group's total
+      (complementary suppression, :func:`protect`); under ``public``
+      shown counts are rounded to 5, and the figure draws the rounded count;
+    - a doubly robust estimate is hidden where the modality's adjusted
+      comparison is (*adjusted_shown*, from :func:`apply_disclosure_to_adjusted`)
+      or rests on fewer than the minimum of episodes.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import confounding_diagnostics
+    >>> from analysis.disclosure import apply_disclosure_to_confounding, disclosure_rule
+    >>> shown = apply_disclosure_to_confounding(confounding_diagnostics(derive_outcomes(load_records("data/sample"))),
+    ...                                         rule=disclosure_rule("internal"))
+    >>> bool((shown["bins"]["shown"] & shown["bins"]["count"].between(1, 7)).any())  # no bar of 1-7 drawn
+    False
+    """
+    out = dict(diagnostics)
+    ov = diagnostics["overlap"].copy()
+    hide_mod = ~ov["n"].map(rule.allows).astype(bool) if rule.name != "none" else pd.Series(False, index=ov.index)
+    hidden = set(ov.loc[hide_mod, "modality"])
+    for c in ("effective_n", "ess_share", "max_smd", "max_weighted_smd"):
+        ov.loc[hide_mod, c] = np.nan
+    ov["status"] = ov["status"].astype(object).where(~hide_mod, Status.HIDDEN.value)
+    ov["reason"] = ov["reason"].astype(object).where(~hide_mod, Reason.FEW_EPISODES.value)
+    out["overlap"] = ov
+    bal = diagnostics["balance"].copy()
+    gone = bal["modality"].isin(hidden)
+    bal.loc[gone, ["smd", "weighted_smd"]] = np.nan
+    out["balance"] = bal
+    bins = diagnostics["bins"].copy().reset_index(drop=True)
+    # each group's bins add up to its number of episodes, shown elsewhere: one hidden bin could be worked
+    # back from the others, so complementary suppression runs on each histogram with its total
+    state = np.zeros(len(bins), dtype=int)
+    if rule.name != "none":
+        for _, idx in bins.groupby(["modality", "group"], sort=False).groups.items():
+            idx = np.asarray(idx)
+            counts = bins.loc[idx, "count"].to_numpy(dtype=int)
+            values = np.r_[counts, counts.sum()]
+            primary = np.r_[[rule.small(c) for c in counts], False]
+            st = protect(values, primary, grid_relations(1, len(counts), total_row=False), rounding=rule.rounding)
+            state[idx] = st[:-1]
+    hidden_bin = (state != CellState.SHOWN) | bins["modality"].isin(hidden).to_numpy()
+    bins["shown"] = ~hidden_bin
+    bins["count_text"] = [rule.hidden if (m in hidden or st == CellState.SECONDARY) else rule.count(c)
+                          for m, c, st in zip(bins["modality"], bins["count"], state)]
+    shown_value = [float(s.replace(",", "")) if s.replace(",", "").isdigit() else np.nan
+                   for s in bins["count_text"]]
+    bins["drawn"] = np.where(bins["shown"], shown_value, np.nan)
+    out["bins"] = bins
+    dr = {}
+    for key, t in diagnostics["doubly_robust"].items():
+        t = t.copy()
+        hide = t["modality"].isin(hidden) | ~t["n"].map(rule.allows).astype(bool)
+        reason = pd.Series([Reason.FEW_EPISODES.value] * len(t), index=t.index, dtype=object)
+        if adjusted_shown is not None and key in adjusted_shown:
+            a = adjusted_shown[key].set_index("modality")
+            adj_hidden = t["modality"].map(lambda m: m in a.index and a.loc[m, "status"] == Status.HIDDEN.value)
+            adj_reason = t["modality"].map(lambda m: a.loc[m, "reason"] if m in a.index else None)
+            reason = reason.where(~adj_hidden.astype(bool), adj_reason)
+            hide = hide | adj_hidden.astype(bool)
+        if rule.name == "none":
+            hide = pd.Series(False, index=t.index)
+        hide = hide & t["estimate"].notna()
+        for c in ("estimate", "ci_low", "ci_high", "p", "regression", "effective_n"):
+            t.loc[hide, c] = np.nan
+        t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
+        t["reason"] = t["reason"].astype(object).where(~hide, reason)
+        events = "recoveries" if key == "recovered" else None
+        t["note"] = pd.Series([hidden_sentence(r, events, rule) if h else n
+                               for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
+        dr[key] = t
+    out["doubly_robust"] = dr
+    return out

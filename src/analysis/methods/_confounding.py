@@ -95,7 +95,7 @@ def _cluster_values(d: pd.DataFrame, cluster: str):
 
 def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = None, covariates=ADJUSTMENT_SET,
                             settings: OutcomeSettings | None = None, cluster: str | None = None,
-                            adjusted: dict | None = None) -> dict:
+                            adjusted: dict | None = None, truncation=TRUNCATION) -> dict:
     """Overlap, balance and doubly robust estimates of each modality against the reference.
 
     Parameters
@@ -196,9 +196,11 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
         is_m = mod[pair] == m
         n_m, n_r = int(is_m.sum()), int((~is_m).sum())
         pp = P_pat[pattern[pair]] if len(classes) > 1 else None
-        e = pp[:, j] / (pp[:, j] + pp[:, 0])
+        # where a modality (or the reference) is never given its propensity tends to 0: held off 0 and 1 so that
+        # the weights stay finite (and huge, which the effective sample size then shows)
+        e = np.clip(pp[:, j] / (pp[:, j] + pp[:, 0]), 1e-6, 1 - 1e-6)
         raw_w = np.where(is_m, 1 / e, 1 / (1 - e))
-        w, truncated = truncate_weights(raw_w, percentiles=TRUNCATION)
+        w, truncated = truncate_weights(raw_w, percentiles=truncation)
         ess = kish_ess(raw_w[is_m])  # the overlap diagnostic: before truncation hides a few huge weights
         smd = weighted_smd(Xc[pair], is_m)
         wsmd = weighted_smd(Xc[pair], is_m, weights=w)
@@ -249,7 +251,7 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
                 mu1, mu0 = 1 / (1 + np.exp(-(lin + b_m))), 1 / (1 + np.exp(-lin))
             g = cl_codes[pair][has] if cl_codes is not None else None
             res = aipw_means(yy[has], is_m[has], e[has], mu1, mu0, groups=g, confidence=s.confidence,
-                             truncate=TRUNCATION, scale=scale)
+                             truncate=truncation, scale=scale)
             row.update({k: res[k] for k in ("estimate", "ci_low", "ci_high", "p", "regression")})
             row["effective_n"] = kish_ess(1 / e[has & is_m])
             disagree = bool(np.isfinite(res["ci_low"]) and not (res["ci_low"] <= res["regression"] <= res["ci_high"]))
@@ -281,7 +283,7 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
         t["note"] = pd.Series([n if isinstance(n, str) else None for n in t["note"]], dtype=object)
         t["clusters"] = t["clusters"].astype("Int64")
         dr_out[key] = t
-    return {"reference": ref, "covariates": used, "converged": bool(converged), "truncation": TRUNCATION,
+    return {"reference": ref, "covariates": used, "converged": bool(converged), "truncation": truncation,
             "cluster": cluster, "overlap": ov,
             "balance": pd.DataFrame(balance, columns=["modality", "term", "covariate", "level", "smd",
                                                       "weighted_smd"]),

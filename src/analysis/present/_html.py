@@ -333,6 +333,20 @@ def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates:
         ("E-value", "for each comparison, the minimum strength of association (as a risk ratio) that an "
          "unmeasured confounder would need with both the modality and the outcome to explain the association "
          "away (VanderWeele and Ding 2017); odds and hazard ratios of common outcomes are converted first."),
+        ("Confounding by indication", "a multinomial logistic model of which modality each patient received, "
+         f"given the same case mix ({adj}), gives each patient's propensity for each modality. For each "
+         f"modality against {reference_label}: the overlap figure; weights of 1 / propensity, truncated at "
+         "their 1st and 99th percentiles; the effective number of episodes after weighting (Kish); the "
+         "standardised differences of the case mix before and after weighting (under 0.1 counts as balanced); "
+         "and a doubly robust estimate (augmented inverse probability weighting with the adjusted comparison's "
+         "model as outcome model; Bang and Robins 2005), its interval allowing for "
+         + (f"episodes grouped by {cluster}" if cluster != "none" else "independent episodes")
+         + ". For recovery it is an odds ratio averaged over the patients of the two modalities, beside the "
+         "regression's odds ratio for a patient of given case mix. A comparison rests on model assumptions "
+         "when the doubly robust interval does not contain the regression model's own estimate for the same "
+         "patients, or weighting leaves under "
+         "half of a modality's episodes. There is no doubly robust estimate of surgery (time to event with "
+         "censoring)."),
         ("Log-rank test", "tests whether the surgery-free curves of the modalities differ over the whole "
          "follow-up."),
         ("Benchmarking", "each therapist's (or clinic's) patients compared with what their case mix predicts: the "

@@ -152,7 +152,7 @@ def truncate_weights(weights, *, percentiles=(1.0, 99.0)) -> tuple[np.ndarray, f
     (20.3, 0.01)
     """
     w = np.asarray(weights, dtype="float64")
-    if not len(w):
+    if not len(w) or percentiles is None:
         return w, 0.0
     lo, hi = np.percentile(w, percentiles)
     out = np.clip(w, lo, hi)
