@@ -112,8 +112,11 @@ def test_aipw_rejects_an_unknown_scale():
 def test_weights_ess_and_smd_by_hand():
     assert kish_ess([2, 2, 2]) == pytest.approx(3.0)
     assert kish_ess([1, 3]) == pytest.approx(16 / 10)
-    w, share = truncate_weights(np.arange(1, 101, dtype=float))
-    assert share == pytest.approx(0.02) and w.min() == pytest.approx(1.99) and w.max() == pytest.approx(99.01)
+    assert kish_ess([1, 3], counts=[2, 1]) == pytest.approx(kish_ess([1, 1, 3]))
+    w, share = truncate_weights(np.arange(1, 101, dtype=float))  # inverted-CDF percentiles: 1 and 99
+    assert share == pytest.approx(0.01) and w.min() == 1.0 and w.max() == 99.0
+    wc, share_c = truncate_weights(np.array([1.0, 50.0, 99.0, 100.0]), counts=[49, 49, 1, 1])
+    assert wc.tolist() == [1.0, 50.0, 99.0, 99.0] and share_c == pytest.approx(0.01)  # the 99th of 100 episodes is 99
     x = np.array([[1.0], [2.0], [3.0], [5.0], [6.0], [10.0]])
     t = np.array([True, True, True, False, False, False])
     pooled = np.sqrt((np.var([1, 2, 3], ddof=1) + np.var([5, 6, 10], ddof=1)) / 2)

@@ -155,20 +155,20 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
     others = [m for m in mods if m != ref]
     classes = [ref, *others]  # the reference is the multinomial model's base class
     y_class = pd.Categorical(d["modality"], categories=classes).codes.astype("int64")
-    X, names, used = _design(d, modalities=[], covariates=covs, y_events=None, both_ends=False, constant=True)
-    # the propensity model on distinct (case-mix pattern, modality) rows with their counts
-    pattern = _pattern_codes(d, used)
+    # everything but the doubly robust sums is a function of the case-mix pattern: computed once per pattern
+    pattern = _pattern_codes(d, covs)
     n_pat = int(pattern.max()) + 1 if len(pattern) else 0
-    cell = pattern * len(classes) + y_class
-    cells, first, counts = np.unique(cell, return_index=True, return_counts=True)
+    _, first = np.unique(pattern, return_index=True)
+    dp = d.iloc[first]
+    X, names, used = _design(dp, modalities=[], covariates=covs, y_events=None, both_ends=False, constant=True)
+    K = len(classes)
+    C = np.bincount(pattern * K + y_class, minlength=n_pat * K).reshape(n_pat, K).astype("float64")
     converged = False
-    if len(d) and len(classes) > 1:
-        beta, _, converged = multinomial_logit(X[first], cells % len(classes), weights=counts,
-                                               n_classes=len(classes), ridge=_RIDGE)
-        pat_first = np.zeros(n_pat, dtype="int64")
-        pat_first[pattern[::-1]] = np.arange(len(pattern))[::-1]  # a row of each pattern
-        eta = X[pat_first] @ beta
-        full = np.column_stack([np.zeros(n_pat), eta])
+    P_pat = np.full((n_pat, K), 1.0 / max(K, 1))
+    if len(d) and K > 1:
+        rows, cls = np.nonzero(C)
+        beta, _, converged = multinomial_logit(X[rows], cls, weights=C[rows, cls], n_classes=K, ridge=_RIDGE)
+        full = np.column_stack([np.zeros(n_pat), X @ beta])
         full -= full.max(axis=1, keepdims=True)
         P_pat = np.exp(full)
         P_pat /= P_pat.sum(axis=1, keepdims=True)
@@ -179,40 +179,49 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
         terms += [names[i] for i in idx]
         cols += [X[:, i] for i in idx]
         if cov != "baseline_leg_pain":
-            levels = pd.Series(d[cov].astype(object).unique()).dropna().astype(str)
+            levels = pd.Series(dp[cov].astype(object).unique()).dropna().astype(str)
             rest = sorted(set(levels) - {names[i].split(":", 1)[1] for i in idx})
             if len(rest) == 1:
                 terms.append(f"{cov}:{rest[0]}")
-                cols.append(1.0 - X[:, idx].sum(axis=1) if idx else np.ones(len(d)))
-    Xc = np.column_stack(cols) if cols else np.zeros((len(d), 0))
+                cols.append(1.0 - X[:, idx].sum(axis=1) if idx else np.ones(n_pat))
+    Xc = np.column_stack(cols) if cols else np.zeros((n_pat, 0))
     groups_all = _cluster_values(d, cluster)
     cl_codes = cluster_codes(groups_all) if groups_all is not None else None
-    linear = {k: (_linear_part(d, adjusted["coefficients"][k]) if adjusted.get("coefficients", {}).get(k) is not None
-                  else None) for k in DR_OUTCOMES}
-    mod = d["modality"].to_numpy(dtype=object)
+    coefs = adjusted.get("coefficients") or {}
+    linear = {k: (_linear_part(dp, coefs[k]) if coefs.get(k) is not None else None) for k in DR_OUTCOMES}
+    outcome_values = {k: d[col].to_numpy(dtype="float64", na_value=np.nan) for k, (col, _, _) in DR_OUTCOMES.items()}
     overlap, balance, bins, dr = [], [], [], {k: [] for k in DR_OUTCOMES}
     for j, m in enumerate(others, start=1):
-        pair = (mod == m) | (mod == ref)
-        is_m = mod[pair] == m
-        n_m, n_r = int(is_m.sum()), int((~is_m).sum())
-        pp = P_pat[pattern[pair]] if len(classes) > 1 else None
+        pair = (y_class == j) | (y_class == 0)
+        is_m = y_class[pair] == j
+        n_m, n_r = int(C[:, j].sum()), int(C[:, 0].sum())
         # where a modality (or the reference) is never given its propensity tends to 0: held off 0 and 1 so that
         # the weights stay finite (and huge, which the effective sample size then shows)
-        e = np.clip(pp[:, j] / (pp[:, j] + pp[:, 0]), 1e-6, 1 - 1e-6)
-        raw_w = np.where(is_m, 1 / e, 1 / (1 - e))
-        w, truncated = truncate_weights(raw_w, percentiles=truncation)
-        ess = kish_ess(raw_w[is_m])  # the overlap diagnostic: before truncation hides a few huge weights
-        smd = weighted_smd(Xc[pair], is_m)
-        wsmd = weighted_smd(Xc[pair], is_m, weights=w)
+        e_p = np.clip(P_pat[:, j] / (P_pat[:, j] + P_pat[:, 0]), 1e-6, 1 - 1e-6)
+        in_pair = (C[:, j] + C[:, 0]) > 0
+        w_all = np.r_[1 / e_p[in_pair], 1 / (1 - e_p[in_pair])]
+        n_all = np.r_[C[in_pair, j], C[in_pair, 0]]
+        w_t, truncated = truncate_weights(w_all, percentiles=truncation, counts=n_all)
+        k_in = int(in_pair.sum())
+        w_m, w_r = np.zeros(n_pat), np.zeros(n_pat)
+        w_m[in_pair], w_r[in_pair] = w_t[:k_in], w_t[k_in:]
+        ess = kish_ess(1 / e_p, counts=C[:, j])  # the overlap diagnostic: before truncation hides huge weights
+        Xs = np.r_[Xc, Xc]
+        grp = np.r_[np.ones(n_pat, bool), np.zeros(n_pat, bool)]
+        cnt = np.r_[C[:, j], C[:, 0]]
+        smd = weighted_smd(Xs, grp, counts=cnt)
+        wsmd = weighted_smd(Xs, grp, weights=np.r_[w_m, w_r], counts=cnt)
         for t, a, b in zip(terms, smd, wsmd):
             cov, _, level = t.partition(":")
             balance.append({"modality": m, "term": t, "covariate": cov, "level": level or None,
                             "smd": float(a), "weighted_smd": float(b)})
-        for group, sel in (("modality", is_m), ("reference", ~is_m)):
-            hist = np.histogram(e[sel], bins=OVERLAP_BINS)[0]
+        for group, col in (("modality", j), ("reference", 0)):
+            hist = np.histogram(e_p, bins=OVERLAP_BINS, weights=C[:, col])[0]
             for b, c in enumerate(hist):
                 bins.append({"modality": m, "group": group, "low": float(OVERLAP_BINS[b]),
-                             "high": float(OVERLAP_BINS[b + 1]), "count": int(c)})
+                             "high": float(OVERLAP_BINS[b + 1]), "count": int(round(c))})
+        pat_pair = pattern[pair]
+        e = e_p[pat_pair]
         share = ess / n_m if n_m else np.nan
         poor = bool(share < ESS_SHARE)
         overlap.append({"modality": m, "n": n_m, "reference_n": n_r, "effective_n": ess, "ess_share": share,
@@ -224,7 +233,7 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
             row = {"modality": m, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
                    "regression": np.nan, "effective_n": np.nan, "n": 0, "clusters": k_m, "assumptions": False,
                    "note": None, "reason": None}
-            yy = d[col].to_numpy(dtype="float64", na_value=np.nan)[pair]
+            yy = outcome_values[key][pair]
             has = np.isfinite(yy)
             row["n"] = int((has & is_m).sum())
             coef = adjusted.get("coefficients", {}).get(key)
@@ -243,7 +252,7 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
                 row["note"], row["reason"] = f"{why}: not estimable", reason
                 dr[key].append(row)
                 continue
-            lin = linear[key][pair][has]
+            lin = linear[key][pat_pair[has]]
             b_m = float(coef[term])
             if scale == "difference":
                 mu1, mu0 = lin + b_m, lin

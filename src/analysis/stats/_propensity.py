@@ -124,47 +124,58 @@ def multinomial_logit(X, y, *, weights=None, n_classes: int | None = None, ridge
     return beta, P, converged
 
 
-def kish_ess(weights) -> float:
-    """Kish's effective sample size (sum w)^2 / sum w^2.
+def kish_ess(weights, *, counts=None) -> float:
+    """Kish's effective sample size (sum w)^2 / sum w^2 (*counts*: how many episodes each weight stands for).
 
     Examples
     --------
     >>> from analysis.stats import kish_ess
-    >>> kish_ess([1, 1, 1, 1]), round(kish_ess([1, 1, 1, 5]), 2)
-    (4.0, 2.29)
+    >>> kish_ess([1, 1, 1, 1]), round(kish_ess([1, 1, 1, 5]), 2), round(kish_ess([1, 5], counts=[3, 1]), 2)
+    (4.0, 2.29, 2.29)
     """
     w = np.asarray(weights, dtype="float64")
-    s2 = float(np.sum(w ** 2))
-    return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
+    c = np.ones(len(w)) if counts is None else np.asarray(counts, dtype="float64")
+    s2 = float(np.sum(c * w ** 2))
+    return float(np.sum(c * w) ** 2 / s2) if s2 > 0 else 0.0
 
 
-def truncate_weights(weights, *, percentiles=(1.0, 99.0)) -> tuple[np.ndarray, float]:
+def truncate_weights(weights, *, percentiles=(1.0, 99.0), counts=None) -> tuple[np.ndarray, float]:
     """Weights held within their 1st and 99th percentiles (Cole & Hernan 2008).
 
-    Returns the truncated weights and the share of weights that were changed.
+    Percentiles are those of the weights' distribution (the inverted-CDF
+    definition, so that a weight standing for *counts* episodes gives what
+    those episodes' own weights give). Returns the truncated weights and the
+    share of episodes whose weight was changed.
 
     Examples
     --------
     >>> import numpy as np
     >>> from analysis.stats import truncate_weights
     >>> w, share = truncate_weights(np.r_[np.ones(197), 20.0, 50.0, 80.0])
-    >>> round(float(w.max()), 1), share
-    (20.3, 0.01)
+    >>> float(w.max()), share
+    (20.0, 0.01)
+    >>> truncate_weights(np.array([1.0, 20.0, 50.0, 80.0]), counts=[197, 1, 1, 1])[0].tolist()
+    [1.0, 20.0, 20.0, 20.0]
     """
     w = np.asarray(weights, dtype="float64")
     if not len(w) or percentiles is None:
         return w, 0.0
-    lo, hi = np.percentile(w, percentiles)
+    c = np.ones(len(w)) if counts is None else np.asarray(counts, dtype="float64")
+    keep = c > 0
+    if not keep.any():
+        return w, 0.0
+    lo, hi = np.percentile(w[keep], percentiles, weights=c[keep], method="inverted_cdf")
     out = np.clip(w, lo, hi)
-    return out, float(np.mean(out != w))
+    return out, float(np.sum(c * (out != w)) / np.sum(c))
 
 
-def weighted_smd(X, treated, *, weights=None) -> np.ndarray:
+def weighted_smd(X, treated, *, weights=None, counts=None) -> np.ndarray:
     """Standardised mean difference of each column of *X*, treated minus untreated.
 
     With *weights*, the group means are weighted; the denominator stays the
     unweighted pooled SD sqrt((s1^2 + s0^2) / 2), so that balance before and
-    after weighting is measured on one scale (cobalt's default).
+    after weighting is measured on one scale (cobalt's default). *counts*:
+    how many episodes each row stands for (rows of distinct case-mix patterns).
 
     Examples
     --------
@@ -173,16 +184,26 @@ def weighted_smd(X, treated, *, weights=None) -> np.ndarray:
     >>> x = np.array([[0.0], [1.0], [1.0], [2.0]])
     >>> weighted_smd(x, np.array([False, False, True, True])).round(3).tolist()
     [1.414]
+    >>> rows = np.array([[0.0], [1.0], [2.0]]); g = np.array([False, False, True])
+    >>> weighted_smd(rows, g, counts=[1, 1, 2]).tolist() == weighted_smd(rows[[0, 1, 2, 2]], g[[0, 1, 2, 2]]).tolist()
+    True
     """
     Xv = np.asarray(X, dtype="float64")
     t = np.asarray(treated, dtype=bool)
+    c = np.ones(len(t)) if counts is None else np.asarray(counts, dtype="float64")
     w = np.ones(len(t)) if weights is None else np.asarray(weights, dtype="float64")
-    x1, x0 = Xv[t], Xv[~t]
-    w1, w0 = w[t], w[~t]
-    m1 = (w1[:, None] * x1).sum(axis=0) / w1.sum()
-    m0 = (w0[:, None] * x0).sum(axis=0) / w0.sum()
-    s = np.sqrt((x1.var(axis=0, ddof=1) + x0.var(axis=0, ddof=1)) / 2) if min(len(x1), len(x0)) > 1 else \
-        np.full(Xv.shape[1], np.nan)
+
+    def moments(sel):
+        cs, ws, xs = c[sel], w[sel], Xv[sel]
+        n = cs.sum()
+        mean = (cs * ws) @ xs / (cs * ws).sum() if (cs * ws).sum() > 0 else np.full(Xv.shape[1], np.nan)
+        m0 = cs @ xs / n if n > 0 else np.full(Xv.shape[1], np.nan)
+        var = (cs @ (xs - m0) ** 2) / (n - 1) if n > 1 else np.full(Xv.shape[1], np.nan)
+        return mean, var
+
+    m1, v1 = moments(t)
+    m0, v0 = moments(~t)
+    s = np.sqrt((v1 + v0) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(s > 0, (m1 - m0) / s, 0.0)
 
