@@ -40,7 +40,10 @@ def test_json_shape_matches_spec(doc):
     assert set(doc["overall"]["recovered_missing_adjusted"]) == {"n", "missing", "imputations", "rate", "ci_low",
                                                                  "ci_high"}
     assert set(doc["adjusted"]) == {"reference", "covariates", "cluster", "method", "leg_pain_change", "recovered",
-                                    "surgery"}
+                                    "surgery", "recovered_missing_adjusted"}
+    for row in doc["adjusted"]["recovered_missing_adjusted"]:
+        assert set(row) == {"modality", "odds_ratio", "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci",
+                            "note", "clusters", "tipping_odds"}
     assert doc["adjusted"]["cluster"] == "therapist"  # the sample records therapists: the default
     assert set(doc["adjusted"]["method"]) == {"leg_pain_change", "recovered", "surgery"}
     for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio")):

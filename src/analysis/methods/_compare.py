@@ -110,8 +110,9 @@ def _sparse_levels(codes: np.ndarray, levels, y: np.ndarray | None, *, both_ends
 
 
 def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
-            y_events: np.ndarray | None, both_ends: bool, constant: bool):
-    """Build (X, names, covariates used) for one model."""
+            y_events: np.ndarray | None, both_ends: bool, constant: bool, drop_levels: dict | None = None):
+    """Build (X, names, covariates used) for one model (*drop_levels*: covariate -> levels merged into its
+    reference level, besides those without events)."""
     cols, names = [], []
     if constant:
         cols.append(np.ones((len(df), 1)))
@@ -132,7 +133,7 @@ def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
         codes, levels = pd.factorize(df[cov], sort=True)
         if len(levels) < 2:
             continue  # one value in the data (e.g. one clinic): left out
-        drop = _sparse_levels(codes, levels, y_events, both_ends=both_ends)
+        drop = _sparse_levels(codes, levels, y_events, both_ends=both_ends) | set((drop_levels or {}).get(cov, ()))
         X, kept = one_hot(codes, levels, drop=drop)
         if X.shape[1]:
             cols.append(X)

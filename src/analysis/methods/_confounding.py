@@ -187,6 +187,8 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
     Xc = np.column_stack(cols) if cols else np.zeros((n_pat, 0))
     groups_all = _cluster_values(d, cluster)
     cl_codes = cluster_codes(groups_all) if groups_all is not None else None
+    recorded = (pd.notna(pd.Series(groups_all)).to_numpy() & (pd.Series(groups_all) != -1).to_numpy()
+                if groups_all is not None else None)
     coefs = adjusted.get("coefficients") or {}
     linear = {k: (_linear_part(dp, coefs[k]) if coefs.get(k) is not None else None) for k in DR_OUTCOMES}
     outcome_values = {k: d[col].to_numpy(dtype="float64", na_value=np.nan) for k, (col, _, _) in DR_OUTCOMES.items()}
@@ -228,7 +230,9 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
                         "max_smd": float(np.max(np.abs(smd))) if len(smd) else np.nan,
                         "max_weighted_smd": float(np.max(np.abs(wsmd))) if len(wsmd) else np.nan,
                         "truncated": truncated, "poor_overlap": poor})
-        k_m = int(len(np.unique(cl_codes[pair][is_m]))) if cl_codes is not None else None
+        # therapists (or clinics) giving the modality, counted as the adjusted comparison counts them
+        k_m = ((int(len(np.unique(cl_codes[pair][is_m & recorded[pair]]))) or n_m) if cl_codes is not None
+               else None)
         for key, (col, scale, _) in DR_OUTCOMES.items():
             row = {"modality": m, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
                    "regression": np.nan, "effective_n": np.nan, "n": 0, "clusters": k_m, "assumptions": False,

@@ -131,6 +131,21 @@ def _prepare(outcomes: pd.DataFrame, seed: int):
     return d, rated, y0, Xm, beta, cov, rng
 
 
+def _draw_imputations(Xm, beta, cov, rng, imputations: int, delta: float = 0.0) -> np.ndarray:
+    """Proper imputations: coefficients drawn from N(beta, cov), then each missing rating; (m, missing) 0/1."""
+    try:
+        L = np.linalg.cholesky(cov + 1e-12 * np.eye(len(cov)))
+    except np.linalg.LinAlgError:
+        w_, v_ = np.linalg.eigh(cov)
+        L = v_ * np.sqrt(np.clip(w_, 0, None))
+    imputed = np.empty((imputations, len(Xm)))
+    for m in range(imputations):
+        b = beta + L @ rng.standard_normal(len(beta))
+        p = 1 / (1 + np.exp(-np.clip(Xm @ b + delta, -35, 35)))
+        imputed[m] = rng.random(len(Xm)) < p
+    return imputed
+
+
 def _rubin_logit(est: np.ndarray, var: np.ndarray, confidence: float) -> tuple[float, float, float]:
     """Combine m logit-scale estimates and variances; returns (rate, low, high)."""
     m = len(est)
@@ -204,17 +219,7 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
     gkey = d[by].astype("str").to_numpy(dtype=object, na_value=None)
     masks = ([("Overall", np.ones(len(d), dtype=bool))] if overall else []) + [(g, gkey == g) for g in groups_all]
     miss_rows = np.flatnonzero(~rated)
-    # draws of the coefficients, then of the missing ratings
-    try:
-        L = np.linalg.cholesky(cov + 1e-12 * np.eye(len(cov)))
-    except np.linalg.LinAlgError:
-        w_, v_ = np.linalg.eigh(cov)
-        L = v_ * np.sqrt(np.clip(w_, 0, None))
-    imputed = np.empty((imputations, len(miss_rows)))
-    for m in range(imputations):
-        b = beta + L @ rng.standard_normal(len(beta))
-        p = 1 / (1 + np.exp(-np.clip(Xm @ b + delta, -35, 35)))
-        imputed[m] = rng.random(len(miss_rows)) < p
+    imputed = _draw_imputations(Xm, beta, cov, rng, imputations, delta)
     rows = []
     for name, mask in masks:
         n = int(mask.sum())

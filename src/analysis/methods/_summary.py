@@ -20,6 +20,7 @@ from ._compare import adjusted_comparisons, choose_reference
 from ._confounding import confounding_diagnostics
 from ._crude import outcome_table
 from ._missing import recovery_missing_adjusted
+from ._missing_compare import recovery_comparisons_imputed
 from ._outcomes import OutcomeSettings, derive_outcomes
 
 __all__ = ["ASSOCIATION_NOTE", "COVARIATE_LABELS", "summarise"]
@@ -131,7 +132,9 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
         Keys ``data``, ``settings``, ``overall``, ``modalities``, ``tests``,
         ``adjusted``, ``doubly_robust`` and ``overlap`` as spec section 6
         (doubly robust rows also carry ``p``, ``regression``, ``n``,
-        ``clusters`` and ``rests_on_assumptions``; overlap rows ``max_smd``
+        ``clusters`` and ``rests_on_assumptions``; ``adjusted`` also has
+        ``recovered_missing_adjusted``, the recovery odds ratios from the
+        imputed ratings with ``tipping_odds``; overlap rows ``max_smd``
         before weighting and the share of weights ``truncated``).
 
     Examples
@@ -151,6 +154,8 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     lr = surgery_logrank(out, settings=s)
     adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster)
     diag = confounding_diagnostics(out, reference=ref, settings=s, cluster=adj["cluster"], adjusted=adj)
+    rc_mi = recovery_comparisons_imputed(out, reference=ref, settings=s, cluster=adj["cluster"],
+                                         imputations=imputations)
     mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations,
                                                            confidence=s.confidence).to_dict("records")}
     modalities = []
@@ -178,6 +183,8 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
             "leg_pain_change": _adjusted_rows(adj["leg_pain_change"], "difference"),
             "recovered": _adjusted_rows(adj["recovered"], "odds_ratio"),
             "surgery": _adjusted_rows(adj["surgery"], "hazard_ratio"),
+            "recovered_missing_adjusted": [{**row, "tipping_odds": _num(t)} for row, t in
+                                           zip(_adjusted_rows(rc_mi, "odds_ratio"), rc_mi["tipping_odds"])],
         },
         **_confounding_block(diag),
     }
