@@ -293,3 +293,43 @@ def apply_disclosure_to_confounding(diagnostics: dict, *, rule, adjusted_shown: 
         dr[key] = t
     out["doubly_robust"] = dr
     return out
+
+
+def apply_disclosure_to_imputed_comparisons(table: pd.DataFrame, *, rule, adjusted_shown: dict | None = None
+                                            ) -> pd.DataFrame:
+    """The imputed recovery comparisons with what the rule forbids removed.
+
+    A row is hidden where the modality's complete-case recovery comparison is
+    hidden (*adjusted_shown*) or rests on fewer than the rule's minimum of
+    episodes; its estimate, interval, p values, E-values and tipping point
+    become NaN and ``note`` says why.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.disclosure import apply_disclosure_to_imputed_comparisons, disclosure_rule
+    >>> t = pd.DataFrame({"modality": ["a"], "odds_ratio": [1.2], "ci_low": [0.9], "ci_high": [1.6], "p": [0.2],
+    ...                   "p_holm": [0.2], "e_value": [1.7], "e_value_ci": [1.0], "tipping_odds": [3.0], "n": [5],
+    ...                   "note": [None], "status": ["estimated"], "reason": [None]})
+    >>> apply_disclosure_to_imputed_comparisons(t, rule=disclosure_rule("internal"))["note"].iloc[0]
+    'not shown: rests on fewer than 8 episodes (disclosure control)'
+    """
+    t = table.copy()
+    if rule.name == "none":
+        return t
+    hide = ~t["n"].map(rule.allows).astype(bool)
+    reason = pd.Series([Reason.FEW_EPISODES.value] * len(t), index=t.index, dtype=object)
+    if adjusted_shown is not None and "recovered" in adjusted_shown and "status" in adjusted_shown["recovered"]:
+        a = adjusted_shown["recovered"].set_index("modality")
+        adj_hidden = t["modality"].map(lambda m: m in a.index and a.loc[m, "status"] == Status.HIDDEN.value)
+        adj_reason = t["modality"].map(lambda m: a.loc[m, "reason"] if m in a.index else None)
+        reason = reason.where(~adj_hidden.astype(bool) | hide, adj_reason)
+        hide = hide | adj_hidden.astype(bool)
+    hide = hide & t["odds_ratio"].notna()
+    for c in ("odds_ratio", "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci", "tipping_odds"):
+        t.loc[hide, c] = np.nan
+    t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
+    t["reason"] = t["reason"].astype(object).where(~hide, reason)
+    t["note"] = pd.Series([hidden_sentence(r, "recoveries", rule) if h else n
+                           for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
+    return t

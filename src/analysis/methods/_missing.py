@@ -31,6 +31,8 @@ interval (delta adjustment on the log-odds scale).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import optimize
@@ -38,7 +40,8 @@ from scipy import stats as sps
 
 from ..stats import logistic_model
 
-__all__ = ["MAX_MODEL_ROWS", "recovery_missing_adjusted", "recovery_tipping_point"]
+__all__ = ["MAX_MODEL_ROWS", "RatingImputations", "impute_ratings", "recovery_missing_adjusted",
+           "recovery_tipping_point"]
 
 #: The imputation model is fitted to at most this many rated episodes (a random subset beyond it).
 MAX_MODEL_ROWS = 200_000
@@ -131,6 +134,58 @@ def _prepare(outcomes: pd.DataFrame, seed: int):
     return d, rated, y0, Xm, beta, cov, rng
 
 
+@dataclass(frozen=True)
+class RatingImputations:
+    """The imputation model and its draws for one set of outcomes (shared by every analysis that uses them).
+
+    Attributes
+    ----------
+    d : pandas.DataFrame
+        The eligible episodes (discharged, or rated), in the outcomes' order.
+    rated : numpy.ndarray of bool
+    y0 : numpy.ndarray
+        Recorded recovery (0 where unrated).
+    Xm, beta, cov :
+        The imputation model's design for the unrated episodes, its estimate and covariance.
+    imputed : numpy.ndarray (imputations, unrated)
+        The drawn ratings (missing at random).
+    """
+
+    d: pd.DataFrame
+    rated: np.ndarray
+    y0: np.ndarray
+    Xm: np.ndarray
+    beta: np.ndarray
+    cov: np.ndarray
+    imputed: np.ndarray
+    seed: int
+
+    @property
+    def imputations(self) -> int:
+        return int(self.imputed.shape[0])
+
+
+def impute_ratings(outcomes: pd.DataFrame, *, imputations: int = 20, seed: int = 2024) -> RatingImputations | None:
+    """Fit the imputation model once and draw the missing ratings; None where no model can be fitted.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import impute_ratings
+    >>> imp = impute_ratings(derive_outcomes(load_records("data/sample")))
+    >>> imp.imputations, imp.imputed.shape[1] == int((~imp.rated).sum())
+    (20, True)
+    """
+    if imputations < 2:
+        raise ValueError("imputations must be at least 2 (20 or more recommended)")
+    try:
+        d, rated, y0, Xm, beta, cov, rng = _prepare(outcomes, seed)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError, IndexError):
+        return None
+    imputed = _draw_imputations(Xm, beta, cov, rng, imputations)
+    return RatingImputations(d, rated, y0, Xm, beta, cov, imputed, seed)
+
+
 def _draw_imputations(Xm, beta, cov, rng, imputations: int, delta: float = 0.0) -> np.ndarray:
     """Proper imputations: coefficients drawn from N(beta, cov), then each missing rating; (m, missing) 0/1."""
     try:
@@ -165,7 +220,7 @@ def _rubin_logit(est: np.ndarray, var: np.ndarray, confidence: float) -> tuple[f
 
 def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", imputations: int = 20,
                               seed: int = 2024, confidence: float = 0.95, delta: float = 0.0,
-                              overall: bool = True) -> pd.DataFrame:
+                              overall: bool = True, imputed: RatingImputations | None = None) -> pd.DataFrame:
     """Recovery rate among discharged episodes with missing ratings multiply imputed.
 
     Parameters
@@ -185,6 +240,10 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
         :func:`recovery_tipping_point`.
     overall : bool, keyword-only
         Add an ``Overall`` row first.
+    imputed : RatingImputations, optional, keyword-only
+        :func:`impute_ratings` of these outcomes with the same *imputations*
+        and *seed*, when the caller has it (used only with ``delta`` 0): the
+        same result, without fitting the imputation model again.
 
     Returns
     -------
@@ -206,10 +265,14 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
         raise ValueError("imputations must be at least 2 (20 or more recommended)")
     groups_all = sorted(outcomes[by].dropna().astype("str").unique())
     cols = ["group", "n", "missing", "imputations", "rate", "ci_low", "ci_high", "complete_case_rate", "note"]
-    try:
-        d, rated, y0, Xm, beta, cov, rng = _prepare(outcomes, seed)
-    except (ValueError, np.linalg.LinAlgError, FloatingPointError, IndexError):
-        d = None
+    reuse = (imputed is not None and delta == 0.0 and imputed.seed == seed and imputed.imputations == imputations)
+    if reuse:
+        d, rated, y0 = imputed.d, imputed.rated, imputed.y0
+    else:
+        try:
+            d, rated, y0, Xm, beta, cov, rng = _prepare(outcomes, seed)
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError, IndexError):
+            d = None
     labels = (["Overall"] if overall else []) + groups_all
     if d is None or rated.sum() == 0:
         return pd.DataFrame([{"group": g, "n": 0, "missing": 0, "imputations": imputations, "rate": np.nan,
@@ -219,7 +282,7 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
     gkey = d[by].astype("str").to_numpy(dtype=object, na_value=None)
     masks = ([("Overall", np.ones(len(d), dtype=bool))] if overall else []) + [(g, gkey == g) for g in groups_all]
     miss_rows = np.flatnonzero(~rated)
-    imputed = _draw_imputations(Xm, beta, cov, rng, imputations, delta)
+    draws = imputed.imputed if reuse else _draw_imputations(Xm, beta, cov, rng, imputations, delta)
     rows = []
     for name, mask in masks:
         n = int(mask.sum())
@@ -233,7 +296,7 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
                        note="no discharged episodes" if n == 0 else "no rated episodes: not estimable")
             rows.append(rec)
             continue
-        events = obs_events + imputed[:, miss_in].sum(axis=1)
+        events = obs_events + draws[:, miss_in].sum(axis=1)
         p = np.clip(events / n, 0.5 / n, 1 - 0.5 / n)
         est = np.log(p / (1 - p))
         var = 1 / (n * p * (1 - p))

@@ -15,7 +15,8 @@ multiply imputed data (``recovered_missing_adjusted`` rows in ``adjusted``):
 3. Rubin's rules combine the m log odds ratios: total variance W + (1 + 1/m) B,
    t reference with the Barnard-Rubin (1999) degrees of freedom, the
    complete-data degrees of freedom being the number of clusters giving the
-   modality minus one (the episodes minus the parameters without clustering).
+   modality minus one (the model's episodes minus its parameters without
+   clustering).
 
 Tipping point per comparison (``tipping_odds``): the unrated patients of that
 modality are made more (or less) likely to have recovered than their recorded
@@ -38,7 +39,7 @@ from scipy import stats as sps
 from ..stats import COMMON_OUTCOME, cluster_codes, e_value, holm, logistic_counts
 from ._compare import ADJUSTMENT_SET, MIN_CLUSTERS, _design, choose_reference, default_cluster
 from ._confounding import _pattern_codes
-from ._missing import _draw_imputations, _eligible, _prepare
+from ._missing import RatingImputations, _eligible, impute_ratings
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
 
@@ -70,7 +71,8 @@ def _robust_cov(Xc, info, resid_c2, cell_of_c2, clus_of_c2, G):
 
 def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | None = None, covariates=ADJUSTMENT_SET,
                                  settings: OutcomeSettings | None = None, cluster: str | None = None,
-                                 imputations: int = 20, seed: int = 2024) -> pd.DataFrame:
+                                 imputations: int = 20, seed: int = 2024,
+                                 imputed: RatingImputations | None = None) -> pd.DataFrame:
     """Adjusted recovery odds ratios from the multiply imputed ratings, with a tipping point per comparison.
 
     Parameters
@@ -81,6 +83,8 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
         As for :func:`analysis.methods.adjusted_comparisons`.
     imputations, seed : int, keyword-only
         As for :func:`analysis.methods.recovery_missing_adjusted` (the same draws).
+    imputed : RatingImputations, optional, keyword-only
+        :func:`analysis.methods.impute_ratings` of these outcomes, when the caller has it.
 
     Returns
     -------
@@ -104,17 +108,17 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     cluster = cluster or default_cluster(outcomes)
     covs = [c for c in covariates if c in outcomes.columns]
     others = [m for m in sorted(outcomes["modality"].unique()) if m != ref]
-    try:
-        d, rated, y0, Xm, beta_i, cov_i, rng = _prepare(outcomes, seed)
-    except (ValueError, np.linalg.LinAlgError, FloatingPointError, IndexError):
+    if imputed is None or imputed.seed != seed or imputed.imputations != imputations:
+        imputed = impute_ratings(outcomes, imputations=imputations, seed=seed)
+    if imputed is None:
         return _empty(others, "the imputation model could not be fitted: not estimable", imputations)
-    imputed = _draw_imputations(Xm, beta_i, cov_i, rng, imputations)
+    d, rated, y0, Xm, beta_i = imputed.d, imputed.rated, imputed.y0, imputed.Xm, imputed.beta
     expected = 1 / (1 + np.exp(-np.clip(Xm @ beta_i, -35, 35)))
     elig = _eligible(outcomes)
     e = outcomes[elig].reset_index(drop=True)
     miss_rows = np.flatnonzero(~rated)
     Y = np.repeat(y0[None, :], imputations, axis=0)
-    Y[:, miss_rows] = imputed
+    Y[:, miss_rows] = imputed.imputed
     frac = y0.copy()
     frac[miss_rows] = expected
     eta_unrated = np.zeros(len(d))
@@ -202,6 +206,11 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
         else:
             cov = np.linalg.pinv(info)
         est[i], var[i] = beta, np.diag(cov)
+    # the fractional fit (unrated episodes carry their expected recovery), the start of each tipping search
+    frac_beta, frac_info, _ = logistic_counts(X, n_cell, np.bincount(cell, weights=frac_k, minlength=len(n_cell)),
+                                              start=beta)
+    frac_inv = np.linalg.pinv(frac_info)
+    frac_solve = lambda r: frac_inv @ r  # noqa: E731
     m_ = imputations
     qbar, W = est.mean(axis=0), var.mean(axis=0)
     B = est.var(axis=0, ddof=1)
@@ -221,7 +230,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
                        status=Status.NOT_ESTIMABLE.value, reason=reasons.get(m, Reason.MODEL.value))
             rows.append(row)
             continue
-        nu_com = max((k_by[m] - 1) if k_by[m] is not None else n_m - len(names), 1)
+        nu_com = max((k_by[m] - 1) if k_by[m] is not None else int(n_cell.sum()) - len(names), 1)
         gamma = (1 + 1 / m_) * B[j] / T[j] if T[j] > 0 else 0.0
         nu_m = (m_ - 1) / gamma ** 2 if gamma > 0 else np.inf
         nu_obs = (nu_com + 1) / (nu_com + 3) * nu_com * (1 - gamma)
@@ -241,8 +250,17 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
         idx_mine, eta_mine = cell[mine], eta_k[mine]
 
         def coef(delta, _j=j, _b=base_ev, _i=idx_mine, _e=eta_mine):
+            # chord iterations with the information at the fractional fit held fixed: only the unrated of one
+            # modality move, so the estimate moves a little and each step costs one X'r
             ev = _b + np.bincount(_i, weights=1 / (1 + np.exp(-(_e + delta))), minlength=len(n_cell))
-            return logistic_counts(X, n_cell, ev, start=beta)[0][_j]
+            b = frac_beta.copy()
+            for _ in range(100):
+                p_ = 1 / (1 + np.exp(-np.clip(X @ b, -35, 35)))
+                step = frac_solve(X.T @ (ev - n_cell * p_))
+                b += step
+                if np.max(np.abs(step)) < 1e-9:
+                    break
+            return b[_j]
 
         significant = lo > 0 or hi < 0
         # the lower end of the interval reaches 1 when the log odds ratio is q se, the upper end when it is -q se

@@ -19,7 +19,7 @@ from ..stats import logrank_test
 from ._compare import adjusted_comparisons, choose_reference
 from ._confounding import confounding_diagnostics
 from ._crude import outcome_table
-from ._missing import recovery_missing_adjusted
+from ._missing import impute_ratings, recovery_missing_adjusted
 from ._missing_compare import recovery_comparisons_imputed
 from ._outcomes import OutcomeSettings, derive_outcomes
 
@@ -153,11 +153,12 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     ep = records.episodes
     lr = surgery_logrank(out, settings=s)
     adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster)
+    imputed = impute_ratings(out, imputations=imputations)  # one imputation model for the rates and the comparisons
+    mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations, confidence=s.confidence,
+                                                           imputed=imputed).to_dict("records")}
     diag = confounding_diagnostics(out, reference=ref, settings=s, cluster=adj["cluster"], adjusted=adj)
     rc_mi = recovery_comparisons_imputed(out, reference=ref, settings=s, cluster=adj["cluster"],
-                                         imputations=imputations)
-    mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations,
-                                                           confidence=s.confidence).to_dict("records")}
+                                         imputations=imputations, imputed=imputed)
     modalities = []
     for row in tab.iloc[1:].to_dict("records"):
         modalities.append({"modality": row["group"], "label": labels.get(row["group"], row["group"]),

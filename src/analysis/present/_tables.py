@@ -343,3 +343,48 @@ def display_table(df: pd.DataFrame):
             .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
 
 
+
+
+def format_recovery_comparisons_imputed(imputed: pd.DataFrame, adjusted_recovered: pd.DataFrame, *,
+                                        labels: dict | None = None, count_format=None) -> pd.DataFrame:
+    """Recovery odds ratios from rated episodes beside those with missing ratings imputed, and the tipping odds.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.present import format_recovery_comparisons_imputed
+    >>> imp = pd.DataFrame({"modality": ["a"], "odds_ratio": [1.69], "ci_low": [1.06], "ci_high": [2.69],
+    ...                     "tipping_odds": [0.97], "missing": [42], "n": [171], "status": ["estimated"],
+    ...                     "reason": [None], "note": [None]})
+    >>> cc = pd.DataFrame({"modality": ["a"], "odds_ratio": [1.73], "ci_low": [1.02], "ci_high": [2.91],
+    ...                    "status": ["estimated"], "reason": [None], "note": [None]})
+    >>> format_recovery_comparisons_imputed(imp, cc).iloc[0].tolist()
+    ['a', '1.73 (1.02 to 2.91)', '1.69 (1.06 to 2.69)', '42 of 171', '0.97: fragile']
+    """
+    labels = labels or {}
+    count = count_format or (lambda n: f"{int(n):,}")
+    cc = adjusted_recovered.set_index("modality")
+    rows = []
+    for r in imputed.to_dict("records"):
+        m = r["modality"]
+        a = cc.loc[m] if m in cc.index else None
+        rated = ("" if a is None else missing_estimate_text(a, "odds_ratio") if pd.isna(a["odds_ratio"]) else
+                 f"{a['odds_ratio']:.2f} ({a['ci_low']:.2f} to {a['ci_high']:.2f})")
+        imp = (missing_estimate_text(r, "odds_ratio") if pd.isna(r["odds_ratio"]) else
+               f"{r['odds_ratio']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})")
+        t = r["tipping_odds"]
+        if pd.isna(r["odds_ratio"]):
+            tip = ""
+        elif not r["missing"]:
+            tip = "no unrated patients"
+        elif pd.isna(t):
+            tip = "beyond 1/400 to 400: robust"
+        else:
+            far = max(t, 1 / t)
+            tip = f"{t:.2f}: " + ("fragile" if far < 1.5 else "moderately robust" if far < 3 else "robust")
+        rows.append({"Modality": labels.get(m, m), "Rated episodes only": rated,
+                     "Missing ratings imputed": imp,
+                     "Unrated": "" if pd.isna(r["odds_ratio"]) else f"{count(r['missing'])} of {count(r['n'])}",
+                     "Tipping odds": tip})
+    return pd.DataFrame(rows, columns=["Modality", "Rated episodes only", "Missing ratings imputed", "Unrated",
+                                       "Tipping odds"])
