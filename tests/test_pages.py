@@ -142,3 +142,25 @@ def test_figure_numbers_are_printed_and_reach_the_horizon(browser, report_file):
         if m:
             assert int(m.group(1).replace(",", "")) >= 8
     assert sum(reach) >= 7, rows[0]  # the sample's curves with 8-29 at risk at day 365
+
+
+def test_printed_report_leaves_no_heading_alone_at_a_page_foot(browser, report_file):
+    """No printed page ends with a section heading or a figure's "Numbers behind this figure" line, and
+    no page holds nothing but such a line (issue 19: "Avoiding surgery" sat alone at a page foot)."""
+    import pypdf
+
+    page = _open(browser, report_file)
+    page.emulate_media(media="print")
+    heads = [h.replace("\u00b6", "").strip() for h in
+             page.evaluate("[...document.querySelectorAll('h1, h2, h3')].map(h => h.textContent)")]
+    pdf = ARTIFACTS / "report-a4-pages.pdf"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.pdf(path=str(pdf), format="A4", print_background=True)
+    page.close()
+    lonely = {_squeeze(h) for h in heads if h} | {_squeeze("Numbers behind this figure")}
+    bad = []
+    for i, p in enumerate(pypdf.PdfReader(str(pdf)).pages):
+        lines = [ln for ln in (p.extract_text() or "").splitlines() if ln.strip()]
+        if lines and _squeeze(lines[-1]) in lonely:
+            bad.append((i + 1, lines[-1]))
+    assert bad == [], f"pages ending with a heading: {bad}"

@@ -147,7 +147,8 @@ class ReportContent:
         fig = present.plot_overlap(shown["bins"], labels=self.labels, colors=self.colors, reference_label=ref)
         return present.figure_html(fig, present.alt_overlap(shown["overlap"], labels=self.labels),
                                    numbers=present.overlap_numbers(shown["bins"], shown["overlap"], labels=self.labels,
-                                                                   count_format=self.rule.count))
+                                                                   count_format=self.rule.count),
+                                   numbers_columns=5)
 
     def love(self):
         """The love plot (case-mix balance before and after weighting), its numbers under it."""

@@ -112,7 +112,11 @@ def _count(n) -> str:
 
 def overlap_numbers(bins: pd.DataFrame, overlap: pd.DataFrame, *, labels: dict | None = None,
                     count_format=_count) -> pd.DataFrame:
-    """The overlap figure's bars as a table (counts as the disclosure rule shows them) with each effective n.
+    """The overlap figure's bars as a table: a row per propensity band, a column per modality.
+
+    Each cell reads "episodes of the modality / episodes of the reference"
+    (counts as the disclosure rule shows them); the last row gives the
+    modality's effective number of episodes after weighting.
 
     Examples
     --------
@@ -122,29 +126,26 @@ def overlap_numbers(bins: pd.DataFrame, overlap: pd.DataFrame, *, labels: dict |
     ...                   "high": [1.0, 1.0], "count_text": ["12", "1-7"]})
     >>> o = pd.DataFrame({"modality": ["a"], "n": [12], "effective_n": [9.4]})
     >>> overlap_numbers(b, o).values.tolist()
-    [['a', '0.0-1.0', '12', '1-7', '9 of 12']]
+    [['0.0-1.0', '12 / 1-7'], ['Effective episodes after weighting', '9 of 12']]
     """
-    rows = []
     eff = overlap.set_index("modality")
     hidden = set(eff.index[eff["status"] == Status.HIDDEN]) if "status" in eff.columns else set()
-    for m in [m for m in dict.fromkeys(bins["modality"]) if m in hidden]:
-        rows.append({"Modality": _name(labels, m), "Propensity": "not shown (too few episodes: disclosure control)",
-                     "Episodes of the modality": "", "Episodes of the reference": "",
-                     "Effective episodes after weighting": ""})
-    for (m, low), g in bins.groupby(["modality", "low"], sort=False):
-        if m in hidden:
-            continue
-        get = {r["group"]: r["count_text"] for r in g.to_dict("records")}
+    mods = list(dict.fromkeys(bins["modality"]))
+    bands = bins[["low", "high"]].drop_duplicates().sort_values("low")
+    table = {"Propensity (episodes of the modality / of the reference)":
+             [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(bands["low"], bands["high"])]
+             + ["Effective episodes after weighting"]}
+    for m in mods:
+        b = bins[bins["modality"] == m]
+        col = []
+        for lo in bands["low"]:
+            cell = {r["group"]: r["count_text"] for r in b[b["low"] == lo].to_dict("records")}
+            col.append(f"{cell.get('modality', '')} / {cell.get('reference', '')}")
         e = eff.loc[m, "effective_n"] if m in eff.index else np.nan
-        first = low == bins.loc[bins["modality"] == m, "low"].min()
-        rows.append({"Modality": _name(labels, m) if first else "",
-                     "Propensity": f"{low:.1f}-{g['high'].iloc[0]:.1f}",
-                     "Episodes of the modality": get.get("modality", ""),
-                     "Episodes of the reference": get.get("reference", ""),
-                     "Effective episodes after weighting": (f"{e:.0f} of {count_format(eff.loc[m, 'n'])}"
-                                                            if first and not pd.isna(e) else "")})
-    return pd.DataFrame(rows, columns=["Modality", "Propensity", "Episodes of the modality",
-                                       "Episodes of the reference", "Effective episodes after weighting"])
+        col.append("not shown (too few episodes)" if m in hidden or pd.isna(e) else
+                   f"{e:.0f} of {count_format(eff.loc[m, 'n'])}")
+        table[_name(labels, m)] = col
+    return pd.DataFrame(table)
 
 
 def _love_frame(balance: pd.DataFrame) -> pd.DataFrame:

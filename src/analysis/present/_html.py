@@ -28,7 +28,7 @@ class _HTML:
 
 
 def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110,
-                numbers: pd.DataFrame | None = None, fmt: str = "svg") -> _HTML:
+                numbers: pd.DataFrame | None = None, fmt: str = "svg", numbers_columns: int | None = None) -> _HTML:
     """Embed a matplotlib figure as an ``<img>`` (SVG by default, or PNG) with alternative text, and close it.
 
     SVG keeps figures sharp on paper and at any zoom, draws faster than a
@@ -37,7 +37,8 @@ def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110,
 
     *numbers* (the figure's figures as a table, e.g. from
     :func:`survival_numbers`) follow the image in a collapsed "Numbers behind
-    this figure" element, which the report's print style opens on paper.
+    this figure" element, which the report's print style opens on paper;
+    *numbers_columns* cuts a wide one into parts (:func:`table_html`).
 
     Examples
     --------
@@ -64,7 +65,8 @@ def figure_html(fig, alt: str, *, caption: str | None = None, dpi: int = 110,
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     table = (f'<details class="figure-numbers"><summary>Numbers behind this figure</summary>'
-             f'{table_html(numbers)}</details>' if numbers is not None and len(numbers) else "")
+             f'{table_html(numbers, max_columns=numbers_columns)}</details>'
+             if numbers is not None and len(numbers) else "")
     return _HTML(f'<figure><img src="data:{mime};base64,{data}" alt="{html.escape(alt, quote=True)}">{cap}'
                  f'{table}</figure>')
 
