@@ -79,7 +79,7 @@ def run(d: pd.DataFrame) -> list[dict]:
                 else:
                     covered = (r["ci_low"] <= 1 <= r["ci_high"]) if null else np.nan
                 rows.append({"method": method, "outcome": key, "modality": r["modality"], "null": null,
-                             "covered": covered, "positive": r["p"] < 0.05})
+                             "covered": covered, "positive": r["p"] < 0.05, "width": r["ci_high"] - r["ci_low"]})
     return rows
 
 
@@ -99,11 +99,13 @@ def main(argv=None):
     print(f"\n{args.replicates} replicates per network size, 5 therapists x 60 episodes per clinic, seed {args.seed}; "
           f"{time.perf_counter() - t0:.0f} s\n")
     print("| clinics | method | leg pain: coverage (b, c, d) | leg pain: false positives (c, d) | "
-          "recovery: false positives (c, d) |")
-    print("|---|---|---|---|---|")
+          "leg pain: power for b (-0.4) | leg pain: mean interval width (b) | recovery: false positives (c, d) |")
+    print("|---|---|---|---|---|---|---|")
     for (c, method), g in res.groupby(["clinics", "method"], sort=False):
         lp, rc = g[g["outcome"] == "leg_pain_change"], g[g["outcome"] == "recovered"]
+        b = lp[lp["modality"] == "b"]
         print(f"| {c} | {method} | {100 * lp['covered'].mean():.1f}% | {100 * lp[lp['null']]['positive'].mean():.1f}% | "
+              f"{100 * b['positive'].mean():.1f}% | {b['width'].mean():.2f} | "
               f"{100 * rc[rc['null']]['positive'].mean():.1f}% |")
 
 
