@@ -8,7 +8,9 @@ changed no number); regenerated when a modality's comparison got the number of t
 degrees of freedom instead of G - 1 (issue 22: with few therapists giving a modality, t(G - 1) gave
 false positives), and the leg-pain model a cluster-robust covariance around the same REML estimate
 (its intervals and p values moved, its estimates did not); extended (keys added, nothing moved)
-when the document got ``doubly_robust`` and ``overlap`` (issue 22, confounding diagnostics).
+when the document got ``doubly_robust`` and ``overlap`` (issue 22, confounding diagnostics), then
+``adjusted.recovered_missing_adjusted`` (issue 22) and the secondary outcomes with ``adjusted.odi_change``
+(issue 23).
 
 When a later change means to move a number, regenerate the file and say why in the commit.
 """

@@ -77,6 +77,8 @@ def few_clinics_message(n_clinics: int) -> str:
 #: Default case-mix adjustment set (spec section 4), in model order after the modality terms.
 ADJUSTMENT_SET = ("baseline_leg_pain", "age_band", "sex", "symptom_band", "cause", "clinic")
 _CATEGORICAL = ("age_band", "sex", "symptom_band", "cause", "clinic")
+#: Covariates entered as numbers (linear); the others are categories.
+_NUMERIC = ("baseline_leg_pain", "baseline_odi")
 #: A log-scale standard error above this means the estimate is not usable (separation, too few events).
 _MAX_LOG_SE = 8.0
 
@@ -123,7 +125,7 @@ def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
     names += [f"modality:{m}" for m in modalities]
     used = []
     for cov in covariates:
-        if cov == "baseline_leg_pain":
+        if cov in _NUMERIC:
             vals = df[cov].to_numpy(dtype="float64")
             if np.nanstd(vals) > 0:
                 cols.append(vals[:, None])
@@ -198,6 +200,8 @@ def model_methods(cluster: str, *, population: str = "candidates") -> dict:
     if cluster == "none":
         return {
             "leg_pain_change": "linear regression, t intervals (episodes independent)",
+            "odi_change": "linear regression of final ODI on ODI at the first visit and the case mix, t intervals "
+                          "(episodes independent)",
             "recovered": "logistic regression, Wald intervals",
             "surgery": f"Cox proportional hazards (Efron ties), Wald intervals{strat}",
         }
@@ -205,6 +209,8 @@ def model_methods(cluster: str, *, population: str = "candidates") -> dict:
         "leg_pain_change": f"linear mixed model with a random intercept per {cluster} (REML) and a bias-reduced "
                            f"cluster-robust covariance (it holds when {cluster}s differ in how well they deliver a "
                            f"modality), t intervals with the effective number of {cluster}s as degrees of freedom",
+        "odi_change": f"as leg pain, for final ODI with ODI at the first visit added to the case mix: linear mixed "
+                      f"model with a random intercept per {cluster} and a bias-reduced cluster-robust covariance",
         "recovered": f"logistic regression with Mancl-DeRouen bias-reduced standard errors clustered by {cluster}, "
                      f"t intervals with the effective number of {cluster}s as degrees of freedom",
         "surgery": f"Cox proportional hazards (Efron ties) with bias-reduced robust standard errors clustered by "
@@ -387,7 +393,9 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
         :func:`default_cluster`.
     models : sequence of str, keyword-only
         Which of ``leg_pain_change``, ``recovered``, ``surgery`` to fit (all by
-        default; the explorer fits only the one it draws).
+        default; the explorer fits only the one it draws); ``odi_change`` adds
+        the disability comparison (final ODI on modality, ODI at the first
+        visit and the case mix; a ``difference`` in ODI points).
 
     Returns
     -------
@@ -435,12 +443,14 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
     # a light frame: only what the models use, text covariates as categories (factorised once, not per model)
     needed = ["modality", "baseline_leg_pain", "final_leg_pain", "recovered", "in_population", "surgery_time",
               "surgery_event", "surgical_candidate", *covs] + ([cluster] if cluster != "none" else [])
+    if "odi_change" in models:
+        needed += ["baseline_odi", "final_odi"]
     light = {}
     for c in dict.fromkeys(needed):
         if c not in outcomes.columns:
             continue
         col = outcomes[c]
-        if (c in covs or c == cluster) and c != "baseline_leg_pain" and pd.api.types.is_string_dtype(col.dtype):
+        if (c in covs or c == cluster) and c not in _NUMERIC and pd.api.types.is_string_dtype(col.dtype):
             col = col.astype("category")
         light[c] = col
     outcomes = pd.DataFrame(light, index=outcomes.index)
@@ -465,10 +475,18 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
                       **kw) if "surgery" in models else skipped
     used = [c for c in covs if c in set(u1) | set(u2) | set(u3)]
     infos = {"leg_pain_change": i1, "recovered": i2, "surgery": i3}
+    extra = {}
+    if "odi_change" in models:
+        # disability: final ODI on modality + ODI at the first visit + the same case mix (as leg pain is modelled)
+        has = ok & outcomes["baseline_odi"].notna() & outcomes["final_odi"].notna()
+        od, _, i4 = _fit("linear", subset(has), outcome="final_odi", ratio_name="difference",
+                         **{**kw, "covariates": ["baseline_odi", *covs]})
+        extra["odi_change"] = od
+        infos["odi_change"] = i4
     return {"reference": ref, "covariates": used, "cluster": cluster,
             "method": model_methods(cluster, population=s.population),
             "clusters": {k: v["clusters"] for k, v in infos.items()},
             "events_per_parameter": {k: v["epv"] for k, v in infos.items()},
             "coefficients": {k: v["coef"] for k, v in infos.items()},
             "missing_covariates": missing_cov,
-            "leg_pain_change": lp, "recovered": rc, "surgery": sg}
+            "leg_pain_change": lp, "recovered": rc, "surgery": sg, **extra}

@@ -193,7 +193,8 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
         ``modality``, ``age_band``, ``sex``, ``cause``, ``symptom_weeks``,
         ``symptom_band``, ``surgical_candidate``, ``start_date``) and
         ``baseline_leg_pain``, ``final_leg_pain``, ``leg_pain_change``,
-        ``responder``, ``baseline_back_pain``, ``global_change``,
+        ``responder``, ``baseline_back_pain``, ``final_back_pain``,
+        ``back_pain_change``, ``global_change``,
         ``recovered``, ``surgery_time``, ``surgery_event``, ``in_population``,
         ``surgery_by_horizon``, ``followup_day``, ``sessions``,
         ``days_to_discharge``, ``discharge_reason``, ``baseline_odi``,
@@ -220,7 +221,7 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
     back = vi["back_pain"].to_numpy(dtype="float64", na_value=np.nan)
     odi = vi["odi"].to_numpy(dtype="float64", na_value=np.nan)
     leg0, leg1, _ = _first_last(pos, leg, n)
-    back0, _, _ = _first_last(pos, back, n)
+    back0, back1, _ = _first_last(pos, back, n)
     odi0, odi1, _ = _first_last(pos, odi, n)
 
     def responder(b, f, points, frac):
@@ -258,6 +259,8 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
         "leg_pain_change": leg1 - leg0,
         "responder": responder(leg0, leg1, s.responder_points, s.responder_fraction),
         "baseline_back_pain": back0,
+        "final_back_pain": back1,
+        "back_pain_change": back1 - back0,
         "global_change": gc,
         "recovered": recovered,
         "surgery_time": time,

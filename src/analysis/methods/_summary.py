@@ -22,6 +22,7 @@ from ._crude import outcome_table
 from ._missing import impute_ratings, recovery_missing_adjusted
 from ._missing_compare import recovery_comparisons_imputed
 from ._outcomes import OutcomeSettings, derive_outcomes
+from ._secondary import secondary_outcome_table
 
 __all__ = ["ASSOCIATION_NOTE", "COVARIATE_LABELS", "summarise"]
 
@@ -51,6 +52,19 @@ def _num(x):
     if isinstance(x, (np.floating, float)):
         return None if math.isnan(x) or math.isinf(x) else float(x)
     return x
+
+
+def _secondary_block(row: dict | None) -> dict:
+    row = row or {}
+    get = lambda k: _num(row.get(k))  # noqa: E731
+    return {
+        "odi_change": {k: get(f"odi_change_{k}") for k in ("n", "mean", "ci_low", "ci_high")},
+        "odi_responder": {k: get(f"odi_responder_{k}") for k in ("n", "events", "rate", "ci_low", "ci_high")},
+        "back_pain_change": {k: get(f"back_pain_change_{k}") for k in ("n", "mean", "ci_low", "ci_high")},
+        "sessions": {k: get(f"sessions_{k}") for k in ("n", "median", "q1", "q3", "mean", "ci_low", "ci_high")},
+        "days_to_discharge": {k: get(f"days_to_discharge_{k}")
+                              for k in ("n", "median", "q1", "q3", "mean", "ci_low", "ci_high")},
+    }
 
 
 def _outcomes_block(row: pd.Series, mi: dict | None) -> dict:
@@ -152,7 +166,9 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     tab = outcome_table(out, settings=s, labels=labels)
     ep = records.episodes
     lr = surgery_logrank(out, settings=s)
-    adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster)
+    adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster,
+                               models=("leg_pain_change", "recovered", "surgery", "odi_change"))
+    sec = {r["group"]: r for r in secondary_outcome_table(out, settings=s).to_dict("records")}
     imputed = impute_ratings(out, imputations=imputations)  # one imputation model for the rates and the comparisons
     mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations, confidence=s.confidence,
                                                            imputed=imputed).to_dict("records")}
@@ -162,7 +178,8 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     modalities = []
     for row in tab.iloc[1:].to_dict("records"):
         modalities.append({"modality": row["group"], "label": labels.get(row["group"], row["group"]),
-                           **_outcomes_block(pd.Series(row), mi.get(row["group"]))})
+                           **_outcomes_block(pd.Series(row), mi.get(row["group"])),
+                           **_secondary_block(sec.get(row["group"]))})
     return {
         "data": {
             "episodes": int(len(ep)),
@@ -173,7 +190,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
         },
         "settings": {"horizon_days": int(s.horizon_days), "population": s.population,
                      "confidence": s.confidence, "reference": ref},
-        "overall": _outcomes_block(tab.iloc[0], mi.get("Overall")),
+        "overall": {**_outcomes_block(tab.iloc[0], mi.get("Overall")), **_secondary_block(sec.get("Overall"))},
         "modalities": modalities,
         "tests": {"surgery_logrank": {"chi2": _num(lr["chi2"]), "df": int(lr["df"]), "p": _num(lr["p"])}},
         "adjusted": {
@@ -184,6 +201,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
             "leg_pain_change": _adjusted_rows(adj["leg_pain_change"], "difference"),
             "recovered": _adjusted_rows(adj["recovered"], "odds_ratio"),
             "surgery": _adjusted_rows(adj["surgery"], "hazard_ratio"),
+            "odi_change": _adjusted_rows(adj["odi_change"], "difference"),
             "recovered_missing_adjusted": [{**row, "tipping_odds": _num(t)} for row, t in
                                            zip(_adjusted_rows(rc_mi, "odds_ratio"), rc_mi["tipping_odds"])],
         },
