@@ -122,3 +122,35 @@ def test_back_pain_final_and_change_in_derived_outcomes(data):
     assert {"final_back_pain", "back_pain_change"} <= set(out.columns)
     np.testing.assert_allclose(out["back_pain_change"], out["final_back_pain"] - out["baseline_back_pain"])
     assert derive_outcomes(rec)["back_pain_change"].notna().sum() == out["back_pain_change"].notna().sum()
+
+
+def test_secondary_table_under_disclosure_hides_small_groups_and_draws_nothing_it_hides(data):
+    from analysis.disclosure import apply_disclosure_to_secondary, disclosure_rule
+    from analysis.methods import secondary_outcome_table
+    from analysis.present import format_secondary_table, plot_secondary
+    _, out = data
+    small = out.copy()
+    few = small.index[small["modality"] == "traction"][5:]
+    small = small.drop(index=few)  # five traction episodes left
+    rule = disclosure_rule("public")
+    t = apply_disclosure_to_secondary(secondary_outcome_table(small), rule=rule)
+    row = t.set_index("group").loc["traction"]
+    assert not row["odi_change_shown"] and not row["sessions_shown"]
+    for key in ("odi_change", "odi_responder", "back_pain_change", "sessions", "days_to_discharge"):
+        hidden = [s for s in t[f"{key}_state"].iloc[1:] if s != 0]
+        assert len(hidden) != 1  # with the Overall total shown, a lone hidden count could be worked back
+    shown = format_secondary_table(t, rule=rule).set_index("Modality").loc["traction"]
+    assert all(cell.startswith(("not shown", "not recorded")) for cell in shown)
+    fig = plot_secondary(t)
+    assert len(fig.axes[0].collections[1].get_offsets()) == int(t["odi_change_shown"].iloc[1:].sum())
+
+
+def test_report_section_shows_disability_table_figure_and_adjusted_comparison(sample_dir):
+    from analysis.app import ReportContent
+    from analysis.disclosure import disclosure_rule
+    from analysis.methods import OutcomeSettings
+    c = ReportContent(load_records(sample_dir), settings=OutcomeSettings(), rule=disclosure_rule("internal"))
+    figure, table, adjusted = (str(p) for p in c.secondary())
+    assert "Numbers behind this figure" in figure and "<img" in figure
+    assert "Disability (ODI 0-100) change, mean (95% CI)" in table and "Sessions, median [IQR]" in table
+    assert "adjusted for ODI at the first visit and case mix" in adjusted and "Manual therapy" in adjusted

@@ -130,6 +130,36 @@ class ReportContent:
         return self._adjusted_models[models]
 
     @cached_property
+    def secondary_disclosed(self) -> pd.DataFrame:
+        """The secondary outcomes (ODI, back pain, sessions, days to discharge), disclosed once."""
+        raw = methods.secondary_outcome_table(self.outcomes, labels=self.labels, settings=self.settings)
+        return disclosure.apply_disclosure_to_secondary(raw, rule=self.rule)
+
+    def secondary(self) -> list:
+        """The disability figure (its numbers under it) and the secondary outcome table."""
+        t = self.secondary_disclosed
+        parts = []
+        if bool(t["odi_change_shown"].iloc[1:].any()):
+            fig = present.plot_secondary(t, labels=self.labels, colors=self.colors)
+            parts.append(present.figure_html(fig, present.alt_secondary(t, labels=self.labels),
+                                             numbers=present.secondary_numbers(t, rule=self.rule, labels=self.labels)))
+        else:
+            parts.append(present.note_html("Too few episodes with disability (ODI) recorded at two visits to draw "
+                                           "it by modality."))
+        parts.append(present.table_html(present.format_secondary_table(t, rule=self.rule, labels=self.labels),
+                                        max_columns=TABLE_COLUMNS - 1))
+        # disability compared with the reference, adjusted for ODI at the first visit and the case mix
+        adj = self.adjusted()["raw"]
+        raw = methods.adjusted_comparisons(self.outcomes, reference=adj["reference"], settings=self.settings,
+                                           cluster=adj["cluster"], models=("odi_change",))
+        shown = disclosure.apply_disclosure_to_adjusted(raw, rule=self.rule)["odi_change"]
+        ref = self.labels.get(adj["reference"], adj["reference"])
+        parts.append(present.table_html(present.forest_numbers(shown, estimate="difference", labels=self.labels),
+                                        caption=f"Disability (ODI points) compared with {ref}, adjusted for ODI at "
+                                                "the first visit and case mix; negative: less disability"))
+        return parts
+
+    @cached_property
     def confounding(self) -> dict:
         """The confounding diagnostics (overlap, balance, doubly robust), raw and disclosed."""
         adj = self.adjusted()

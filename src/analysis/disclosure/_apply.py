@@ -111,8 +111,8 @@ def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
     out = dict(adjusted)
     if rule.name == "none":
         return out
-    for spec in COMPARED_OUTCOMES:
-        key, est = spec.key, spec.estimate
+    extra = [("odi_change", "difference", None)] if "odi_change" in adjusted else []
+    for key, est, events in [(o.key, o.estimate, o.events) for o in COMPARED_OUTCOMES] + extra:
         t = adjusted[key].copy()
         if est not in t.columns:  # a model that was not fitted (adjusted_comparisons(models=...))
             continue
@@ -128,7 +128,7 @@ def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
                 t.loc[hide, c] = np.nan
         t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
         t["reason"] = t["reason"].astype(object).where(~hide, reason)
-        t["note"] = pd.Series([hidden_sentence(r, spec.events, rule) if h else n
+        t["note"] = pd.Series([hidden_sentence(r, events, rule) if h else n
                                for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
         out[key] = t
     return out
@@ -332,4 +332,43 @@ def apply_disclosure_to_imputed_comparisons(table: pd.DataFrame, *, rule, adjust
     t["reason"] = t["reason"].astype(object).where(~hide, reason)
     t["note"] = pd.Series([hidden_sentence(r, "recoveries", rule) if h else n
                            for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
+    return t
+
+
+#: The secondary outcomes' count columns, each with its figure (``mean``, ``rate`` or ``median``).
+_SECONDARY = {"odi_change": "mean", "odi_responder": "rate", "back_pain_change": "mean", "sessions": "median",
+              "days_to_discharge": "median"}
+
+
+def apply_disclosure_to_secondary(table: pd.DataFrame, *, rule) -> pd.DataFrame:
+    """The secondary outcome table (:func:`analysis.methods.secondary_outcome_table`) under a disclosure rule.
+
+    For each outcome adds ``<key>_state`` (the :class:`CellState` of its
+    ``n``, with complementary suppression down the column, whose first row
+    ``Overall`` is the total) and ``<key>_shown`` (whether its mean, rate or
+    median may be shown: at least the rule's minimum of episodes, its count
+    not suppressed, and under ``public`` a rate not resting on 1-7 events).
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import secondary_outcome_table
+    >>> from analysis.disclosure import apply_disclosure_to_secondary, disclosure_rule
+    >>> t = apply_disclosure_to_secondary(secondary_outcome_table(derive_outcomes(load_records("data/sample"))),
+    ...                                   rule=disclosure_rule("public"))
+    >>> bool(t["odi_change_shown"].all()), int(t["odi_change_state"].iloc[0])
+    (True, 0)
+    """
+    t = table.copy()
+    records = t.to_dict("records")
+    for key, figure in _SECONDARY.items():
+        states = group_column_states(records, f"{key}_n", rule)
+        t[f"{key}_state"] = states
+        shown = []
+        for r, st in zip(records, states):
+            ok = st == CellState.SHOWN and rule.allows(r[f"{key}_n"])
+            if figure == "rate":
+                ok = ok and rule.allows_events(r[f"{key}_events"])
+            shown.append(bool(ok))
+        t[f"{key}_shown"] = shown
     return t
