@@ -369,3 +369,18 @@ def test_report_link_is_below_the_jupyter_root(sample_dir, tmp_path, monkeypatch
     assert ex.reports_dir == tmp_path / "reports"
     path = ex.save_report()
     assert f'href="/files/reports/{path.name}"' in ex.link.value and "download=" not in ex.link.value
+
+
+def test_secondary_outcomes_and_confounding_are_choices(explorer):
+    explorer.controls["outcome"].value = "odi_change"
+    assert "Mean change in disability (ODI points) by modality" in explorer.figure.value
+    assert "Sessions, median [IQR]" in explorer.figure.value
+    assert "adjusted for ODI at the first visit and case mix" in explorer.figure.value
+    explorer.controls["outcome"].value = "sessions"
+    assert "Sessions, median [IQR]" in explorer.figure.value and "<img" not in explorer.figure.value
+    explorer.controls["outcome"].value = "confounding"
+    assert "Histograms of the propensity" in explorer.figure.value
+    assert "Case-mix balance against the reference" in explorer.figure.value
+    assert "doubly robust" in explorer.figure.value
+    explorer.controls["modalities"].value = ("mckenzie",)
+    assert "Choose at least two modalities" in explorer.figure.value

@@ -258,6 +258,15 @@ class Explorer:
                 if content.outcomes["modality"].nunique() < 2:
                     return "<p>Choose at least two modalities (or none, for all) to compare recovery.</p>"
                 return str(content.forest("recovered"))
+            if sel.outcome in ("odi_change", "back_pain_change", "sessions", "days_to_discharge"):
+                parts = content.secondary()
+                # the disability figure and its adjusted comparison with ODI; the table for every choice
+                shown = parts if sel.outcome == "odi_change" else parts[1:2]
+                return "".join(str(p) for p in shown)
+            if sel.outcome == "confounding":
+                if content.outcomes["modality"].nunique() < 2:
+                    return "<p>Choose at least two modalities (or none, for all) to compare whom they treated.</p>"
+                return "".join(str(p) for p in [content.overlap(), content.love(), *content.doubly_robust()])
             return str(content.survival())
         except (ValueError, KeyError, IndexError, ZeroDivisionError):  # never a traceback for the clinician
             return ("<p>This selection is too small or too uneven for this figure. Add clinics, modalities or "

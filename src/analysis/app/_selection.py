@@ -19,6 +19,11 @@ OUTCOMES = {
     "responder": "Responders (leg pain)",
     "recovered": "Recovered at discharge",
     "surgery_free": "Surgery-free",
+    "odi_change": "Disability (ODI) change",
+    "back_pain_change": "Back pain change",
+    "sessions": "Sessions per episode",
+    "days_to_discharge": "Days to discharge",
+    "confounding": "Whom each modality treated",
 }
 _SUBGROUPS = {"age_band": "age", "sex": "sex", "cause": "cause", "symptom_band": "symptom weeks",
               "surgical_candidate": "surgical candidate"}
