@@ -133,7 +133,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
         codes_all = cluster_codes(raw)
         recorded = pd.notna(pd.Series(raw)).to_numpy()
     n_by = pd.Series(mod[ok]).value_counts()
-    rows_out, notes, reasons = {}, {}, {}
+    notes, reasons = {}, {}
     k_by = {}
     for m in [ref, *others]:
         sel = ok & (mod == m)
@@ -181,9 +181,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
                           constant=True, drop_levels=drop)
     n_cell = np.bincount(cell).astype("float64")
     if cluster != "none":
-        cl = codes_all[keep]
-        G = int(cl.max()) + 1
-        _, cl = np.unique(cl, return_inverse=True)
+        _, cl = np.unique(codes_all[keep], return_inverse=True)
         G = int(cl.max()) + 1
         c2, c2_inv = np.unique(cell.astype("int64") * G + cl, return_inverse=True)
         cell_of_c2, clus_of_c2 = c2 // G, c2 % G
