@@ -193,9 +193,13 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     var = np.full((imputations, len(names)), np.nan)
     beta = None
     converged = True
+    chord = None
     for i in range(imputations):
         ev_cell = np.bincount(cell, weights=Yk[i], minlength=len(n_cell))
-        beta, info, conv = logistic_counts(X, n_cell, ev_cell, start=beta)
+        # the first completed data set by Newton; the others, close to it, by chord steps with its information
+        beta, info, conv = logistic_counts(X, n_cell, ev_cell, start=beta, chord=chord)
+        if chord is None and conv:
+            chord = np.linalg.pinv(info)
         converged &= conv
         p_cell = 1 / (1 + np.exp(-np.clip(X @ beta, -35, 35)))
         if G is not None:
@@ -247,32 +251,53 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
         base_ev = np.bincount(cell, weights=np.where(mine, 0.0, frac_k), minlength=len(n_cell))
         idx_mine, eta_mine = cell[mine], eta_k[mine]
 
-        def coef(delta, _j=j, _b=base_ev, _i=idx_mine, _e=eta_mine):
+        last = {"b": frac_beta}
+
+        def coef(delta, _j=j, _b=base_ev, _i=idx_mine, _e=eta_mine, _last=last):
             # chord iterations with the information at the fractional fit held fixed: only the unrated of one
-            # modality move, so the estimate moves a little and each step costs one X'r
+            # modality move, so the estimate moves a little and each step costs one X'r; each search step
+            # starts from the previous one's estimate
             ev = _b + np.bincount(_i, weights=1 / (1 + np.exp(-(_e + delta))), minlength=len(n_cell))
-            b = frac_beta.copy()
-            for _ in range(100):
+            b = _last["b"].copy()
+            for _ in range(50):
                 p_ = 1 / (1 + np.exp(-np.clip(X @ b, -35, 35)))
                 step = frac_solve(X.T @ (ev - n_cell * p_))
                 b += step
-                if np.max(np.abs(step)) < 1e-9:
+                if abs(step[_j]) < 1e-7:
                     break
+            _last["b"] = b
             return b[_j]
 
         significant = lo > 0 or hi < 0
-        # the lower end of the interval reaches 1 when the log odds ratio is q se, the upper end when it is -q se
+        # the lower end of the interval reaches 1 when the log odds ratio is q se (reached by more recoveries
+        # among the unrated: delta > 0 when the interval is below it now), the upper end when it is -q se
+        c0 = coef(0.0)
         targets = ([q * se] if qbar[j] > 0 else [-q * se]) if significant else [q * se, -q * se]
+        # a cheap guide: the estimate's first-order response to the unrated's expected recoveries, an
+        # inverse-information row times their design rows; the full fit then corrects it in a few steps
+        g = X[idx_mine] @ frac_inv[j]
+        p_mine0 = 1 / (1 + np.exp(-eta_mine))
+
+        def guide(delta, _g=g, _p0=p_mine0, _e=eta_mine, _c0=c0):
+            return _c0 + float(_g @ (1 / (1 + np.exp(-(_e + delta))) - _p0))
+
         found = []
         for shift in targets:
-            # the conclusion changes when the interval's end crosses 1: coef(delta) = +-q se
-            f = lambda x, _s=shift: coef(x) - _s  # noqa: E731
-            lo_d, hi_d = -MAX_TIPPING_SHIFT, MAX_TIPPING_SHIFT
-            f0 = f(0.0)
-            for a, b in ((lo_d, 0.0), (0.0, hi_d)):
-                fa, fb = (f(a), f0) if b == 0.0 else (f0, f(b))
-                if np.sign(fa) != np.sign(fb):
-                    found.append(optimize.brentq(f, a, b, xtol=1e-3))
+            offset = 0.0
+            a, b = (0.0, MAX_TIPPING_SHIFT) if c0 < shift else (-MAX_TIPPING_SHIFT, 0.0)
+            delta = None
+            for _ in range(6):
+                h = lambda x, _s=shift, _o=offset: guide(x) + _o - _s  # noqa: E731
+                if np.sign(h(a)) == np.sign(h(b)):
+                    delta = None
+                    break
+                delta = optimize.brentq(h, a, b, xtol=1e-6)
+                err = coef(delta) - guide(delta)  # what the guide misses at its root
+                if abs(guide(delta) + err - shift) < 1e-3 * max(se, 1e-9):
+                    break
+                offset = err
+            if delta is not None and abs(coef(delta) - shift) < 0.05 * max(se, 1e-9):
+                found.append(delta)
         if found:
             row["tipping_odds"] = float(np.exp(min(found, key=abs)))
         rows.append(row)

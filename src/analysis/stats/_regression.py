@@ -183,7 +183,7 @@ def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
 
 
 
-def logistic_counts(X, n, events, *, start=None, max_iter: int = 50, tol: float = 1e-10):
+def logistic_counts(X, n, events, *, start=None, max_iter: int = 50, tol: float = 1e-10, chord=None):
     """Logistic regression on grouped rows (``n`` trials, ``events`` successes, possibly fractional).
 
     Newton-Raphson with step halving: the maximum-likelihood estimate that the
@@ -191,6 +191,11 @@ def logistic_counts(X, n, events, *, start=None, max_iter: int = 50, tol: float 
     statsmodels ``Logit``). Fractional ``events`` (expected counts) give the
     quasi-likelihood estimate. Cheap on a million episodes once they are
     grouped into their distinct design rows.
+
+    *chord*: the inverse information of a nearby fit (e.g. of another
+    imputed data set): the iterations then keep it fixed (each costs one
+    X'r instead of a new information matrix), which is what makes twenty
+    completed data sets cheap; the same estimate to the tolerance.
 
     Returns
     -------
@@ -215,6 +220,17 @@ def logistic_counts(X, n, events, *, start=None, max_iter: int = 50, tol: float 
         eta = np.clip(Xv @ b, -35, 35)
         return float(np.sum(ev * eta - nv * np.logaddexp(0, eta))), eta
 
+    if chord is not None:
+        converged = False
+        for _ in range(20 * max_iter):
+            p = 1 / (1 + np.exp(-np.clip(Xv @ beta, -35, 35)))
+            step = chord @ (Xv.T @ (ev - nv * p))
+            beta = beta + step
+            if np.max(np.abs(step)) < 1e-8:
+                converged = True
+                break
+        p = 1 / (1 + np.exp(-np.clip(Xv @ beta, -35, 35)))
+        return beta, (Xv * (nv * p * (1 - p))[:, None]).T @ Xv, converged
     ll, eta = loglik(beta)
     converged = False
     for _ in range(max_iter):
