@@ -72,7 +72,7 @@ def secondary_outcome_table(outcomes: pd.DataFrame, *, by: str = "modality", set
     >>> from analysis import load_records, derive_outcomes
     >>> from analysis.methods import secondary_outcome_table
     >>> t = secondary_outcome_table(derive_outcomes(load_records("data/sample")))
-    >>> t["group"].iloc[0], bool(t["odi_change_n"].iloc[0] < t["episodes"].iloc[0]), t["sessions_median"].iloc[0] > 1
+    >>> t["group"].iloc[0], bool(t["odi_change_n"].iloc[0] < t["episodes"].iloc[0]), bool(t["sessions_median"].iloc[0] > 1)
     ('Overall', True, True)
     """
     s = settings or OutcomeSettings()
