@@ -115,10 +115,9 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     d, rated, y0, Xm, beta_i = imputed.d, imputed.rated, imputed.y0, imputed.Xm, imputed.beta
     expected = 1 / (1 + np.exp(-np.clip(Xm @ beta_i, -35, 35)))
     elig = _eligible(outcomes)
-    e = outcomes[elig].reset_index(drop=True)
+    cols = list(dict.fromkeys(["modality", "baseline_leg_pain", *covs] + ([cluster] if cluster != "none" else [])))
+    e = outcomes.loc[elig, cols].reset_index(drop=True)  # only what the model needs: the frame is wide
     miss_rows = np.flatnonzero(~rated)
-    Y = np.repeat(y0[None, :], imputations, axis=0)
-    Y[:, miss_rows] = imputed.imputed
     frac = y0.copy()
     frac[miss_rows] = expected
     eta_unrated = np.zeros(len(d))
@@ -126,7 +125,9 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     ok = e["baseline_leg_pain"].notna().to_numpy(dtype=bool).copy()
     for c in covs:
         ok &= e[c].notna().to_numpy(dtype=bool)
-    mod = e["modality"].astype(str).to_numpy(dtype=object)
+    mcat = pd.Categorical(e["modality"], categories=[ref, *others])
+    mod = np.asarray([ref, *others], dtype=object)[np.maximum(mcat.codes, 0)]
+    mod[mcat.codes < 0] = None
     if cluster != "none":
         col = e[cluster]
         raw = col.to_numpy(dtype=object, na_value=None)
@@ -159,24 +160,28 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     for c in covs:
         if c != "baseline_leg_pain" and pd.api.types.is_string_dtype(ef[c].dtype):
             ef[c] = ef[c].astype("category")
-    Yk, frac_k, eta_k = Y[:, keep], frac[keep], eta_unrated[keep]
+    # the completed ratings, kept as the recorded ones plus each imputation's draws for the unrated
+    frac_k, eta_k, mod_k = frac[keep], eta_unrated[keep], mod[keep]
     unrated_k = ~rated[keep]
+    obs_k = np.where(unrated_k, 0.0, y0[keep])
+    pos_in_keep = np.cumsum(keep) - 1
+    miss_keep = keep[miss_rows]
+    miss_pos = pos_in_keep[miss_rows[miss_keep]]          # the unrated episodes' rows in the model
+    draws = imputed.imputed[:, miss_keep]                  # (imputations, unrated in the model)
     cell = _pattern_codes(ef, [*covs, "modality"])
     _, first = np.unique(cell, return_index=True)
     # a level with no recoveries, or only recoveries, in any completed data set would separate that fit:
     # merged into its covariate's reference level, as the complete-case model merges them
-    lo_ev, hi_ev = Yk.min(axis=0), Yk.max(axis=0)
     drop = {}
     for c in covs:
         if c == "baseline_leg_pain":
             continue
         codes, levels = pd.factorize(ef[c], sort=True)
         n_l = np.bincount(codes, minlength=len(levels))
-        none = np.bincount(codes, weights=hi_ev, minlength=len(levels)) == 0
-        every = np.bincount(codes, weights=lo_ev, minlength=len(levels)) == n_l
-        ev_min = np.array([np.bincount(codes, weights=Yk[i], minlength=len(levels)) for i in range(len(Yk))])
-        drop[c] = {levels[k] for k in np.flatnonzero(none | every | (ev_min.min(axis=0) == 0)
-                                                      | (ev_min.max(axis=0) == n_l))}
+        obs_l = np.bincount(codes, weights=obs_k, minlength=len(levels))
+        ev_l = obs_l[None, :] + np.array([np.bincount(codes[miss_pos], weights=draws[i], minlength=len(levels))
+                                          for i in range(len(draws))])
+        drop[c] = {levels[k] for k in np.flatnonzero((ev_l.min(axis=0) == 0) | (ev_l.max(axis=0) == n_l))}
     X, names, _ = _design(ef.iloc[first], modalities=estimable, covariates=covs, y_events=None, both_ends=False,
                           constant=True, drop_levels=drop)
     n_cell = np.bincount(cell).astype("float64")
@@ -194,8 +199,13 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     beta = None
     converged = True
     chord = None
+    obs_cell = np.bincount(cell, weights=obs_k, minlength=len(n_cell))
+    cell_miss = cell[miss_pos]
+    if G is not None:
+        obs_c2 = np.bincount(c2_inv, weights=obs_k, minlength=len(c2))
+        c2_miss = c2_inv[miss_pos]
     for i in range(imputations):
-        ev_cell = np.bincount(cell, weights=Yk[i], minlength=len(n_cell))
+        ev_cell = obs_cell + np.bincount(cell_miss, weights=draws[i], minlength=len(n_cell))
         # the first completed data set by Newton; the others, close to it, by chord steps with its information
         beta, info, conv = logistic_counts(X, n_cell, ev_cell, start=beta, chord=chord)
         if chord is None and conv:
@@ -203,7 +213,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
         converged &= conv
         p_cell = 1 / (1 + np.exp(-np.clip(X @ beta, -35, 35)))
         if G is not None:
-            ev_c2 = np.bincount(c2_inv, weights=Yk[i], minlength=len(c2))
+            ev_c2 = obs_c2 + np.bincount(c2_miss, weights=draws[i], minlength=len(c2))
             cov = _robust_cov(X, info, ev_c2 - n_c2 * p_cell[cell_of_c2], cell_of_c2, clus_of_c2, G)
         else:
             cov = np.linalg.pinv(info)
@@ -217,7 +227,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     qbar, W = est.mean(axis=0), var.mean(axis=0)
     B = est.var(axis=0, ddof=1)
     T = W + (1 + 1 / m_) * B
-    freq = float(Yk.mean())
+    freq = float((obs_k.sum() + draws.sum(axis=1).mean()) / len(obs_k))
     rows = []
     for m in others:
         n_m = int(n_by.get(m, 0))
@@ -247,7 +257,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
             row.update(note=f"caution: given by only {k_by[m]} {cluster}s, so this comparison rests on their patients",
                        status=Status.CAUTION.value, reason=Reason.FEW_CLUSTERS.value)
         # the tipping point: shift the unrated patients of this modality, see the module docstring
-        mine = unrated_k & (ef["modality"].astype(str).to_numpy(dtype=object) == m)
+        mine = unrated_k & (mod_k == m)
         base_ev = np.bincount(cell, weights=np.where(mine, 0.0, frac_k), minlength=len(n_cell))
         idx_mine, eta_mine = cell[mine], eta_k[mine]
 
