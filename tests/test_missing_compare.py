@@ -106,3 +106,17 @@ def test_imputed_comparison_is_reproducible(data):
     pd.testing.assert_frame_equal(a, b)
     assert recovery_comparisons_imputed(out, seed=1)["odds_ratio"].iloc[0] != pytest.approx(
         a["odds_ratio"].iloc[0], rel=1e-9)
+
+
+def test_disclosure_hides_an_imputed_comparison_where_the_rated_one_is_hidden(data):
+    from analysis.disclosure import apply_disclosure_to_imputed_comparisons, disclosure_rule
+    _, out = data
+    t = recovery_comparisons_imputed(out)
+    cc = adjusted_comparisons(out, models=("recovered",))["recovered"].copy()
+    cc["status"] = cc["status"].astype(object)
+    cc.loc[cc["modality"] == "traction", ["status", "reason"]] = ["hidden", "few_events"]
+    shown = apply_disclosure_to_imputed_comparisons(t, rule=disclosure_rule("public"),
+                                                    adjusted_shown={"recovered": cc}).set_index("modality")
+    assert shown.loc["traction", "status"] == "hidden" and np.isnan(shown.loc["traction", "tipping_odds"])
+    assert shown.loc["traction", "note"] == "not shown: rests on 1-7 recoveries (disclosure control)"
+    assert shown.loc["pilates", "status"] != "hidden" and not np.isnan(shown.loc["pilates", "odds_ratio"])

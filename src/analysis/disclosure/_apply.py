@@ -123,15 +123,35 @@ def apply_disclosure_to_adjusted(adjusted: dict, *, rule) -> dict:
             ev = ~t["events"].map(rule.allows_events).astype(bool) & ~few
             reason[ev] = Reason.FEW_EVENTS.value
         hide = reason.notna() & t[est].notna()
-        for c in (est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci"):
-            if c in t.columns:
-                t.loc[hide, c] = np.nan
-        t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
-        t["reason"] = t["reason"].astype(object).where(~hide, reason)
-        t["note"] = pd.Series([hidden_sentence(r, events, rule) if h else n
-                               for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
-        out[key] = t
+        out[key] = _hide_rows(t, hide, reason, (est, "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci"),
+                              events, rule)
     return out
+
+
+def _hide_rows(t: pd.DataFrame, hide: pd.Series, reason: pd.Series, columns, events, rule) -> pd.DataFrame:
+    """Rows *hide* of a table of estimates lose their figures: NaN, status ``hidden``, reason code and sentence."""
+    for c in columns:
+        if c in t.columns:
+            t.loc[hide, c] = np.nan
+    t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
+    t["reason"] = t["reason"].astype(object).where(~hide, reason)
+    t["note"] = pd.Series([hidden_sentence(r, events, rule) if h else n
+                           for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
+    return t
+
+
+def _hidden_with(t: pd.DataFrame, adjusted_rows: pd.DataFrame | None, rule) -> tuple[pd.Series, pd.Series]:
+    """Rows to hide: too few episodes, or the modality's adjusted comparison hidden; with the reason codes."""
+    hide = ~t["n"].map(rule.allows).astype(bool)
+    reason = pd.Series([Reason.FEW_EPISODES.value] * len(t), index=t.index, dtype=object)
+    if adjusted_rows is not None and "status" in adjusted_rows:
+        a = adjusted_rows.set_index("modality")
+        adj_hidden = t["modality"].map(lambda m: m in a.index and a.loc[m, "status"] == Status.HIDDEN.value)
+        adj_hidden = adj_hidden.astype(bool)
+        adj_reason = t["modality"].map(lambda m: a.loc[m, "reason"] if m in a.index else None)
+        reason = reason.where(~adj_hidden | hide, adj_reason)
+        hide = hide | adj_hidden
+    return hide, reason
 
 
 def hidden_sentence(reason: str, events: str | None, rule) -> str:
@@ -272,25 +292,10 @@ def apply_disclosure_to_confounding(diagnostics: dict, *, rule, adjusted_shown: 
     dr = {}
     for key, t in diagnostics["doubly_robust"].items():
         t = t.copy()
-        hide = t["modality"].isin(hidden) | ~t["n"].map(rule.allows).astype(bool)
-        reason = pd.Series([Reason.FEW_EPISODES.value] * len(t), index=t.index, dtype=object)
-        if adjusted_shown is not None and key in adjusted_shown:
-            a = adjusted_shown[key].set_index("modality")
-            adj_hidden = t["modality"].map(lambda m: m in a.index and a.loc[m, "status"] == Status.HIDDEN.value)
-            adj_reason = t["modality"].map(lambda m: a.loc[m, "reason"] if m in a.index else None)
-            reason = reason.where(~adj_hidden.astype(bool), adj_reason)
-            hide = hide | adj_hidden.astype(bool)
-        if rule.name == "none":
-            hide = pd.Series(False, index=t.index)
-        hide = hide & t["estimate"].notna()
-        for c in ("estimate", "ci_low", "ci_high", "p", "regression", "effective_n"):
-            t.loc[hide, c] = np.nan
-        t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
-        t["reason"] = t["reason"].astype(object).where(~hide, reason)
-        events = "recoveries" if key == "recovered" else None
-        t["note"] = pd.Series([hidden_sentence(r, events, rule) if h else n
-                               for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
-        dr[key] = t
+        hide, reason = _hidden_with(t, (adjusted_shown or {}).get(key), rule)
+        hide = (hide | t["modality"].isin(hidden)) & t["estimate"].notna() & (rule.name != "none")
+        dr[key] = _hide_rows(t, hide, reason, ("estimate", "ci_low", "ci_high", "p", "regression", "effective_n"),
+                             "recoveries" if key == "recovered" else None, rule)
     out["doubly_robust"] = dr
     return out
 
@@ -317,22 +322,10 @@ def apply_disclosure_to_imputed_comparisons(table: pd.DataFrame, *, rule, adjust
     t = table.copy()
     if rule.name == "none":
         return t
-    hide = ~t["n"].map(rule.allows).astype(bool)
-    reason = pd.Series([Reason.FEW_EPISODES.value] * len(t), index=t.index, dtype=object)
-    if adjusted_shown is not None and "recovered" in adjusted_shown and "status" in adjusted_shown["recovered"]:
-        a = adjusted_shown["recovered"].set_index("modality")
-        adj_hidden = t["modality"].map(lambda m: m in a.index and a.loc[m, "status"] == Status.HIDDEN.value)
-        adj_reason = t["modality"].map(lambda m: a.loc[m, "reason"] if m in a.index else None)
-        reason = reason.where(~adj_hidden.astype(bool) | hide, adj_reason)
-        hide = hide | adj_hidden.astype(bool)
+    hide, reason = _hidden_with(t, (adjusted_shown or {}).get("recovered"), rule)
     hide = hide & t["odds_ratio"].notna()
-    for c in ("odds_ratio", "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci", "tipping_odds"):
-        t.loc[hide, c] = np.nan
-    t["status"] = t["status"].astype(object).where(~hide, Status.HIDDEN.value)
-    t["reason"] = t["reason"].astype(object).where(~hide, reason)
-    t["note"] = pd.Series([hidden_sentence(r, "recoveries", rule) if h else n
-                           for r, h, n in zip(reason, hide, t["note"])], index=t.index, dtype=object)
-    return t
+    return _hide_rows(t, hide, reason, ("odds_ratio", "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci",
+                                        "tipping_odds"), "recoveries", rule)
 
 
 #: The secondary outcomes' count columns, each with its figure (``mean``, ``rate`` or ``median``).
