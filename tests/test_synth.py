@@ -59,3 +59,12 @@ def test_a_million_episodes_is_fast(tmp_path):
     elapsed = time.perf_counter() - t
     assert len(ep) == 1_000_000 and 5_000_000 <= len(vi) <= 9_000_000
     assert elapsed < 45
+
+
+def test_sample_disability_is_as_the_data_card_says(data):
+    """data/sample/README.md: intake ODI about 40 (SD 15); two ODI values for about 61 % of episodes, few at STH."""
+    _, out = data
+    assert 37 <= out["baseline_odi"].mean() <= 43 and 13 <= out["baseline_odi"].std() <= 17
+    assert 0.55 <= out["odi_change"].notna().mean() <= 0.67
+    by_clinic = out.groupby("clinic")["odi_change"].apply(lambda s: s.notna().mean())
+    assert by_clinic["STH"] < 0.25 < 0.65 < min(by_clinic["CEN"], by_clinic["NTH"])
