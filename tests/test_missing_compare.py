@@ -120,3 +120,21 @@ def test_disclosure_hides_an_imputed_comparison_where_the_rated_one_is_hidden(da
     assert shown.loc["traction", "status"] == "hidden" and np.isnan(shown.loc["traction", "tipping_odds"])
     assert shown.loc["traction", "note"] == "not shown: rests on 1-7 recoveries (disclosure control)"
     assert shown.loc["pilates", "status"] != "hidden" and not np.isnan(shown.loc["pilates", "odds_ratio"])
+
+
+def test_logistic_model_on_grouped_rows_equals_statsmodels_and_falls_back_when_it_must():
+    from analysis.stats import logistic_model
+    rng = np.random.default_rng(3)
+    n = 60_000
+    X = np.column_stack([np.ones(n), rng.integers(0, 11, n), rng.integers(0, 2, n), rng.integers(0, 3, n)]).astype(float)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1 + 0.1 * X[:, 1] + 0.3 * X[:, 2])))).astype(float)
+    got = logistic_model(y, X, names=["const", "a", "b", "c"])
+    ref = Logit(y, X).fit(disp=0, method="newton", tol=1e-10)
+    np.testing.assert_allclose(got.table["coef"], ref.params, atol=1e-10)
+    np.testing.assert_allclose(got.table["se"], ref.bse, rtol=1e-9)
+    np.testing.assert_allclose(got.table[["ci_low", "ci_high"]].to_numpy(), ref.conf_int(), atol=1e-9)
+    assert got.loglike == pytest.approx(ref.llf, rel=1e-12) and got.converged
+    # a level with no events separates the model: the grouped fit stands aside and statsmodels reports it
+    y2 = np.where(X[:, 2] == 1, 0.0, y)  # no events where b is 1
+    sep = logistic_model(y2, X, names=["const", "a", "b", "c"])
+    assert sep.table["se"].iloc[2] > 8 or not sep.converged

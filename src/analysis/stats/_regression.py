@@ -155,10 +155,58 @@ def linear_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     return ModelResult(_tidy(names, beta, se, t, p, ci), float(llf), True, n)
 
 
+#: Grouping pays from this many rows on (below it statsmodels is as quick).
+_GROUP_FROM = 20_000
+
+
+def _grouped_logistic(y, X, *, names, confidence: float) -> ModelResult | None:
+    """The logistic MLE on the design's distinct rows with their counts, or None to let statsmodels fit it.
+
+    A million episodes have a few tens of thousands of distinct case-mix rows: Newton on those is the
+    same estimate (and information) for a fraction of the time. Used only when the rows compress to
+    at most half and the fit converges with finite, moderate standard errors; anything unusual
+    (separation, too few events) goes to statsmodels as before.
+    """
+    Xv = np.asarray(X, dtype="float64")
+    yv = np.asarray(y, dtype="float64")
+    n, k = Xv.shape
+    if n < _GROUP_FROM or not np.all(np.isfinite(Xv)):
+        return None
+    rng = np.random.default_rng(20261202)
+    keys = Xv @ rng.standard_normal((k, 2))  # two random projections: equal rows, equal keys
+    _, first, inverse = np.unique(keys[:, 0], return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(first) > n // 2 or not np.array_equal(keys[first, 1][inverse], keys[:, 1]):
+        return None  # no gain, or two different rows on one key (then the second projection differs)
+    Xg = Xv[first]
+    counts = np.bincount(inverse, minlength=len(first)).astype("float64")
+    events = np.bincount(inverse, weights=yv, minlength=len(first))
+    beta, info, ok = logistic_counts(Xg, counts, events)
+    if not ok:
+        return None
+    try:
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return None
+    se = np.sqrt(np.diag(cov))
+    if not np.all(np.isfinite(se)) or np.any(se > 8.0):
+        return None
+    z = beta / se
+    q = sps.norm.ppf(0.5 + confidence / 2)
+    eta = np.clip(Xg @ beta, -35, 35)
+    llf = float(np.sum(events * eta - counts * np.logaddexp(0, eta)))
+    tab = _tidy(names, beta, se, z, 2 * sps.norm.sf(np.abs(z)), np.column_stack([beta - q * se, beta + q * se]))
+    return ModelResult(tab, llf, True, n, int(yv.sum()))
+
+
 def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     """Logistic regression by Newton-Raphson (statsmodels ``Logit``), Wald intervals.
 
-    ``X`` must include the constant column. Separation and non-convergence are
+    From 20,000 rows on, the distinct design rows are fitted with their
+    counts (:func:`logistic_counts`; the same estimate, checked against
+    statsmodels in the tests), falling back to statsmodels where that does
+    not compress the data or does not converge cleanly. ``X`` must include
+    the constant column. Separation and non-convergence are
     reported through ``converged`` (and huge standard errors), never raised.
 
     Examples
@@ -170,6 +218,9 @@ def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     >>> logistic_model(d["GRADE"], X, names=["GPA", "TUCE", "PSI", "const"]).table["coef"].round(3).tolist()
     [2.826, 0.095, 2.379, -13.021]
     """
+    fast = _grouped_logistic(y, X, names=names, confidence=confidence)
+    if fast is not None:
+        return fast
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
         # check_rank only feeds df_model (not the estimates) and costs a QR of the whole design
