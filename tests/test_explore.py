@@ -384,3 +384,15 @@ def test_secondary_outcomes_and_confounding_are_choices(explorer):
     assert "doubly robust" in explorer.figure.value
     explorer.controls["modalities"].value = ("mckenzie",)
     assert "Choose at least two modalities" in explorer.figure.value
+
+
+def test_selection_rows_of_all_outcomes_equal_outcomes_derived_for_the_selection(data):
+    from analysis.methods import derive_outcomes
+    rec, out = data
+    sel = Selection(clinics=("NTH", "STH"), age_bands=("40-49", "50-59"), candidate="yes")
+    r1, o1 = apply_selection(rec, sel)
+    r2, o2 = apply_selection(rec, sel, outcomes=derive_outcomes(rec, settings=sel.settings()))
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(o1, o2)
+    assert r1.episodes.equals(r2.episodes) and len(o2) == len(r2.episodes)

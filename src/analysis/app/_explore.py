@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..disclosure import disclosure_rule
-from ..methods import SYMPTOM_BANDS
+from ..methods import SYMPTOM_BANDS, derive_outcomes
 from ..records import DataProblemError, Records, load_records
 from ..present import explorer_style_html
 from ..records.schema import AGE_BANDS, SEXES, code_label
@@ -228,7 +228,12 @@ class Explorer:
             return
         sel = self.selection()
         rule = disclosure_rule(sel.disclosure)
-        records, out = apply_selection(self.state.records, sel)
+        # outcomes of every episode, derived once per outcome settings; a selection takes its rows
+        key = (int(sel.horizon_days), sel.population)
+        if getattr(self, "_all_outcomes_for", None) is not self.state.records or self._all_outcomes_key != key:
+            self._all_outcomes = derive_outcomes(self.state.records, settings=sel.settings())
+            self._all_outcomes_for, self._all_outcomes_key = self.state.records, key
+        records, out = apply_selection(self.state.records, sel, outcomes=self._all_outcomes)
         labels = records.labels
         self.episodes = len(out)
         self.note.value = html.escape(selection_note(sel, len(out), labels=labels, rule=rule))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..disclosure import disclosure_rule
-from ..methods import OutcomeSettings, derive_outcomes, filter_records
+from ..methods import OutcomeSettings, derive_outcomes, selection_mask, subset_records
 from ..records import Records
 from ..records.schema import code_label
 
@@ -69,8 +69,14 @@ class Selection:
         return OutcomeSettings(horizon_days=int(self.horizon_days), population=self.population)
 
 
-def apply_selection(records: Records, selection: Selection) -> tuple[Records, pd.DataFrame]:
+def apply_selection(records: Records, selection: Selection, *, outcomes: pd.DataFrame | None = None
+                    ) -> tuple[Records, pd.DataFrame]:
     """Filter the records to a selection and derive the outcomes.
+
+    *outcomes*: :func:`analysis.methods.derive_outcomes` of all of *records*
+    with the selection's settings, when the caller keeps it (the explorer):
+    an episode's outcomes depend on that episode alone, so the selection's
+    are its rows, without deriving them again.
 
     Examples
     --------
@@ -80,8 +86,11 @@ def apply_selection(records: Records, selection: Selection) -> tuple[Records, pd
     >>> sorted(out["clinic"].unique()), sorted(out["sex"].unique())
     (['NTH'], ['male'])
     """
-    rec = filter_records(records, clinics=list(selection.clinics) or None, start_from=selection.start_from,
-                         start_to=selection.start_to, where=selection.where())
+    keep = selection_mask(records, clinics=list(selection.clinics) or None, start_from=selection.start_from,
+                          start_to=selection.start_to, where=selection.where())
+    rec = subset_records(records, keep)
+    if outcomes is not None and len(outcomes) == len(keep):
+        return rec, (outcomes if keep.all() else outcomes[keep].reset_index(drop=True))
     return rec, derive_outcomes(rec, settings=selection.settings())
 
 

@@ -29,7 +29,8 @@ import pandas as pd
 
 from ..records import Records
 
-__all__ = ["OutcomeSettings", "SYMPTOM_BANDS", "WHERE_COLUMNS", "derive_outcomes", "filter_records", "prepare", "symptom_band"]
+__all__ = ["OutcomeSettings", "SYMPTOM_BANDS", "WHERE_COLUMNS", "derive_outcomes", "filter_records", "prepare", "selection_mask",
+           "subset_records", "symptom_band"]
 
 #: Symptom duration bands used in adjustment: under 6 weeks, 6-12, over 12.
 SYMPTOM_BANDS = ("<6", "6-12", ">12")
@@ -130,6 +131,21 @@ def filter_records(records: Records, *, clinics=None, start_from=None, start_to=
     >>> sorted(rec.episodes["clinic"].unique()), str(rec.episodes["start_date"].min().date()) >= "2025-01-01"
     (['NTH'], True)
     """
+    keep = selection_mask(records, clinics=clinics, start_from=start_from, start_to=start_to, where=where)
+    return subset_records(records, keep)
+
+
+def selection_mask(records: Records, *, clinics=None, start_from=None, start_to=None, where=None) -> np.ndarray:
+    """Which episodes :func:`filter_records` keeps, as a boolean array in episode order.
+
+    Examples
+    --------
+    >>> from analysis import load_records
+    >>> from analysis.methods import selection_mask
+    >>> rec = load_records("data/sample")
+    >>> int(selection_mask(rec, clinics=["NTH"]).sum()) == int((rec.episodes["clinic"] == "NTH").sum())
+    True
+    """
     ep = records.episodes
     keep = np.ones(len(ep), dtype=bool)
     if clinics:
@@ -146,6 +162,12 @@ def filter_records(records: Records, *, clinics=None, start_from=None, start_to=
         vals = [values] if isinstance(values, (str, bool)) else list(values)
         column = symptom_band(ep["symptom_weeks"].to_numpy()) if col == "symptom_band" else ep[col]
         keep &= pd.Series(column).isin(vals).to_numpy(dtype=bool)
+    return keep
+
+
+def subset_records(records: Records, keep: np.ndarray) -> Records:
+    """The episodes where *keep* is true, with their visits (the records themselves when all are kept)."""
+    ep = records.episodes
     if keep.all():
         return records
     pos = records.visit_positions()
