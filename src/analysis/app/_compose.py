@@ -201,15 +201,22 @@ class ReportContent:
                                                                count_format=self.rule.count))]
 
     @cached_property
+    def imputed(self):
+        """The ratings imputation model and its draws, fitted once for the rates, tipping point and comparisons."""
+        return methods.impute_ratings(self.outcomes)
+
+    @cached_property
     def recovery_mi(self) -> pd.DataFrame:
-        return methods.recovery_missing_adjusted(self.outcomes, confidence=self.settings.confidence)
+        return methods.recovery_missing_adjusted(self.outcomes, confidence=self.settings.confidence,
+                                                 imputed=self.imputed)
 
     @cached_property
     def recovery_mi_comparisons(self) -> pd.DataFrame:
         """The adjusted recovery comparison from the imputed ratings, with tipping odds, disclosed."""
         adj = self.adjusted()
         raw = methods.recovery_comparisons_imputed(self.outcomes, reference=adj["raw"]["reference"],
-                                                   settings=self.settings, cluster=adj["raw"]["cluster"])
+                                                   settings=self.settings, cluster=adj["raw"]["cluster"],
+                                                   imputed=self.imputed)
         return disclosure.apply_disclosure_to_imputed_comparisons(raw, rule=self.rule, adjusted_shown=adj["shown"])
 
     def recovery_imputed_comparisons(self) -> list:
@@ -228,7 +235,7 @@ class ReportContent:
 
     @cached_property
     def tipping(self) -> dict:
-        return methods.recovery_tipping_point(self.outcomes, missing_adjusted=self.recovery_mi)
+        return methods.recovery_tipping_point(self.outcomes, missing_adjusted=self.recovery_mi, imputed=self.imputed)
 
     # ------------------------------------------------------------------ sections (HTML)
 

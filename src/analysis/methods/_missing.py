@@ -307,7 +307,8 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
 
 
 def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, seed: int = 2024,
-                           confidence: float = 0.95, missing_adjusted: pd.DataFrame | None = None) -> dict:
+                           confidence: float = 0.95, missing_adjusted: pd.DataFrame | None = None,
+                           imputed: RatingImputations | None = None) -> dict:
     """How different the unrated patients would have to be to move the overall rate outside its interval.
 
     Delta adjustment: the imputed log-odds of recovery of every unrated
@@ -318,7 +319,8 @@ def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, see
     Pass the table :func:`recovery_missing_adjusted` already gave for these
     outcomes (``delta`` 0, same seed) as ``missing_adjusted``: its overall
     rate and interval are used, and only the imputation model is fitted
-    again (not the imputations).
+    again (not the imputations); with *imputed* (:func:`impute_ratings` of
+    these outcomes, same seed) not even that.
 
     Returns
     -------
@@ -349,7 +351,10 @@ def recovery_tipping_point(outcomes: pd.DataFrame, *, imputations: int = 20, see
            "odds_ratio_high": None, "unrated_rate_high": None}
     if out["missing"] == 0 or not np.isfinite(tab["rate"]):
         return out
-    d, rated, y0, Xm, beta, _, _ = _prepare(outcomes, seed)
+    if imputed is not None and imputed.seed == seed:
+        d, rated, y0, Xm, beta = imputed.d, imputed.rated, imputed.y0, imputed.Xm, imputed.beta
+    else:
+        d, rated, y0, Xm, beta, _, _ = _prepare(outcomes, seed)
     eta, n, obs = np.clip(Xm @ beta, -35, 35), len(d), float(y0[rated].sum())
 
     def unrated_rate(delta):
