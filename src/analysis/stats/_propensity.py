@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ._clustered import cluster_codes, effective_df
+from ._newton import _damped_newton, _solve
 
 __all__ = ["aipw_means", "kish_ess", "multinomial_logit", "truncate_weights", "weighted_smd"]
 
@@ -90,10 +91,8 @@ def multinomial_logit(X, y, *, weights=None, n_classes: int | None = None, ridge
         ll = float(np.sum(w * np.log(np.clip(P[np.arange(n), yv], 1e-300, None))))
         return ll - 0.5 * float(np.sum(pen[:, None] * b ** 2)), P
 
-    ll, P = loglik(beta)
-    converged = False
-    for _ in range(max_iter):
-        grad = Xv.T @ (w[:, None] * (Y - P[:, 1:])) - pen[:, None] * beta
+    def newton_step(b, P):
+        grad = Xv.T @ (w[:, None] * (Y - P[:, 1:])) - pen[:, None] * b
         H = np.zeros((p * m, p * m))
         for k in range(m):
             pk = P[:, k + 1]
@@ -103,24 +102,10 @@ def multinomial_logit(X, y, *, weights=None, n_classes: int | None = None, ridge
                 H[k * p:(k + 1) * p, j * p:(j + 1) * p] = block
                 H[j * p:(j + 1) * p, k * p:(k + 1) * p] = block.T
         H[np.diag_indices_from(H)] += np.tile(pen, m)
-        g = grad.T.reshape(-1)  # class-major, matching H's blocks
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(H, g, rcond=None)[0]
-        step = step.reshape(m, p).T
-        t = 1.0
-        for _ in range(30):
-            new_ll, new_P = loglik(beta + t * step)
-            if new_ll >= ll - 1e-12 * abs(ll):
-                break
-            t /= 2
-        beta = beta + t * step
-        change = new_ll - ll
-        ll, P = new_ll, new_P
-        if abs(change) <= tol * (abs(ll) + 1.0) or np.max(np.abs(t * step)) < 1e-8:
-            converged = True
-            break
+        return _solve(H, grad.T.reshape(-1)).reshape(m, p).T  # class-major, matching H's blocks
+
+    beta, P, converged = _damped_newton(beta, loglik, newton_step, max_iter=max_iter, tol=tol, step_tol=1e-8,
+                                        either=True)
     return beta, P, converged
 
 

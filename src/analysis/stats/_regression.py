@@ -35,6 +35,8 @@ from scipy import stats as sps
 from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
+from ._newton import _damped_newton, _solve
+
 __all__ = ["ModelResult", "independent_columns", "linear_model", "logistic_counts", "logistic_model", "one_hot"]
 
 
@@ -282,28 +284,11 @@ def logistic_counts(X, n, events, *, start=None, max_iter: int = 50, tol: float 
                 break
         p = 1 / (1 + np.exp(-np.clip(Xv @ beta, -35, 35)))
         return beta, (Xv * (nv * p * (1 - p))[:, None]).T @ Xv, converged
-    ll, eta = loglik(beta)
-    converged = False
-    for _ in range(max_iter):
+    def newton_step(b, eta):
         p = 1 / (1 + np.exp(-eta))
-        info = (Xv * (nv * p * (1 - p))[:, None]).T @ Xv
-        grad = Xv.T @ (ev - nv * p)
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(info, grad, rcond=None)[0]
-        t = 1.0
-        for _ in range(30):
-            new_ll, new_eta = loglik(beta + t * step)
-            if new_ll >= ll - 1e-12 * abs(ll):
-                break
-            t /= 2
-        beta = beta + t * step
-        change = new_ll - ll
-        ll, eta = new_ll, new_eta
-        if abs(change) <= tol * (abs(ll) + 1.0) and np.max(np.abs(t * step)) < 1e-6:
-            converged = True
-            break
+        return _solve((Xv * (nv * p * (1 - p))[:, None]).T @ Xv, Xv.T @ (ev - nv * p))
+
+    beta, eta, converged = _damped_newton(beta, loglik, newton_step, max_iter=max_iter, tol=tol, step_tol=1e-6)
     p = 1 / (1 + np.exp(-eta))
     info = (Xv * (nv * p * (1 - p))[:, None]).T @ Xv
     return beta, info, converged
