@@ -274,3 +274,14 @@ def test_report_section_says_which_comparison_rests_on_assumptions(sample_dir):
     overlap, love = str(c.overlap()), str(c.love())
     assert "Numbers behind this figure" in overlap and "Effective episodes after weighting" in overlap
     assert "Leg pain at first visit" in love and "Cause: Disc herniation" in love
+
+
+def test_overlap_alt_text_gives_each_shown_modality_its_effective_share(data):
+    from analysis.disclosure import apply_disclosure_to_confounding, disclosure_rule
+    from analysis.present import alt_overlap
+    _, out = data
+    shown = apply_disclosure_to_confounding(confounding_diagnostics(out), rule=disclosure_rule("internal"))
+    alt = alt_overlap(shown["overlap"], labels={"education": "Education and advice"})
+    ov = shown["overlap"].set_index("modality")
+    assert f"Education and advice {100 * ov.loc['education', 'ess_share']:.0f} %" in alt
+    assert alt.count(" %") == len(ov)

@@ -154,3 +154,17 @@ def test_report_section_shows_disability_table_figure_and_adjusted_comparison(sa
     assert "Numbers behind this figure" in figure and "<img" in figure
     assert "Disability (ODI 0-100) change, mean (95% CI)" in table and "Sessions, median [IQR]" in table
     assert "adjusted for ODI at the first visit and case mix" in adjusted and "Manual therapy" in adjusted
+
+
+def test_an_outcome_recorded_for_under_half_says_so_in_its_cell(data):
+    from analysis.disclosure import apply_disclosure_to_secondary, disclosure_rule
+    from analysis.methods import secondary_outcome_table
+    from analysis.present import format_secondary_table
+    _, out = data
+    sth = out[out["clinic"] == "STH"]  # the clinic that rarely records ODI (14 % of its episodes)
+    rule = disclosure_rule("internal")
+    t = apply_disclosure_to_secondary(secondary_outcome_table(sth), rule=rule)
+    overall = format_secondary_table(t, rule=rule).iloc[0]
+    share = round(100 * sth["odi_change"].notna().mean())
+    assert overall["Disability (ODI 0-100) change, mean (95% CI)"].endswith(f", recorded for {share}% of episodes")
+    assert "recorded for" not in overall["Sessions, median [IQR]"]  # every episode has its sessions
