@@ -42,6 +42,13 @@ STAGES = {
                     "a = adjusted_comparisons(o, models=('leg_pain_change', 'recovered'))\n"
                     "t1 = time.perf_counter()\nconfounding_diagnostics(o, adjusted=a)\n"
                     "print(f'confounding-only {time.perf_counter() - t1:.1f} s', file=sys.stderr)"),
+    # leg pain at fixed days alone (growth-curve mixed model of every visit), after loading and deriving outcomes:
+    # its own seconds go to stderr as "fixed-day-only"
+    "fixed_day": ("import sys, time\nfrom analysis import load_records, derive_outcomes\n"
+                  "from analysis.methods import leg_pain_at_days\n"
+                  "r = load_records(FOLDER)\no = derive_outcomes(r)\n"
+                  "t1 = time.perf_counter()\nleg_pain_at_days(r, o)\n"
+                  "print(f'fixed-day-only {time.perf_counter() - t1:.1f} s', file=sys.stderr)"),
     # what `physio-outcomes report` does: validate, run the report notebook (papermill), export HTML (nbconvert)
     "report": ("import tempfile, os\nfrom analysis.app import build_report\n"
                "build_report(FOLDER, os.path.join(tempfile.mkdtemp(), 'r.html'), progress=None)"),

@@ -54,6 +54,8 @@ class OutcomeSettings:
         Global change ratings that count as recovered (6, 7).
     confidence : float
         Two-sided confidence level (0.95).
+    fixed_days : tuple of int
+        Days at which leg pain is compared from all visits (42 and 84: 6 and 12 weeks).
 
     Examples
     --------
@@ -70,6 +72,7 @@ class OutcomeSettings:
     odi_fraction: float = 0.30
     recovered_levels: tuple[int, ...] = (6, 7)
     confidence: float = 0.95
+    fixed_days: tuple[int, ...] = (42, 84)
 
     def __post_init__(self):
         if self.population not in ("candidates", "all"):
@@ -78,6 +81,8 @@ class OutcomeSettings:
             raise ValueError("horizon_days must be a positive number of days")
         if not 0 < self.confidence < 1:
             raise ValueError("confidence must be between 0 and 1, e.g. 0.95")
+        if not self.fixed_days or any(int(d) != d or d < 1 for d in self.fixed_days):
+            raise ValueError("fixed_days must be one or more whole numbers of days after the first visit, e.g. 42, 84")
 
     def with_(self, **changes) -> "OutcomeSettings":
         """A copy with some settings changed."""

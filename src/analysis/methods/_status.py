@@ -33,3 +33,4 @@ class Reason(str, Enum):
     FEW_CLUSTERS = "few_clusters"                #: a caution: given by 2-4 therapists (or clinics)
     POOR_OVERLAP = "poor_overlap"                #: a caution: weighting leaves under half the episodes' worth
     MODEL_ASSUMPTIONS = "model_assumptions"      #: a caution: doubly robust and regression disagree, or poor overlap
+    BEYOND_DATA = "beyond_data"                  #: too few visits near the day asked about: not extrapolated

@@ -1,0 +1,307 @@
+"""Leg pain at fixed days (6 and 12 weeks by default), from every recorded visit.
+
+The last-value change compares each episode's last recorded leg pain, whatever day that was. When
+one modality's courses run longer than another's, its last values are taken later, on a part of the
+recovery curve further down, so the comparison mixes the modality with the length of its course.
+Trials compare pain at fixed times instead. This module fits one growth-curve mixed model to all
+recorded visits (:func:`analysis.stats.growth_curve_model`):
+
+- leg pain at every visit (the first one included, so episodes with a single visit count too) on
+  the case mix at the first visit (age band, sex, symptom duration, cause, clinic), the modality,
+  and a separate time curve per modality: a natural cubic spline in days since the first visit,
+  knots at the 5th, 35th, 65th and 95th percentiles of the visit days (Harrell 2015);
+- a random intercept and slope per episode, REML; with clustering, the cluster-robust covariance
+  by therapist (or clinic) around the same estimate;
+- each modality's mean leg pain on day d: the model's mean for its own patients on that day;
+- the adjusted difference on day d: between patients of the same case mix and the same leg pain at
+  the first visit (as the last-value comparison is adjusted for it), from the model's own
+  correlation of pain on day d with pain at the first visit: mu_m(d) - mu_ref(d) -
+  rho(d) (mu_m(0) - mu_ref(0)), rho(d) = cov(y(d), y(0)) / var(y(0));
+- a figure only where the data reach the day: at least :data:`MIN_REACH` of the modality's episodes
+  with a visit within :data:`REACH_DAYS` days of it; otherwise none, with the reason (a spline is
+  never extrapolated).
+
+Under missing at random (a visit missed, or a course ended, for reasons seen in the earlier visits)
+the mixed model is unbiased where the last value is not (Molenberghs & Kenward 2007).
+``studies/fixed_day_study.py`` shows bias and coverage beside the last-value comparison.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..records import Records
+from ..stats import e_value, growth_curve_model, holm, natural_spline_basis
+from ._compare import _design, choose_reference, default_cluster
+from ._outcomes import OutcomeSettings
+from ._status import Reason, Status
+
+__all__ = ["FIXED_DAY_COVARIATES", "MIN_REACH", "REACH_DAYS", "SPLINE_QUANTILES", "leg_pain_at_days"]
+
+#: A modality's figure on a day needs at least this many of its episodes with a visit near the day ...
+MIN_REACH = 8
+#: ... within this many days of it.
+REACH_DAYS = 14
+#: Knots of the time spline: these percentiles of the visit days.
+SPLINE_QUANTILES = (0.05, 0.35, 0.65, 0.95)
+#: Case mix of the fixed-day model (leg pain at the first visit is the model's first measurement).
+FIXED_DAY_COVARIATES = ("age_band", "sex", "symptom_band", "cause", "clinic")
+
+
+def _knots(days: np.ndarray) -> np.ndarray | None:
+    k = np.unique(np.quantile(days, SPLINE_QUANTILES))
+    return k if len(k) >= 3 else None
+
+
+def _basis(x, knots) -> np.ndarray:
+    x = np.atleast_1d(np.asarray(x, dtype="float64"))
+    return natural_spline_basis(x, knots) if knots is not None else x[:, None]
+
+
+def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str | None = None,
+                     covariates=FIXED_DAY_COVARIATES, cluster: str | None = None,
+                     settings: OutcomeSettings | None = None) -> dict:
+    """Mean leg pain on fixed days by modality and the adjusted differences, from all visits.
+
+    Parameters
+    ----------
+    records : Records
+        The (filtered) records; their visits give the measurements.
+    outcomes : pandas.DataFrame
+        :func:`derive_outcomes` of the same records (same row order).
+    reference : str, optional, keyword-only
+    covariates : sequence of str, keyword-only
+        Case mix at the first visit (default :data:`FIXED_DAY_COVARIATES`).
+    cluster : {"therapist", "clinic", "none"}, optional, keyword-only
+        Default :func:`default_cluster`.
+    settings : OutcomeSettings, optional, keyword-only
+        ``fixed_days`` gives the days (42 and 84).
+
+    Returns
+    -------
+    dict
+        ``means``: one row per group (``Overall`` first, then each modality in code order) and day:
+        ``group``, ``day``, ``mean``, ``ci_low``, ``ci_high``, ``n`` (episodes in the model),
+        ``reach`` (of them, with a visit within :data:`REACH_DAYS` days of the day), ``status``,
+        ``reason``, ``note``. ``differences``: one row per non-reference modality and day:
+        ``modality``, ``day``, ``difference``, ``ci_low``, ``ci_high``, ``p``, ``p_holm`` (Holm
+        within the day), ``e_value``, ``e_value_ci``, ``note``, ``status``, ``reason``, ``n``,
+        ``clusters``. Also ``reference``, ``days``, ``episodes``, ``visits``, ``single_visit``
+        (episodes with one leg-pain value, used here and not in the last-value change), ``knots``,
+        ``rho`` (day -> correlation used for the first-visit adjustment), ``cluster``, ``method``
+        and ``converged``.
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import leg_pain_at_days
+    >>> rec = load_records("data/sample")
+    >>> res = leg_pain_at_days(rec, derive_outcomes(rec))
+    >>> res["days"], len(res["differences"]) == 2 * 8, bool(res["means"]["mean"].between(0, 10).all())
+    ([42, 84], True, True)
+    """
+    s = settings or OutcomeSettings()
+    days = [int(d) for d in s.fixed_days]
+    ref = reference or choose_reference(outcomes)
+    cluster = cluster or default_cluster(outcomes)
+    covs = [c for c in covariates if c in outcomes.columns]
+    if len(outcomes) != len(records.episodes):
+        raise ValueError("outcomes must be derive_outcomes of these records (one row per episode, same order)")
+    pos = records.visit_positions()
+    vi = records.visits
+    leg = vi["leg_pain"].to_numpy(dtype="float64", na_value=np.nan)
+    vday = vi["day"].to_numpy(dtype="float64", na_value=np.nan)
+    okv = (pos >= 0) & ~np.isnan(leg) & ~np.isnan(vday)
+    ep_ok = outcomes[covs].notna().all(axis=1).to_numpy(copy=True) if covs else np.ones(len(outcomes), dtype=bool)
+    has = np.zeros(len(outcomes), dtype=bool)
+    has[pos[okv]] = True
+    ep_ok &= has
+    okv &= ep_ok[np.where(pos >= 0, pos, 0)]
+    all_mods = sorted(outcomes["modality"].unique())
+    others = [m for m in all_mods if m != ref]
+    keep_ep = np.flatnonzero(ep_ok)
+    d = outcomes.iloc[keep_ep]
+    remap = np.full(len(outcomes), -1, dtype="int64")
+    remap[keep_ep] = np.arange(len(keep_ep))
+    unit = remap[pos[okv]]
+    y, t = leg[okv], vday[okv]
+    n_vis = np.bincount(unit, minlength=len(keep_ep))
+    mods_present = sorted(d["modality"].unique())
+    mcode = pd.Categorical(d["modality"], categories=mods_present).codes.astype("int64")
+    # reach: episodes with a visit within REACH_DAYS of each day, by modality
+    reach = {}
+    for day in days:
+        near = np.zeros(len(keep_ep), dtype=bool)
+        near[unit[np.abs(t - day) <= REACH_DAYS]] = True
+        reach[day] = pd.Series(near).groupby(d["modality"].to_numpy()).sum()
+        reach[day]["Overall"] = int(near.sum())
+    n_by = d["modality"].value_counts()
+    # therapists (or clinics) giving each modality, as in the other comparisons
+    k_by = {}
+    if cluster != "none":
+        recorded = d[cluster].astype("str").where(d[cluster].notna())
+        k_by = recorded.groupby(d["modality"].to_numpy()).nunique().to_dict()
+    method = ("growth-curve linear mixed model of leg pain at every visit (natural cubic spline in days per "
+              "modality, case mix at the first visit, random intercept and slope per episode, REML)"
+              + (f", cluster-robust covariance by {cluster}, t intervals with the effective number of {cluster}s "
+                 "as degrees of freedom" if cluster != "none" else ", t intervals (episodes independent)"))
+    base = {"reference": ref, "days": days, "episodes": int(len(keep_ep)), "visits": int(okv.sum()),
+            "single_visit": int((n_vis == 1).sum()), "cluster": cluster, "method": method, "rho": {},
+            "knots": None, "converged": False}
+    mean_rows, diff_rows = [], []
+    fit = None
+    knots = _knots(t) if len(t) else None
+    failure = None
+    if len(keep_ep) >= 3 and ref in mods_present:
+        dd = d.assign(modality=d["modality"].astype("str"))
+        X, names, _ = _design(dd, modalities=[m for m in mods_present if m != ref], covariates=covs,
+                              y_events=None, both_ends=False, constant=True)
+        groups = None
+        if cluster != "none":
+            groups = d[cluster].to_numpy(dtype=object, na_value=None)
+        try:
+            fit = growth_curve_model(y, unit, t, _basis(t, knots), X, mcode, groups=groups, names=names,
+                                     confidence=s.confidence)
+            if not fit.converged:
+                failure = "the model of all visits did not converge: not estimable"
+        except (np.linalg.LinAlgError, ValueError):
+            failure = "too few visits for the model of all visits: not estimable"
+    else:
+        failure = "too few episodes with leg pain recorded: not estimable" if len(keep_ep) < 3 else \
+            f"the reference modality ({ref}) has no episodes with leg pain recorded: not estimable"
+    base["knots"] = knots.tolist() if knots is not None else None
+    if fit is not None and failure is None:
+        base["converged"] = True
+        names = fit.names
+        q = len(names) - len(mods_present) * fit._k
+        xbar_all = X.mean(axis=0)
+        share = np.bincount(mcode, minlength=len(mods_present)) / len(mcode)
+        D, s2 = fit.re_cov, fit.sigma2
+        b0 = _basis([0.0], knots)[0]
+        gref = mods_present.index(ref)
+        means_L, mean_keys, diff_L, diff_keys = [], [], [], []
+        for day in days:
+            bd = _basis([float(day)], knots)[0]
+            rho = float((D[0, 0] + day * D[0, 1]) / (D[0, 0] + s2))
+            base["rho"][day] = rho
+            # overall: every episode at its own modality's curve
+            L = np.zeros(len(fit.beta))
+            L[:q] = xbar_all
+            for g in range(len(mods_present)):
+                L[q + g * fit._k:q + (g + 1) * fit._k] = share[g] * bd
+            means_L.append(L)
+            mean_keys.append(("Overall", day, int(len(keep_ep)), int(reach[day]["Overall"])))
+            for g, m in enumerate(mods_present):
+                sel = mcode == g
+                means_L.append(fit.design_row(X[sel].mean(axis=0), g, bd))
+                mean_keys.append((m, day, int(sel.sum()), int(reach[day].get(m, 0))))
+            for m in others:
+                row = {"modality": m, "day": day, "n": int(n_by.get(m, 0)),
+                       "clusters": k_by.get(m) if cluster != "none" else None}
+                why, reason = _diff_blocker(m, ref, day, reach, k_by, cluster, names)
+                if why is None:
+                    g = mods_present.index(m)
+                    L = np.zeros(len(fit.beta))
+                    L[names.index(f"modality:{m}")] = 1 - rho
+                    blk = bd - rho * b0
+                    L[q + g * fit._k:q + (g + 1) * fit._k] += blk
+                    L[q + gref * fit._k:q + (gref + 1) * fit._k] -= blk
+                    diff_L.append(L)
+                    diff_keys.append(row)
+                else:
+                    row.update({"difference": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
+                                "note": why, "reason": reason})
+                    diff_rows.append(row)
+        # only what will be shown is estimated: means where the data reach the day
+        shown = [i for i, key in enumerate(mean_keys) if key[3] >= MIN_REACH]
+        est = dict(zip(shown, fit.contrasts(np.array([means_L[i] for i in shown]), confidence=s.confidence)))\
+            if shown else {}
+        for i, (g, day, n_g, r) in enumerate(mean_keys):
+            mean_rows.append(_mean_row(g, day, est.get(i), n_g, r))
+        for row, c in zip(diff_keys, fit.contrasts(np.array(diff_L), confidence=s.confidence) if diff_L else []):
+            row.update({"difference": c["estimate"], "ci_low": c["ci_low"], "ci_high": c["ci_high"],
+                        "p": c["p"], "note": None, "reason": None})
+            k = row["clusters"]
+            if k is not None and k <= 4:
+                row["note"] = (f"caution: given by only {k} {cluster}s, so this comparison rests on their "
+                               "patients; the interval allows for so few and is wide")
+                row["reason"] = Reason.FEW_CLUSTERS.value
+            diff_rows.append(row)
+    else:
+        for day in days:
+            for g in ["Overall", *mods_present]:
+                n_g = int(len(keep_ep)) if g == "Overall" else int(n_by.get(g, 0))
+                mean_rows.append({"group": g, "day": day, "mean": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                                  "n": n_g, "reach": int(reach[day].get(g, 0)), "status": Status.NOT_ESTIMABLE.value,
+                                  "reason": Reason.MODEL.value, "note": failure})
+            for m in others:
+                diff_rows.append({"modality": m, "day": day, "difference": np.nan, "ci_low": np.nan,
+                                  "ci_high": np.nan, "p": np.nan, "note": failure, "reason": Reason.MODEL.value,
+                                  "n": int(n_by.get(m, 0)), "clusters": k_by.get(m)})
+    # modalities with no episode in the model still get their rows
+    seen = {(r["group"], r["day"]) for r in mean_rows}
+    for day in days:
+        for m in all_mods:
+            if (m, day) not in seen:
+                mean_rows.append({"group": m, "day": day, "mean": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                                  "n": 0, "reach": 0, "status": Status.NOT_ESTIMABLE.value,
+                                  "reason": Reason.MODEL.value, "note": "no episodes with leg pain recorded"})
+    means = pd.DataFrame(mean_rows)
+    order = {g: i for i, g in enumerate(["Overall", *all_mods])}
+    means = means.sort_values(["day", "group"], key=lambda c: c.map(order) if c.name == "group" else c)
+    means = means.reset_index(drop=True)
+    diffs = pd.DataFrame(diff_rows, columns=["modality", "day", "difference", "ci_low", "ci_high", "p", "note",
+                                             "reason", "n", "clusters"])
+    diffs = diffs.sort_values(["day", "modality"]).reset_index(drop=True)
+    diffs["note"] = pd.Series([v if isinstance(v, str) else None for v in diffs["note"]], dtype=object)
+    diffs["reason"] = pd.Series([v if isinstance(v, str) else None for v in diffs["reason"]], dtype=object)
+    est = diffs["difference"].notna().to_numpy()
+    diffs["status"] = pd.Series(np.where(~est, Status.NOT_ESTIMABLE.value,
+                                         np.where(diffs["note"].notna(), Status.CAUTION.value,
+                                                  Status.ESTIMATED.value)), dtype=object)
+    diffs["p_holm"] = np.nan
+    diffs["e_value"] = np.nan
+    diffs["e_value_ci"] = np.nan
+    for day in days:
+        sel = (diffs["day"] == day).to_numpy()
+        if not sel.any():
+            continue
+        diffs.loc[sel, "p_holm"] = holm(diffs.loc[sel, "p"].to_numpy())
+        near = np.abs(t - day) <= REACH_DAYS
+        sd = float(np.std(y[near], ddof=1)) if near.sum() > 1 else np.nan
+        ev, ev_ci = e_value(diffs.loc[sel, "difference"], diffs.loc[sel, "ci_low"], diffs.loc[sel, "ci_high"],
+                            scale="difference", sd=sd)
+        diffs.loc[sel, "e_value"] = np.asarray(ev, dtype="float64")
+        diffs.loc[sel, "e_value_ci"] = np.asarray(ev_ci, dtype="float64")
+    diffs["clusters"] = pd.Series(diffs["clusters"], dtype="Int64")
+    return {**base, "means": means, "differences": diffs}
+
+
+def _mean_row(group, day, c, n, reach_n) -> dict:
+    row = {"group": group, "day": day, "n": n, "reach": reach_n}
+    if c is None:
+        return {**row, "mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "status": Status.NOT_ESTIMABLE.value,
+                "reason": Reason.BEYOND_DATA.value,
+                "note": (f"only {reach_n} episode{'s' if reach_n != 1 else ''} with a visit within {REACH_DAYS} days "
+                         f"of day {day} (at least {MIN_REACH} needed): not estimated beyond the data")}
+    return {**row, "mean": c["estimate"], "ci_low": c["ci_low"], "ci_high": c["ci_high"],
+            "status": Status.ESTIMATED.value, "reason": None, "note": None}
+
+
+def _diff_blocker(m, ref, day, reach, k_by, cluster, names):
+    for g in (m, ref):
+        r = int(reach[day].get(g, 0))
+        if r < MIN_REACH:
+            who = "the reference modality" if g == ref else "this modality"
+            return (f"{who} has only {r} episode{'s' if r != 1 else ''} with a visit within {REACH_DAYS} days of "
+                    f"day {day} (at least {MIN_REACH} needed): not estimable", Reason.BEYOND_DATA.value)
+    if cluster != "none":
+        for g in (m, ref):
+            if k_by.get(g, 0) < 2:
+                return (f"given by one {cluster} only: not separable from that {cluster}'s own results; "
+                        "not estimable", Reason.ONE_CLUSTER.value)
+    if f"modality:{m}" not in names:
+        return ("not separable from the case mix (e.g. only offered at one clinic): not estimable",
+                Reason.MODEL.value)
+    return None, None
