@@ -160,6 +160,32 @@ class ReportContent:
         return parts
 
     @cached_property
+    def fixed_day(self) -> dict:
+        """Leg pain on the fixed days from every visit (the growth-curve model), disclosed once."""
+        adj = self.adjusted()["raw"]
+        raw = methods.leg_pain_at_days(self.records, self.outcomes, reference=adj["reference"],
+                                       cluster=adj["cluster"], settings=self.settings)
+        return disclosure.apply_disclosure_to_fixed_day(raw, rule=self.rule)
+
+    def fixed_days(self) -> list:
+        """The fixed-day figure (its numbers under it), the table beside the last-value comparison, and why."""
+        shown = self.fixed_day
+        if not shown["converged"]:
+            note = shown["means"]["note"].dropna()
+            return [present.note_html("Leg pain on fixed days could not be estimated for this selection"
+                                      + (f": {note.iloc[0]}." if len(note) else "."))]
+        fig = present.plot_fixed_day(shown, labels=self.labels, colors=self.colors)
+        last_value = self.adjusted()["shown"]["leg_pain_change"]
+        ref = self.labels.get(shown["reference"], shown["reference"])
+        return [present.note_html(present.fixed_day_sentence(shown, labels=self.labels)),
+                present.figure_html(fig, present.alt_fixed_day(shown, labels=self.labels),
+                                    numbers=present.fixed_day_numbers(shown, labels=self.labels)),
+                present.table_html(present.format_fixed_day_table(shown, last_value, labels=self.labels),
+                                   caption=f"Differences are against {ref} (negative: less pain), for patients with "
+                                           "the same leg pain at the first visit and the same case mix; the "
+                                           "last-value difference is the comparison of the tables above")]
+
+    @cached_property
     def confounding(self) -> dict:
         """The confounding diagnostics (overlap, balance, doubly robust), raw and disclosed."""
         adj = self.adjusted()

@@ -35,7 +35,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
                  start_from=None, start_to=None, horizon_days: int = 365, population: str = "candidates",
                  reference: str | None = None, disclosure: str = "internal", template=None,
                  progress="stderr", timeout: int = 600, checked=None, cluster: str | None = None,
-                 where: dict | None = None) -> Path:
+                 where: dict | None = None, fixed_days=(42, 84)) -> Path:
     """Build the self-contained clinic-meeting HTML report.
 
     Parameters
@@ -45,7 +45,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         lists every problem and nothing is written).
     out : str or pathlib.Path
         HTML file to write (atomically: written beside it, then renamed).
-    title, clinics, start_from, start_to, horizon_days, population, reference, disclosure, cluster : keyword-only
+    title, clinics, start_from, start_to, horizon_days, population, reference, disclosure, cluster, fixed_days : keyword-only
         Report parameters (see the report notebook's parameters cell).
     where : dict, optional, keyword-only
         Subgroups (see :func:`analysis.methods.filter_records`), e.g. from the explorer.
@@ -84,7 +84,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     if isinstance(progress, str):  # the stream of the moment (a default bound at import would go stale)
         progress = sys.stderr
     disclosure_rule(disclosure)  # refuse an unknown rule before doing any work
-    OutcomeSettings(horizon_days=horizon_days, population=population)
+    OutcomeSettings(horizon_days=horizon_days, population=population, fixed_days=tuple(fixed_days))
     data = Path(data).resolve()
     out = Path(out).resolve()
     template = Path(template) if template else REPORT_NOTEBOOK
@@ -104,7 +104,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         "DATA_FOLDER": str(data), "CLINICS": list(clinics) if clinics else None,
         "START_FROM": start_from, "START_TO": start_to, "TITLE": title, "HORIZON_DAYS": int(horizon_days),
         "POPULATION": population, "REFERENCE": reference, "DISCLOSURE": disclosure, "CLUSTER": cluster,
-        "WHERE": {k: list(v) for k, v in (where or {}).items() if v},
+        "WHERE": {k: list(v) for k, v in (where or {}).items() if v}, "FIXED_DAYS": [int(d) for d in fixed_days],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:

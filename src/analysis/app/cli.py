@@ -134,7 +134,8 @@ def _cmd_summary(args) -> int:
         return code
     from ..methods import OutcomeSettings, derive_outcomes
 
-    settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population)
+    settings = OutcomeSettings(horizon_days=args.horizon_days, population=args.population,
+                               fixed_days=tuple(args.fixed_days))
     _progress(f"Deriving outcomes for {len(records.episodes):,} episodes ...")
     outcomes = derive_outcomes(records, settings=settings)
     _progress("Estimating intervals and fitting the adjusted models ...")
@@ -208,7 +209,7 @@ def _cmd_report(args) -> int:
     path = build_report(folder, out, title=args.title, clinics=_clinics(args.clinic), start_from=args.start_from,
                         start_to=args.start_to, horizon_days=args.horizon_days, population=args.population,
                         reference=args.reference, disclosure=args.disclosure, cluster=args.cluster,
-                        checked=records)
+                        fixed_days=args.fixed_days, checked=records)
     print(f"Report: {path}")
     return 0
 
@@ -230,6 +231,16 @@ def _check_writable_file(out: Path) -> None:
     os.unlink(probe)
 
 
+def _day_list(text: str) -> list[int]:
+    try:
+        days = [int(x) for x in text.replace(";", ",").split(",") if x.strip()]
+    except ValueError:
+        days = []
+    if not days or any(d < 1 or d > 3650 for d in days):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of days after the first visit such as 42,84")
+    return sorted(set(days))
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="data folder (default: data/sample, or the sample shipped with the package)")
     p.add_argument("--clinic", action="append", metavar="CODE",
@@ -240,6 +251,9 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
                    help="only episodes starting on or before this date")
     p.add_argument("--horizon-days", type=_positive_int, default=365,
                    help="horizon for surgery-free survival, in days (default 365)")
+    p.add_argument("--fixed-days", type=_day_list, default=[42, 84], metavar="DAYS",
+                   help="days after the first visit at which leg pain is compared from all visits, separated by "
+                        "commas (default 42,84: 6 and 12 weeks)")
     p.add_argument("--reference", metavar="CODE",
                    help="reference modality for adjusted comparisons (default: the one with most episodes)")
     p.add_argument("--population", choices=("candidates", "all"), default="candidates",

@@ -365,3 +365,49 @@ def apply_disclosure_to_secondary(table: pd.DataFrame, *, rule) -> pd.DataFrame:
             shown.append(bool(ok))
         t[f"{key}_shown"] = shown
     return t
+
+
+def apply_disclosure_to_fixed_day(result: dict, *, rule) -> dict:
+    """Leg pain at fixed days (:func:`analysis.methods.leg_pain_at_days`) under a disclosure rule.
+
+    A modality's mean on a day is hidden when it rests on fewer than the rule's minimum of episodes,
+    or fewer than that many of them had a visit near the day; a difference is hidden when either
+    side's mean on that day is, or its modality has too few episodes. Hidden rows keep their
+    counts and lose their figures (status ``hidden``, a reason code and the sentence).
+
+    Examples
+    --------
+    >>> from analysis import load_records, derive_outcomes
+    >>> from analysis.methods import leg_pain_at_days
+    >>> from analysis.disclosure import apply_disclosure_to_fixed_day, disclosure_rule
+    >>> rec = load_records("data/sample")
+    >>> res = apply_disclosure_to_fixed_day(leg_pain_at_days(rec, derive_outcomes(rec)),
+    ...                                     rule=disclosure_rule("internal"))
+    >>> sorted(set(res["means"]["status"]))
+    ['estimated']
+    """
+    out = dict(result)
+    if rule.name == "none":
+        return out
+    m = result["means"].copy()
+    few = ~(m["n"].map(rule.allows).astype(bool) & m["reach"].map(rule.allows).astype(bool))
+    reason = pd.Series([Reason.FEW_EPISODES.value] * len(m), index=m.index, dtype=object)
+    hide_m = few & m["mean"].notna()
+    out["means"] = _hide_rows(m, hide_m, reason, ("mean", "ci_low", "ci_high"), None, rule)
+    hidden = {(g, d) for g, d, h in zip(m["group"], m["day"], few) if h}
+    t = result["differences"].copy()
+    ref = result["reference"]
+    side = pd.Series([(mod, d) in hidden or (ref, d) in hidden for mod, d in zip(t["modality"], t["day"])],
+                     index=t.index)
+    hide = (~t["n"].map(rule.allows).astype(bool) | side) & t["difference"].notna()
+    reason = pd.Series([Reason.FEW_EPISODES.value] * len(t), index=t.index, dtype=object)
+    out["differences"] = _hide_rows(t, hide, reason, ("difference", "ci_low", "ci_high", "p", "p_holm", "e_value",
+                                                      "e_value_ci"), None, rule)
+    ld = result["last_day"].copy()
+    ld["shown"] = ld["n"].map(rule.allows).astype(bool)
+    for c in ("median", "q1", "q3"):
+        ld[c] = ld[c].where(ld["shown"])
+    out["last_day"] = ld
+    sv = result.get("single_visit")
+    out["single_visit"] = sv if sv and rule.allows(sv) else None
+    return out

@@ -88,7 +88,9 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         ``modality``, ``day``, ``difference``, ``ci_low``, ``ci_high``, ``p``, ``p_holm`` (Holm
         within the day), ``e_value``, ``e_value_ci``, ``note``, ``status``, ``reason``, ``n``,
         ``clusters``. Also ``reference``, ``days``, ``episodes``, ``visits``, ``single_visit``
-        (episodes with one leg-pain value, used here and not in the last-value change), ``knots``,
+        (episodes with one leg-pain value, used here and not in the last-value change), ``last_day``
+        (by modality: median and quartiles of the day of the last recorded leg pain, the day the
+        last-value change is taken, among episodes with two or more), ``knots``,
         ``rho`` (day -> correlation used for the first-visit adjustment), ``cluster``, ``method``
         and ``converged``.
 
@@ -137,6 +139,19 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         reach[day] = pd.Series(near).groupby(d["modality"].to_numpy()).sum()
         reach[day]["Overall"] = int(near.sum())
     n_by = d["modality"].value_counts()
+    # the day of each episode's last recorded leg pain (what the last-value change uses), among episodes with two
+    last = np.full(len(keep_ep), np.nan)
+    if len(unit):
+        last_of = np.flatnonzero(np.r_[unit[1:] != unit[:-1], True]) if bool(np.all(np.diff(unit) >= 0)) else None
+        if last_of is not None:
+            last[unit[last_of]] = t[last_of]
+        else:
+            last = pd.Series(t).groupby(unit).max().reindex(range(len(keep_ep))).to_numpy()
+    two = n_vis >= 2
+    last_day = (pd.DataFrame({"modality": d["modality"].to_numpy()[two], "day": last[two]})
+                .groupby("modality")["day"].agg(n="count", median="median",
+                                                q1=lambda x: x.quantile(0.25), q3=lambda x: x.quantile(0.75))
+                .reset_index())
     # therapists (or clinics) giving each modality, as in the other comparisons
     k_by = {}
     if cluster != "none":
@@ -147,7 +162,7 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
               + (f", cluster-robust covariance by {cluster}, t intervals with the effective number of {cluster}s "
                  "as degrees of freedom" if cluster != "none" else ", t intervals (episodes independent)"))
     base = {"reference": ref, "days": days, "episodes": int(len(keep_ep)), "visits": int(okv.sum()),
-            "single_visit": int((n_vis == 1).sum()), "cluster": cluster, "method": method, "rho": {},
+            "single_visit": int((n_vis == 1).sum()), "last_day": last_day, "cluster": cluster, "method": method, "rho": {},
             "knots": None, "converged": False}
     mean_rows, diff_rows = [], []
     fit = None

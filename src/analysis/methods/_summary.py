@@ -19,6 +19,7 @@ from ..stats import logrank_test
 from ._compare import adjusted_comparisons, choose_reference
 from ._confounding import confounding_diagnostics
 from ._crude import outcome_table
+from ._fixed_day import leg_pain_at_days
 from ._missing import impute_ratings, recovery_missing_adjusted
 from ._missing_compare import recovery_comparisons_imputed
 from ._outcomes import OutcomeSettings, derive_outcomes
@@ -65,6 +66,14 @@ def _secondary_block(row: dict | None) -> dict:
         "days_to_discharge": {k: get(f"days_to_discharge_{k}")
                               for k in ("n", "median", "q1", "q3", "mean", "ci_low", "ci_high")},
     }
+
+
+def _fixed_day_block(means: pd.DataFrame | None, group: str) -> list[dict]:
+    if means is None:
+        return []
+    rows = means[means["group"] == group]
+    return [{"day": int(r["day"]), "mean": _num(r["mean"]), "ci_low": _num(r["ci_low"]),
+             "ci_high": _num(r["ci_high"])} for r in rows.to_dict("records")]
 
 
 def _outcomes_block(row: pd.Series, mi: dict | None) -> dict:
@@ -148,7 +157,11 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
         (doubly robust rows also carry ``p``, ``regression``, ``n``,
         ``clusters`` and ``rests_on_assumptions``; ``adjusted`` also has
         ``recovered_missing_adjusted``, the recovery odds ratios from the
-        imputed ratings with ``tipping_odds``; overlap rows ``max_smd``
+        imputed ratings with ``tipping_odds``, and ``leg_pain_at_day``, the
+        differences on the fixed days from the model of all visits
+        (:func:`leg_pain_at_days`); every OUTCOMES block has
+        ``leg_pain_at_day``, the modelled mean on each fixed day, ``null``
+        where the data do not reach the day; overlap rows ``max_smd``
         before weighting and the share of weights ``truncated``).
 
     Examples
@@ -175,11 +188,14 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     diag = confounding_diagnostics(out, reference=ref, settings=s, cluster=adj["cluster"], adjusted=adj)
     rc_mi = recovery_comparisons_imputed(out, reference=ref, settings=s, cluster=adj["cluster"],
                                          imputations=imputations, imputed=imputed)
+    fixed = leg_pain_at_days(records, out, reference=ref, cluster=adj["cluster"], settings=s)
+    fixed_means = fixed["means"]
     modalities = []
     for row in tab.iloc[1:].to_dict("records"):
         modalities.append({"modality": row["group"], "label": labels.get(row["group"], row["group"]),
                            **_outcomes_block(pd.Series(row), mi.get(row["group"])),
-                           **_secondary_block(sec.get(row["group"]))})
+                           **_secondary_block(sec.get(row["group"])),
+                           "leg_pain_at_day": _fixed_day_block(fixed_means, row["group"])})
     return {
         "data": {
             "episodes": int(len(ep)),
@@ -190,20 +206,25 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
         },
         "settings": {"horizon_days": int(s.horizon_days), "population": s.population,
                      "confidence": s.confidence, "reference": ref},
-        "overall": {**_outcomes_block(tab.iloc[0], mi.get("Overall")), **_secondary_block(sec.get("Overall"))},
+        "overall": {**_outcomes_block(tab.iloc[0], mi.get("Overall")), **_secondary_block(sec.get("Overall")),
+                    "leg_pain_at_day": _fixed_day_block(fixed_means, "Overall")},
         "modalities": modalities,
         "tests": {"surgery_logrank": {"chi2": _num(lr["chi2"]), "df": int(lr["df"]), "p": _num(lr["p"])}},
         "adjusted": {
             "reference": ref,
             "covariates": adj["covariates"],
             "cluster": adj["cluster"],
-            "method": adj["method"],
+            "method": {**adj["method"], "leg_pain_at_day": fixed["method"]},
             "leg_pain_change": _adjusted_rows(adj["leg_pain_change"], "difference"),
             "recovered": _adjusted_rows(adj["recovered"], "odds_ratio"),
             "surgery": _adjusted_rows(adj["surgery"], "hazard_ratio"),
             "odi_change": _adjusted_rows(adj["odi_change"], "difference"),
             "recovered_missing_adjusted": [{**row, "tipping_odds": _num(t)} for row, t in
                                            zip(_adjusted_rows(rc_mi, "odds_ratio"), rc_mi["tipping_odds"])],
+            "leg_pain_at_day": [{"modality": row["modality"], "day": int(d), **{k: v for k, v in row.items()
+                                                                                  if k != "modality"}}
+                                for row, d in zip(_adjusted_rows(fixed["differences"], "difference"),
+                                                  fixed["differences"]["day"])],
         },
         **_confounding_block(diag),
     }
