@@ -378,6 +378,9 @@ def test_secondary_outcomes_and_confounding_are_choices(explorer):
     assert "adjusted for ODI at the first visit and case mix" in explorer.figure.value
     explorer.controls["outcome"].value = "sessions"
     assert "Sessions, median [IQR]" in explorer.figure.value and "<img" not in explorer.figure.value
+    explorer.controls["outcome"].value = "leg_pain_at_day"
+    assert "Leg pain on day 42" in explorer.figure.value and "Modelled mean leg pain" in explorer.figure.value
+    assert "last recorded value" in explorer.figure.value
     explorer.controls["outcome"].value = "confounding"
     assert "Histograms of the propensity" in explorer.figure.value
     assert "Case-mix balance against the reference" in explorer.figure.value

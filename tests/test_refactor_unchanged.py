@@ -10,7 +10,8 @@ false positives), and the leg-pain model a cluster-robust covariance around the 
 (its intervals and p values moved, its estimates did not); extended (keys added, nothing moved)
 when the document got ``doubly_robust`` and ``overlap`` (issue 22, confounding diagnostics), then
 ``adjusted.recovered_missing_adjusted`` (issue 22) and the secondary outcomes with ``adjusted.odi_change``
-(issue 23).
+(issue 23), then ``leg_pain_at_day`` (issue 23, leg pain on fixed days from the growth-curve model:
+compared to 1e-7, as its variance parameters come from an iterative search with numerical gradients).
 
 When a later change means to move a number, regenerate the file and say why in the commit.
 """
@@ -37,7 +38,8 @@ def _same(a, b, path="$"):
         for i, (x, y) in enumerate(zip(a, b)):
             _same(x, y, f"{path}[{i}]")
     elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12), (path, a, b)
+        tol = 1e-7 if "leg_pain_at_day" in path else 1e-12
+        assert math.isclose(a, b, rel_tol=tol, abs_tol=tol), (path, a, b)
     else:
         assert a == b, (path, a, b)
 

@@ -14,7 +14,7 @@ from analysis.methods import ASSOCIATION_NOTE, summarise
 from analysis.present import format_summary
 
 OUTCOME_KEYS = {"episodes", "leg_pain_change", "responder", "recovered", "surgery_free", "recovered_missing_adjusted",
-                "odi_change", "odi_responder", "back_pain_change", "sessions", "days_to_discharge"}
+                "odi_change", "odi_responder", "back_pain_change", "sessions", "days_to_discharge", "leg_pain_at_day"}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,18 @@ def test_json_shape_matches_spec(doc):
     assert set(doc["overall"]["recovered_missing_adjusted"]) == {"n", "missing", "imputations", "rate", "ci_low",
                                                                  "ci_high"}
     assert set(doc["adjusted"]) == {"reference", "covariates", "cluster", "method", "leg_pain_change", "recovered",
-                                    "surgery", "recovered_missing_adjusted", "odi_change"}
+                                    "surgery", "recovered_missing_adjusted", "odi_change", "leg_pain_at_day"}
     for row in doc["adjusted"]["recovered_missing_adjusted"]:
         assert set(row) == {"modality", "odds_ratio", "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci",
                             "note", "clusters", "tipping_odds"}
     assert doc["adjusted"]["cluster"] == "therapist"  # the sample records therapists: the default
-    assert set(doc["adjusted"]["method"]) == {"leg_pain_change", "recovered", "surgery", "odi_change"}
+    assert set(doc["adjusted"]["method"]) == {"leg_pain_change", "recovered", "surgery", "odi_change",
+                                              "leg_pain_at_day"}
+    for row in doc["overall"]["leg_pain_at_day"]:
+        assert set(row) == {"day", "mean", "ci_low", "ci_high"}
+    for row in doc["adjusted"]["leg_pain_at_day"]:
+        assert set(row) == {"modality", "day", "difference", "ci_low", "ci_high", "p", "p_holm", "e_value",
+                            "e_value_ci", "note", "clusters"}
     for key, est in (("leg_pain_change", "difference"), ("recovered", "odds_ratio"), ("surgery", "hazard_ratio"),
                      ("odi_change", "difference")):
         for row in doc["adjusted"][key]:

@@ -162,7 +162,7 @@ class ReportContent:
     @cached_property
     def fixed_day(self) -> dict:
         """Leg pain on the fixed days from every visit (the growth-curve model), disclosed once."""
-        adj = self.adjusted()["raw"]
+        adj = self.adjusted(("leg_pain_change",))["raw"]  # the explorer need not fit the other models for this
         raw = methods.leg_pain_at_days(self.records, self.outcomes, reference=adj["reference"],
                                        cluster=adj["cluster"], settings=self.settings)
         return disclosure.apply_disclosure_to_fixed_day(raw, rule=self.rule)
@@ -175,7 +175,7 @@ class ReportContent:
             return [present.note_html("Leg pain on fixed days could not be estimated for this selection"
                                       + (f": {note.iloc[0]}." if len(note) else "."))]
         fig = present.plot_fixed_day(shown, labels=self.labels, colors=self.colors)
-        last_value = self.adjusted()["shown"]["leg_pain_change"]
+        last_value = self.adjusted(("leg_pain_change",))["shown"]["leg_pain_change"]
         ref = self.labels.get(shown["reference"], shown["reference"])
         return [present.note_html(present.fixed_day_sentence(shown, labels=self.labels)),
                 present.figure_html(fig, present.alt_fixed_day(shown, labels=self.labels),

@@ -257,6 +257,8 @@ class Explorer:
         try:
             if sel.outcome == "leg_pain_change":
                 return str(content.trajectories())
+            if sel.outcome == "leg_pain_at_day":
+                return "".join(str(p) for p in content.fixed_days())
             if sel.outcome == "responder":
                 return str(content.rates("responder"))
             if sel.outcome == "recovered":

@@ -16,6 +16,7 @@ __all__ = ["OUTCOMES", "Selection", "apply_selection", "selection_note"]
 #: Outcome choices: key -> label.
 OUTCOMES = {
     "leg_pain_change": "Leg pain change",
+    "leg_pain_at_day": "Leg pain on fixed days",
     "responder": "Responders (leg pain)",
     "recovered": "Recovered at discharge",
     "surgery_free": "Surgery-free",

@@ -312,6 +312,13 @@ def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates:
     items = [
         ("Leg pain change", "last leg pain rating of the episode (at a later visit than the first) minus the "
          "rating at the first visit, on the 0-10 scale; negative means less pain."),
+        ("Leg pain on fixed days", "leg pain on days " + " and ".join(str(d) for d in settings.fixed_days)
+         + " after the first visit, from every recorded visit: a model of each modality's pain over time (a smooth "
+         "curve in days, with each patient's own starting level and rate of change), adjusted for age, sex, "
+         "symptom duration, cause and clinic. The difference between modalities is for patients with the same "
+         "leg pain at the first visit. It is given only where at least 8 of a modality's patients had a visit "
+         "within 14 days of the day, and never extended beyond the data. Unlike the last-value change it does "
+         "not depend on how long each modality's courses lasted, and it keeps patients seen only once."),
         ("Responder", f"leg pain improved by at least {settings.responder_points:g} points and at least "
          f"{100 * settings.responder_fraction:.0f}% of the first rating (Ostelo et al. 2008)."),
         ("Recovered", "global change at discharge rated 6 (much improved) or 7 (completely recovered) on the "
