@@ -179,7 +179,8 @@ class ReportContent:
         ref = self.labels.get(shown["reference"], shown["reference"])
         return [present.note_html(present.fixed_day_sentence(shown, labels=self.labels)),
                 present.figure_html(fig, present.alt_fixed_day(shown, labels=self.labels),
-                                    numbers=present.fixed_day_numbers(shown, labels=self.labels)),
+                                    numbers=present.fixed_day_numbers(shown, labels=self.labels,
+                                                                      count_format=self.rule.count)),
                 present.table_html(present.format_fixed_day_table(shown, last_value, labels=self.labels),
                                    caption=f"Differences are against {ref} (negative: less pain), for patients with "
                                            "the same leg pain at the first visit and the same case mix; the "

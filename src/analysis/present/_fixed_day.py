@@ -82,7 +82,7 @@ def format_fixed_day_table(disclosed: dict, last_value=None, *, labels: dict | N
                 (f"{r['difference']:+.2f} ({r['ci_low']:+.2f} to {r['ci_high']:+.2f})"
                  if r is not None and pd.notna(r["difference"]) else "not shown"))
             q = ld.get(g)
-            row["Day of last value, median"] = (f"{q['median']:.0f}" if q is not None and pd.notna(q["median"])
+            row["Day of last value, median"] = (f"day {q['median']:.0f}" if q is not None and pd.notna(q["median"])
                                                 else "")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -153,12 +153,13 @@ def alt_fixed_day(disclosed: dict, *, labels: dict | None = None) -> str:
         rows = disclosed["means"][disclosed["means"]["day"] == day]
         vals = [f"{_name(r['group'], labels)} {r['mean']:.1f}" if pd.notna(r["mean"]) else
                 f"{_name(r['group'], labels)} not shown" for r in rows.to_dict("records")]
-        parts.append(f"day {day}: " + ", ".join(vals))
-    return "Modelled mean leg pain (0-10) on fixed days by modality; " + "; ".join(parts) + "."
+        parts.append(f"Day {day}: " + "; ".join(vals))
+    return "Modelled mean leg pain (0-10) on fixed days by modality. " + ". ".join(parts) + "."
 
 
-def fixed_day_numbers(disclosed: dict, *, labels: dict | None = None) -> pd.DataFrame:
-    """The fixed-day figure's numbers as a table: the means it draws, under the same rule.
+def fixed_day_numbers(disclosed: dict, *, labels: dict | None = None, count_format=None) -> pd.DataFrame:
+    """The fixed-day figure's numbers as a table: the means it draws, under the same rule (*count_format*: the
+    rule's way of printing a count, e.g. rounded to 5 under ``public``).
 
     Examples
     --------
@@ -170,6 +171,7 @@ def fixed_day_numbers(disclosed: dict, *, labels: dict | None = None) -> pd.Data
     [['All modalities', '4.0 (3.8 to 4.2)', '30 of 40']]
     """
     labels = labels or {}
+    fmt = count_format or (lambda v: f"{int(v):,}")
     m = disclosed["means"]
     rows = []
     for g in dict.fromkeys(m["group"]):
@@ -180,7 +182,7 @@ def fixed_day_numbers(disclosed: dict, *, labels: dict | None = None) -> pd.Data
             row[f"Day {day}, mean (95% CI)"] = _mean_cell(r) if r else "not estimated"
         for day in disclosed["days"]:
             r = mine.get(day)
-            row[f"Episodes with a visit near day {day}"] = (f"{int(r['reach']):,} of {int(r['n']):,}"
+            row[f"Episodes with a visit near day {day}"] = (f"{fmt(int(r['reach']))} of {fmt(int(r['n']))}"
                                                             if r and r["status"] != "hidden" else "not shown")
         rows.append(row)
     return pd.DataFrame(rows)
