@@ -255,3 +255,17 @@ def test_summary_carries_the_fixed_day_keys(sample, fixed):
     assert {"modality", "day", "difference", "ci_low", "ci_high", "p", "p_holm", "e_value", "e_value_ci", "note",
             "clusters"} <= set(rows[0])
     assert "growth-curve" in doc["adjusted"]["method"]["leg_pain_at_day"]
+
+
+def test_reach_and_last_value_day_equal_a_direct_count(sample, fixed):
+    """The report prints each modality's episodes with a visit near the day and the median day of the last
+    value: both equal a plain pandas count from the visits."""
+    rec, out = sample
+    leg = rec.visits.dropna(subset=["leg_pain"]).merge(rec.episodes[["episode_id", "modality"]], on="episode_id")
+    for day in (42, 84):
+        near = leg[(leg["day"] - day).abs() <= 14].groupby("modality")["episode_id"].nunique()
+        got = fixed["means"][(fixed["means"]["day"] == day) & (fixed["means"]["group"] != "Overall")]
+        assert got.set_index("group")["reach"].to_dict() == near.to_dict()
+    per = leg.groupby("episode_id").agg(modality=("modality", "first"), n=("day", "size"), last=("day", "max"))
+    medians = per[per["n"] >= 2].groupby("modality")["last"].median()
+    np.testing.assert_allclose(fixed["last_day"].set_index("modality")["median"].reindex(medians.index), medians)

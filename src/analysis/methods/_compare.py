@@ -60,6 +60,17 @@ FEW_CLUSTERS = 4
 MIN_CLINICS = 10
 
 
+def _one_cluster_note(cluster: str) -> str:
+    """Why a modality given by one therapist (or clinic) gets no comparison."""
+    return f"given by one {cluster} only: not separable from that {cluster}'s own results; not estimable"
+
+
+def _few_clusters_note(k: int, cluster: str) -> str:
+    """The caution on a comparison resting on the patients of 2-4 therapists (or clinics)."""
+    return (f"caution: given by only {k} {cluster}s, so this comparison rests on their patients; "
+            "the interval allows for so few and is wide")
+
+
 def few_clinics_message(n_clinics: int) -> str:
     """Why ``cluster="clinic"`` is refused for a network of *n_clinics* clinics, in plain words.
 
@@ -262,8 +273,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     n_clusters = lambda m: int(k_by.get(m, 0)) if len(k_by) else None  # noqa: E731
     for m in others:
         if notes[m] is None and (n_clusters(m) or MIN_CLUSTERS) < MIN_CLUSTERS:
-            notes[m] = (f"given by one {cluster} only: not separable from that {cluster}'s own results; "
-                        "not estimable")
+            notes[m] = _one_cluster_note(cluster)
             reasons[m] = Reason.ONE_CLUSTER.value
     ref_one = ref_note is None and (n_clusters(reference) or MIN_CLUSTERS) < MIN_CLUSTERS
     if ref_one:
@@ -328,8 +338,7 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
             note = caution
             k = n_clusters(m)
             if k is not None and k <= FEW_CLUSTERS:
-                few = (f"caution: given by only {k} {cluster}s, so this comparison rests on their patients; "
-                       "the interval allows for so few and is wide")
+                few = _few_clusters_note(k, cluster)
                 note = f"{few}; {note}" if note else few
                 reasons[m] = Reason.FEW_CLUSTERS.value
             rows.append({"modality": m, ratio_name: est, "ci_low": lo, "ci_high": hi, "p": r["p"], "note": note})

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..records import Records
 from ..stats import e_value, growth_curve_model, holm, natural_spline_basis
-from ._compare import _design, choose_reference, default_cluster
+from ._compare import FEW_CLUSTERS, MIN_CLUSTERS, _design, _few_clusters_note, _one_cluster_note, choose_reference, default_cluster
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
 
@@ -140,13 +140,8 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         reach[day]["Overall"] = int(near.sum())
     n_by = d["modality"].value_counts()
     # the day of each episode's last recorded leg pain (what the last-value change uses), among episodes with two
-    last = np.full(len(keep_ep), np.nan)
-    if len(unit):
-        last_of = np.flatnonzero(np.r_[unit[1:] != unit[:-1], True]) if bool(np.all(np.diff(unit) >= 0)) else None
-        if last_of is not None:
-            last[unit[last_of]] = t[last_of]
-        else:
-            last = pd.Series(t).groupby(unit).max().reindex(range(len(keep_ep))).to_numpy()
+    last = np.full(len(keep_ep), -np.inf)
+    np.maximum.at(last, unit, t)
     two = n_vis >= 2
     last_day = (pd.DataFrame({"modality": d["modality"].to_numpy()[two], "day": last[two]})
                 .groupby("modality")["day"].agg(n="count", median="median",
@@ -238,9 +233,8 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
             row.update({"difference": c["estimate"], "ci_low": c["ci_low"], "ci_high": c["ci_high"],
                         "p": c["p"], "note": None, "reason": None})
             k = row["clusters"]
-            if k is not None and k <= 4:
-                row["note"] = (f"caution: given by only {k} {cluster}s, so this comparison rests on their "
-                               "patients; the interval allows for so few and is wide")
+            if k is not None and k <= FEW_CLUSTERS:
+                row["note"] = _few_clusters_note(k, cluster)
                 row["reason"] = Reason.FEW_CLUSTERS.value
             diff_rows.append(row)
     else:
@@ -313,9 +307,8 @@ def _diff_blocker(m, ref, day, reach, k_by, cluster, names):
                     f"day {day} (at least {MIN_REACH} needed): not estimable", Reason.BEYOND_DATA.value)
     if cluster != "none":
         for g in (m, ref):
-            if k_by.get(g, 0) < 2:
-                return (f"given by one {cluster} only: not separable from that {cluster}'s own results; "
-                        "not estimable", Reason.ONE_CLUSTER.value)
+            if k_by.get(g, 0) < MIN_CLUSTERS:
+                return _one_cluster_note(cluster), Reason.ONE_CLUSTER.value
     if f"modality:{m}" not in names:
         return ("not separable from the case mix (e.g. only offered at one clinic): not estimable",
                 Reason.MODEL.value)

@@ -123,17 +123,12 @@ def plot_fixed_day(disclosed: dict, *, labels: dict | None = None, colors: dict 
                 ax.hlines(y[ok] + off, d["ci_low"].to_numpy()[ok], d["ci_high"].to_numpy()[ok], color=c, lw=2.2)
                 ax.scatter(d["mean"].to_numpy()[ok], y[ok] + off, s=60, zorder=3, c=c, edgecolor="black",
                            linewidth=0.6, marker=_MARKERS[j % len(_MARKERS)], label=f"day {day}")
-        overall = m[m["group"] == "Overall"]
-        if shown_any:
-            centre = float(np.nanmean(m["mean"]))
-        else:
-            centre = 5.0
+        centre = float(np.nanmean(m["mean"])) if shown_any else 5.0
         for yi, g in zip(y, groups):
             if m[(m["group"] == g)]["mean"].isna().all():
                 st = m[m["group"] == g]["status"]
                 why = "not shown (too few episodes)" if (st == "hidden").any() else "not estimated (too few visits)"
                 ax.text(centre, yi, why, ha="center", va="center", fontsize=11, color="#555555", style="italic")
-        del overall
         ax.set_yticks(y)
         ax.set_yticklabels([_short(labels.get(g, g)) for g in groups])
         ax.set_ylim(-0.7, len(groups) - 0.3)

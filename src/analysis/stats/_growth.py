@@ -83,6 +83,11 @@ def _quad(det, m11, m12, m22, p1, p2, q1, q2):
     return (m22 * p1 * q1 - m12 * (p1 * q2 + p2 * q1) + m11 * p2 * q2) / det
 
 
+def _quad_at(s: dict, p1, p2, q1, q2):
+    """:func:`_quad` with the units' matrices of a fit at its variance parameters (*s*, from ``pieces``)."""
+    return _quad(s["det"], s["m11"], s["m12"], s["m22"], p1, p2, q1, q2)
+
+
 #: Above this many units the variance parameters are estimated on a random sample of this many units
 #: (the fixed effects and their covariance always use every unit).
 VARIANCE_SAMPLE = 50_000
@@ -155,12 +160,11 @@ class GrowthModel:
             s = self._s
             nI, St, SB, StB, SBB = self._sums
             k = self._k
-            u1, u2 = s["l11"] * nI + s["l21"] * St, s["l22"] * St
-            R1, R2 = s["l11"] * SB + s["l21"] * StB, s["l22"] * StB
-            a0 = nI - _quad(s["det"], s["m11"], s["m12"], s["m22"], u1, u2, u1, u2)
-            b0 = SB - _quad(s["det"], s["m11"], s["m12"], s["m22"], u1, u2, R1, R2)
+            u1, u2, R1, R2 = s["u1"], s["u2"], s["R1"], s["R2"]
+            a0 = nI - _quad_at(s, u1, u2, u1, u2)
+            b0 = SB - _quad_at(s, u1, u2, R1, R2)
             iu = np.triu_indices(k)
-            H = np.vstack([SBB[c] - _quad(s["det"], s["m11"], s["m12"], s["m22"], R1[i], R2[i], R1[j], R2[j])
+            H = np.vstack([SBB[c] - _quad_at(s, R1[i], R2[i], R1[j], R2[j])
                            for c, (i, j) in enumerate(zip(*iu))])
             h = int(self._by.max()) + 1
             cells = self._codes * h + self._by
@@ -340,7 +344,8 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
         yvy = yty - float(_quad(det, m11, m12, m22, w1, w2, w1, w2).sum())
         beta = np.linalg.solve(A, bvec)
         rss = max(yvy - float(bvec @ beta), 1e-300)
-        extra = {"l11": l11, "l21": l21, "l22": l22, "det": det, "m11": m11, "m12": m12, "m22": m22} if keep else None
+        extra = ({"l11": l11, "l21": l21, "l22": l22, "det": det, "m11": m11, "m12": m12, "m22": m22,
+                  "u1": u1, "u2": u2, "R1": R1, "R2": R2} if keep else None)
         return A, beta, rss, float(np.log(det).sum()), extra
 
     def objective(theta):
@@ -401,10 +406,8 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
         Sr, Str = per_unit(r), per_unit(ts * r)
         SBr = np.vstack([per_unit(Bv[:, j] * r) for j in range(k)])
         wr1, wr2 = s["l11"] * Sr + s["l21"] * Str, s["l22"] * Str
-        u1, u2 = s["l11"] * nI + s["l21"] * St, s["l22"] * St
-        R1, R2 = s["l11"] * SB + s["l21"] * StB, s["l22"] * StB
-        cU = Sr - _quad(s["det"], s["m11"], s["m12"], s["m22"], u1, u2, wr1, wr2)         # per unit
-        bU = SBr - _quad(s["det"], s["m11"], s["m12"], s["m22"], R1, R2, wr1, wr2)  # k x N
+        cU = Sr - _quad_at(s, s["u1"], s["u2"], wr1, wr2)         # per unit
+        bU = SBr - _quad_at(s, s["R1"], s["R2"], wr1, wr2)       # k x N
         U = np.zeros((G, p))
         for j in range(q):
             U[:, j] = np.bincount(codes, weights=Xv[:, j] * cU, minlength=G)
