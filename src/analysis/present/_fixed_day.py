@@ -134,8 +134,14 @@ def plot_fixed_day(disclosed: dict, *, labels: dict | None = None, colors: dict 
         ax.set_ylim(-0.7, len(groups) - 0.3)
         ax.set_xlabel("Leg pain (0-10) on the day, modelled mean and 95% CI\n\u2190 less pain      more pain \u2192")
         ax.set_title("Leg pain on fixed days after the first visit, from every recorded visit", fontsize=13)
-        if shown_any:
-            ax.legend(frameon=False, loc="lower right", title="markers")
+        if shown_any:  # grey keys beside the plot, so that the legend covers no modality's row
+            from matplotlib.lines import Line2D
+
+            keys = [Line2D([], [], ls="none", marker=_MARKERS[j % len(_MARKERS)], markersize=8, color="#777777",
+                           markeredgecolor="black", label=f"day {d}" + (f" ({d // 7} weeks)" if d % 7 == 0 else ""))
+                    for j, d in enumerate(days)]
+            ax.legend(handles=keys, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      title="Day after the first visit")
         fig.tight_layout()
     return fig
 
