@@ -18,6 +18,9 @@ if TYPE_CHECKING:  # the same names, for readers and type checkers
     from ._explore import Explorer  # noqa: F401
     from ._selection import OUTCOMES, Selection, apply_selection, selection_note  # noqa: F401
     from ._report import build_report  # noqa: F401
+    from ._network import (NetworkReportContent, NetworkResult, build_network_report, clinic_answer,  # noqa: F401
+                           combine_network, network_release, read_release, run_network)
+    from ._resources import NETWORK_REPORT_NOTEBOOK  # noqa: F401
     from ._resources import EXPLORER_NOTEBOOK, LAB_SETTINGS, REPORT_NOTEBOOK, TEMPLATES, resource_path  # noqa: F401
 
 #: Public name -> private module defining it.
@@ -29,6 +32,10 @@ _EXPORTS = {
     "OUTCOMES": "_selection", "Selection": "_selection", "apply_selection": "_selection",
     "selection_note": "_selection",
     "build_report": "_report",
+    "NetworkReportContent": "_network", "NetworkResult": "_network", "build_network_report": "_network",
+    "clinic_answer": "_network", "combine_network": "_network", "network_release": "_network",
+    "read_release": "_network", "run_network": "_network",
+    "NETWORK_REPORT_NOTEBOOK": "_resources",
     "EXPLORER_NOTEBOOK": "_resources", "LAB_SETTINGS": "_resources", "REPORT_NOTEBOOK": "_resources",
     "TEMPLATES": "_resources", "resource_path": "_resources",
 }

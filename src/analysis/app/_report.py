@@ -72,9 +72,6 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     >>> path.stat().st_size > 100_000
     True
     """
-    import nbformat
-    import papermill as pm
-    from nbconvert import HTMLExporter
 
     from ..disclosure import disclosure_rule
     from ..methods import filter_records
@@ -108,9 +105,22 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:
-        executed = Path(tmp) / "report.ipynb"
         # the kernel reads the records checked here, not the folder again
         params["RECORDS_FILE"] = str(save_checked_records(records, Path(tmp) / "records.pickle"))
+        return _execute_and_export(template, params, out, title=title, progress=progress, timeout=timeout,
+                                   min_images=4, t0=t0)
+
+
+def _execute_and_export(template: Path, params: dict, out: Path, *, title: str, progress, timeout: int,
+                        min_images: int, t0: float) -> Path:
+    """Execute a report notebook with papermill, export it with the clinic template, write *out* atomically."""
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="physio-report-") as tmp:
+        executed = Path(tmp) / "report.ipynb"
         _progress("[2/3] Running the analysis notebook ...", progress)
         pm.execute_notebook(str(template), str(executed), parameters=params, kernel_name="python3",
                             cwd=str(template.parent), log_output=False,
@@ -124,7 +134,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
                 cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
         images = sum(str(o.get("data", {}).get("text/html", "")).count("<img") for c in nb.cells
                      if c.cell_type == "code" for o in c.outputs)
-        if images < 4:
+        if images < min_images:
             raise RuntimeError(f"the report came out nearly empty ({images} figures); not written")
         nb.metadata["title"] = title
         _progress("[3/3] Exporting HTML ...", progress)

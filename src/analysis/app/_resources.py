@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..records import packaged_folder
 
-__all__ = ["EXPLORER_NOTEBOOK", "LAB_SETTINGS", "REPORT_NOTEBOOK", "TEMPLATES", "resource_path"]
+__all__ = ["EXPLORER_NOTEBOOK", "LAB_SETTINGS", "NETWORK_REPORT_NOTEBOOK", "REPORT_NOTEBOOK", "TEMPLATES", "resource_path"]
 
 
 def resource_path(*parts: str) -> Path:
@@ -32,6 +32,8 @@ def _notebook(name: str) -> Path:
 
 #: The parameterised report notebook that ``build_report`` executes.
 REPORT_NOTEBOOK = _notebook("report.ipynb")
+#: The network report notebook that ``build_network_report`` executes.
+NETWORK_REPORT_NOTEBOOK = _notebook("network_report.ipynb")
 #: The nbconvert template folder (``clinic_report`` inside it).
 TEMPLATES = resource_path("templates")
 #: JupyterLab user settings for ``physio-outcomes lab`` (no news prompt, kernel autostart).

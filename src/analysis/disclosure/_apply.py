@@ -40,6 +40,19 @@ def column_states(values, rule) -> list[int]:
     >>> column_states([63, 3, 20, 40], disclosure_rule("internal"))
     [0, 1, 2, 0]
     """
+    unknown = [x is None or (isinstance(x, float) and np.isnan(x)) for x in values]
+    if any(unknown[1:]) and not unknown[0]:
+        # counts a network's clinics withheld (:func:`protect_release`): not known here, never shown; their total
+        # (the total minus the known ones) counts as one cell, so the known ones are protected around it
+        known = [i for i, u in enumerate(unknown) if not u]
+        merged = list(values[i] for i in known) + [int(values[0]) - sum(int(values[i]) for i in known[1:])]
+        st = column_states(merged, rule)
+        out = [CellState.SECONDARY] * len(values)
+        for i, state in zip(known, st):
+            out[i] = state
+        return out
+    if any(unknown):
+        return [CellState.SECONDARY] * len(values)
     v = [int(x) for x in values]
     if rule.name == "none" or len(v) < 2:
         return [CellState.SHOWN] * len(v)

@@ -77,7 +77,7 @@ def _fixed_day_block(means: pd.DataFrame | None, group: str) -> list[dict]:
 
 
 def _outcomes_block(row: pd.Series, mi: dict | None) -> dict:
-    block = {"episodes": int(row["episodes"])}
+    block = {"episodes": None if pd.isna(row["episodes"]) else int(row["episodes"])}
     block["leg_pain_change"] = {k: _num(row[f"leg_pain_change_{k}"]) for k in ("n", "mean", "ci_low", "ci_high")}
     for key in ("responder", "recovered", "surgery_free"):
         block[key] = {k: _num(row[f"{key}_{k}"]) for k in ("n", "events", "rate", "ci_low", "ci_high")}

@@ -400,7 +400,9 @@ def logrank_html(test: dict) -> _HTML:
     p = "p < 0.001" if test["p"] < 0.001 else f"p = {test['p']:.3f}"
     verdict = ("Yes: the modalities' surgery-free curves differ more than chance alone would explain"
                if test["p"] < 0.05 else "No clear evidence that the modalities' surgery-free curves differ")
-    strat = (", stratified by surgical candidacy as the hazard ratios are" if test.get("stratified_by") else "")
+    strat = {"surgical_candidate": ", stratified by surgical candidacy as the hazard ratios are",
+             "clinic": ", stratified by clinic (each clinic its own baseline, as the network's hazard ratios)"
+             }.get(test.get("stratified_by") or "", "")
     return _HTML(f"<p>{verdict} (log-rank test over the whole follow-up{strat}, not adjusted for case mix: "
                  f"chi-squared {test['chi2']:.2f} on {test['df']} degrees of freedom, {p}).</p>")
 
