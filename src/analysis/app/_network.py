@@ -311,7 +311,7 @@ def build_network_report(result: NetworkResult, out, *, title: str = "Sciatica o
         path.write_text(result.to_json(), encoding="utf-8")
         params = {"RESULT_FILE": str(path), "TITLE": title, "DISCLOSURE": disclosure_rule}
         return _execute_and_export(NETWORK_REPORT_NOTEBOOK, params, Path(out).resolve(), title=title,
-                                   progress=progress, timeout=timeout, min_images=1, t0=t0)
+                                   progress=progress, timeout=timeout, min_images=0, t0=t0)
 
 
 class NetworkReportContent:

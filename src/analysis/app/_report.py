@@ -112,7 +112,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
 
 
 def _execute_and_export(template: Path, params: dict, out: Path, *, title: str, progress, timeout: int,
-                        min_images: int, t0: float) -> Path:
+                        min_images: int, t0: float, must_contain: str = "report-headline") -> Path:
     """Execute a report notebook with papermill, export it with the clinic template, write *out* atomically."""
     import nbformat
     import papermill as pm
@@ -134,7 +134,9 @@ def _execute_and_export(template: Path, params: dict, out: Path, *, title: str, 
                 cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
         images = sum(str(o.get("data", {}).get("text/html", "")).count("<img") for c in nb.cells
                      if c.cell_type == "code" for o in c.outputs)
-        if images < min_images:
+        if images < min_images or must_contain not in "".join(
+                str(o.get("data", {}).get("text/html", "")) for c in nb.cells if c.cell_type == "code"
+                for o in c.outputs):
             raise RuntimeError(f"the report came out nearly empty ({images} figures); not written")
         nb.metadata["title"] = title
         _progress("[3/3] Exporting HTML ...", progress)

@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import __version__
 from ..records import DataProblemError, load_records, validate_folder
 from ._cli_common import DEFAULT_DATA, _data_folder, _print_problems, _progress, _UsageError
+from ._cli_network import add_network_parser
 from ._cli_records import _cmd_anonymise, _cmd_import, _cmd_sample
 
 __all__ = ["main"]
@@ -372,6 +373,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--root", metavar="FOLDER", help="JupyterLab's root folder (default: the current folder); "
                    "the explorer notebook is copied to FOLDER/notebooks/ when it is not there yet")
     p.set_defaults(func=_cmd_lab)
+
+    add_network_parser(sub)
 
     p = sub.add_parser("sample", help="write a synthetic data folder")
     p.add_argument("-o", "--out", required=True, help="folder to write")

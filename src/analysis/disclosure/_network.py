@@ -152,7 +152,7 @@ def protect_release(aggregates: dict, *, node: NodeSettings | None = None) -> di
         for m in hidden:
             groups[m][key] = None
             withheld.append({"group": m, "outcome": key,
-                             "reason": f"a count of 1-{node.min_cell - 1} (or needed to protect one)"})
+                             "reason": f"a count of 1-{node.min_cell - 1}, or needed to protect one"})
         if any(node.small(v) for v in _counts(key, groups["Overall"])):
             groups["Overall"][key] = None
             withheld.append({"group": "Overall", "outcome": key, "reason": f"a count of 1-{node.min_cell - 1}"})
