@@ -80,6 +80,7 @@ def _counts(key: str, cell: dict) -> list[int]:
         return [c["n"]]
     out = [c["n"], c["events"], c["n"] - c["events"]]
     if key == "surgery_free":
+        out.append(sum(c["grid_censored"]))  # censored before the horizon (the one-interval grid's cell)
         out.append(c["n"] - c["events"] - sum(c["grid_censored"]))  # still followed at the horizon
     return out
 
