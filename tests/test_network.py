@@ -425,3 +425,21 @@ def test_cli_writes_the_network_report(tmp_path, capsys):
     import re
 
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", html, flags=re.I)  # fetches nothing
+
+
+def test_cli_report_reads_the_central_steps_output(tmp_path, capsys, network):
+    """``network report``: the summary (and report) from vantage6's central result, adjusted rows included."""
+    out = tmp_path / "central.json"
+    out.write_text(json.dumps({"summary": network.summary(), "result": network.to_json()}), encoding="utf-8")
+    assert main(["network", "report", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == json.loads(json.dumps(network.summary()))
+    assert doc["adjusted"]["recovered"] and doc["adjusted"]["reference"] == network.adjusted["reference"]
+    refused = tmp_path / "refused.json"
+    refused.write_text(json.dumps({"refused": "organisation 3 refused partial_release: clinic STH has 321 episodes"}))
+    assert main(["network", "report", str(refused)]) == 2
+    assert "the network analysis was refused (organisation 3 refused" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"format": "something else"}))
+    assert main(["network", "report", str(other)]) == 2
+    assert "is not a physio-outcomes network result" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``physio-outcomes network``: what a clinic would send (release), and the network's figures from releases (combine)."""
+"""``physio-outcomes network``: what a clinic would send (release), the network's figures from releases (combine),
+and the report from a federated run's result (report)."""
 
 from __future__ import annotations
 
@@ -104,9 +105,44 @@ def _cmd_combine(args) -> int:
     return 0
 
 
+def _read_result(path: Path):
+    """A network result: the ``result`` of vantage6's central step (or that JSON text alone)."""
+    from ._network import NetworkResult
+
+    if not path.is_file():
+        raise _UsageError(f"no result file {path}")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _UsageError(f"{path} is not a JSON file") from None
+    if isinstance(doc, dict) and "refused" in doc:
+        raise _UsageError(f"{path} holds no result: the network analysis was refused ({doc['refused']})")
+    if isinstance(doc, dict) and "result" in doc:
+        doc = doc["result"]
+    text = doc if isinstance(doc, str) else json.dumps(doc)
+    try:
+        return NetworkResult.from_json(text)
+    except (ValueError, KeyError, TypeError):
+        raise _UsageError(f"{path} is not a physio-outcomes network result (the central step's output)") from None
+
+
+def _cmd_report(args) -> int:
+    from ._network import build_network_report
+
+    result = _read_result(Path(args.result))
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise _UsageError("the report file name must end in .html")
+        print(f"Network report: {build_network_report(result, out, title=args.title, disclosure_rule=args.disclosure)}")
+    if args.json or not args.out:
+        print(json.dumps(result.summary(), indent=2, ensure_ascii=False, allow_nan=False))
+    return 0
+
+
 def add_network_parser(sub) -> None:
     """The ``network`` command and its ``release`` and ``combine`` subcommands."""
-    p = sub.add_parser("network", help="clinic networks without pooling records: release and combine")
+    p = sub.add_parser("network", help="clinic networks without pooling records: release, combine, report")
     nsub = p.add_subparsers(dest="network_command", metavar="STEP")
     nsub.required = True
 
@@ -136,3 +172,14 @@ def add_network_parser(sub) -> None:
                    help="disclosure control of small numbers in the report (internal)")
     minimums(c)
     c.set_defaults(func=_cmd_combine)
+
+    t = nsub.add_parser("report", help="the network report (and summary) from a federated run's result "
+                                       "(vantage6's central step output)")
+    t.add_argument("result", metavar="RESULT.json", help="the central step's output, or its 'result' alone")
+    t.add_argument("-o", "--out", metavar="FILE.html", help="write the network report")
+    t.add_argument("--json", action="store_true", help="print the network's summary document (the default "
+                                                       "without -o)")
+    t.add_argument("--title", default="Sciatica outcomes across the clinic network", help="report title")
+    t.add_argument("--disclosure", choices=("internal", "public", "none"), default="internal",
+                   help="disclosure control of small numbers in the report (internal)")
+    t.set_defaults(func=_cmd_report)
