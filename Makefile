@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 
 # vantage6 5 needs Python >= 3.13 and lives in its own environment (never in .venv): the algorithm package in
 # network/vantage6 is tested there through vantage6's mock network.
-PY313 ?= $(shell for p in $(HOME)/.pyenv/versions/3.13*/bin/python3.13 python3.13 /usr/bin/python3.13; do \
+PY313 ?= $(shell for p in $(PYENV_ROOT)/versions/3.13*/bin/python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13 python3.13 /usr/bin/python3.13; do \
   $$p -c 'import sys; assert sys.version_info >= (3, 13)' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 V6 := .venv-vantage6
 V6STAMP := $(V6)/.installed-stamp
