@@ -58,6 +58,22 @@ def test_trajectory_first_visit_means(data):
     assert tr.loc[("pilates", 1), "n"] == len(m)
 
 
+@pytest.mark.parametrize("measure,by", [("leg_pain", "modality"), ("odi", "clinic"), ("back_pain", "sex")])
+def test_trajectories_equal_a_plain_groupby_of_the_visits(data, measure, by):
+    """Every visit number's n, mean and SD per group: the bincount version against pandas on the merged rows."""
+    rec, _ = data
+    vi = rec.visits.merge(rec.episodes[["episode_id", by]], on="episode_id", how="inner")
+    vi = vi[(vi["visit_no"] <= 10) & vi[measure].notna()]
+    want = (vi.assign(value=vi[measure].astype("float64")).groupby([by, "visit_no"])["value"]
+            .agg(n="count", mean="mean", sd="std").reset_index())
+    got = pain_trajectories(rec, by=by, measure=measure)
+    assert list(got["group"]) == list(want[by]) and list(got["visit_no"]) == list(want["visit_no"])
+    np.testing.assert_array_equal(got["n"], want["n"])
+    np.testing.assert_allclose(got["mean"], want["mean"], rtol=1e-12)
+    np.testing.assert_allclose(got["sd"], want["sd"], rtol=1e-10)  # NaN where a cell holds one visit
+    assert (got["ci_low"] < got["mean"]).where(got["n"] > 1, True).all()
+
+
 def test_overview_counts(data):
     rec, _ = data
     ov = dict(data_overview(rec).to_numpy())

@@ -46,14 +46,30 @@ def pain_trajectories(records: Records, *, by: str = "modality", measure: str = 
     ep, vi = records.episodes, records.visits
     pos = records.visit_positions()
     ok = pos >= 0
-    v = pd.DataFrame({
-        "group": ep[by].to_numpy(dtype=object)[pos[ok]],
-        "visit_no": vi["visit_no"].to_numpy()[ok],
-        "value": vi[measure].to_numpy(dtype="float64", na_value=np.nan)[ok],
+    # grouped by integer codes with bincount (a registry's millions of visits; a string groupby took ~1 s)
+    codes, groups = pd.factorize(ep[by], sort=True)
+    code = codes[pos[ok]]
+    visit_no = vi["visit_no"].to_numpy(dtype="int64")[ok]
+    value = vi[measure].to_numpy(dtype="float64", na_value=np.nan)[ok]
+    use = (visit_no <= max_visit) & ~np.isnan(value) & (code >= 0)
+    code, visit_no, value = code[use], visit_no[use], value[use]
+    lo = int(visit_no.min()) if len(visit_no) else 0
+    span = (int(visit_no.max()) - lo + 1) if len(visit_no) else 1
+    key = code.astype("int64") * span + (visit_no - lo)
+    size = len(groups) * span
+    n = np.bincount(key, minlength=size)
+    total = np.bincount(key, weights=value, minlength=size)
+    cells = np.flatnonzero(n)
+    mean_all = np.divide(total, n, out=np.zeros(size), where=n > 0)
+    ss = np.bincount(key, weights=(value - mean_all[key]) ** 2, minlength=size)
+    n_c = n[cells]
+    out = pd.DataFrame({
+        "group": np.asarray(groups, dtype=object)[cells // span],
+        "visit_no": (cells % span + lo).astype("int64"),
+        "n": n_c.astype("int64"),
+        "mean": mean_all[cells],
+        "sd": np.where(n_c > 1, np.sqrt(ss[cells] / np.maximum(n_c - 1, 1)), np.nan),
     })
-    v = v[(v["visit_no"] <= max_visit) & v["value"].notna()]
-    g = v.groupby(["group", "visit_no"], sort=True)["value"]
-    out = g.agg(n="count", mean="mean", sd="std").reset_index()
     q = sps.t.ppf(1 - (1 - confidence) / 2, np.maximum(out["n"] - 1, 1))
     half = q * out["sd"] / np.sqrt(out["n"])
     out["ci_low"] = np.where(out["n"] > 1, out["mean"] - half, np.nan)
