@@ -11,7 +11,10 @@ false positives), and the leg-pain model a cluster-robust covariance around the 
 when the document got ``doubly_robust`` and ``overlap`` (issue 22, confounding diagnostics), then
 ``adjusted.recovered_missing_adjusted`` (issue 22) and the secondary outcomes with ``adjusted.odi_change``
 (issue 23), then ``leg_pain_at_day`` (issue 23, leg pain on fixed days from the growth-curve model:
-compared to 1e-7, as its variance parameters come from an iterative search with numerical gradients).
+compared to 1e-7, as its variance parameters come from an iterative search with numerical gradients);
+regenerated when the fixed-day model got six spline knots instead of five and the bias-reduced (CR3)
+cluster-robust covariance instead of G / (G - 1) (only ``leg_pain_at_day`` values moved; the
+simulation study in docs/methods.md, "Leg pain on fixed days", shows why).
 
 When a later change means to move a number, regenerate the file and say why in the commit.
 """

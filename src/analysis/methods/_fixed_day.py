@@ -9,7 +9,7 @@ recorded visits (:func:`analysis.stats.growth_curve_model`):
 - leg pain at every visit (the first one included, so episodes with a single visit count too) on
   the case mix at the first visit (age band, sex, symptom duration, cause, clinic), the modality,
   and a separate time curve per modality: a natural cubic spline in days since the first visit,
-  knots at the 5th, 27.5th, 50th, 72.5th and 95th percentiles of the visit days (Harrell 2015, five knots);
+  knots at the 5th, 23rd, 41st, 59th, 77th and 95th percentiles of the visit days (Harrell 2015, six knots);
 - a random intercept and slope per episode, REML; with clustering, the cluster-robust covariance
   by therapist (or clinic) around the same estimate;
 - each modality's mean leg pain on day d: the model's mean for its own patients on that day;
@@ -44,7 +44,7 @@ MIN_REACH = 8
 #: ... within this many days of it.
 REACH_DAYS = 14
 #: Knots of the time spline: these percentiles of the visit days.
-SPLINE_QUANTILES = (0.05, 0.275, 0.5, 0.725, 0.95)
+SPLINE_QUANTILES = (0.05, 0.23, 0.41, 0.59, 0.77, 0.95)
 #: Case mix of the fixed-day model (leg pain at the first visit is the model's first measurement).
 FIXED_DAY_COVARIATES = ("age_band", "sex", "symptom_band", "cause", "clinic")
 

@@ -19,8 +19,9 @@ covariate rows for the p x p products, so a million episodes with 6.7 million vi
 seconds where statsmodels ``MixedLM`` takes minutes.
 
 Covariance: the model's own (sigma2 (X'V^-1X)^-1), or, with *groups*, the cluster-robust sandwich
-around the same estimate (scores X_i'V_i^-1 r_i summed within clusters, times G / (G - 1)), which
-holds when clusters (therapists) differ in more than the model says; t references on the
+around the same estimate (scores X_i'V_i^-1 r_i summed within clusters, each cluster's sum bias-reduced
+as if the cluster were left out, U*_g = A (A - A_g)^-1 U_g: Mancl and DeRouen 2001, the CR3 of the
+single-site models), which holds when clusters (therapists) differ in more than the model says; t references on the
 effective number of clusters for each contrast (:func:`analysis.stats.effective_df`).
 """
 
@@ -196,6 +197,94 @@ class GrowthModel:
             shares += np.einsum("pgh,hpc->gc", Hc, pair)
             out[lo:lo + 12] = effective_df(shares, self.clusters)
         return out
+
+
+def _unit_pieces(s, sums, k):
+    """Per unit, the pieces of its information X_i'V_i^-1 X_i (sigma2 = 1): a0 (covariate block weight),
+    b0 (k x N, covariate x basis) and H (the k x k basis block's upper triangle, pairs x N)."""
+    nI, SB, SBB = sums
+    u1, u2, R1, R2 = s["u1"], s["u2"], s["R1"], s["R2"]
+    a0 = nI - _quad_at(s, u1, u2, u1, u2)
+    b0 = SB - _quad_at(s, u1, u2, R1, R2)
+    iu = np.triu_indices(k)
+    H = np.vstack([SBB[c] - _quad_at(s, R1[i], R2[i], R1[j], R2[j]) for c, (i, j) in enumerate(zip(*iu))])
+    return a0, b0, H
+
+
+def _times_unit_information(v, units, Xv, byv, pieces, *, q, k):
+    """Row m of the result: A_i v_m for unit i = units[m] (A_i its information), without forming A_i."""
+    a0, b0, H = pieces
+    X = Xv[units]
+    c = np.einsum("ij,ij->i", X, v[:, :q])
+    cols = q + byv[units][:, None] * k + np.arange(k)            # m x k: the unit's basis columns
+    gam = np.take_along_axis(v, cols, axis=1)
+    bu = b0[:, units].T
+    iu = np.triu_indices(k)
+    Hm = np.zeros((len(units), k, k))
+    Hm[:, iu[0], iu[1]] = H[:, units].T
+    Hm[:, iu[1], iu[0]] = H[:, units].T
+    out = np.zeros_like(v)
+    out[:, :q] = X * (a0[units] * c + np.einsum("ij,ij->i", bu, gam))[:, None]
+    np.put_along_axis(out, cols, bu * c[:, None] + np.einsum("mij,mj->mi", Hm, gam), axis=1)
+    return out
+
+
+def _cluster_information(Xv, byv, idx, pieces, *, q, k):
+    """A_g = sum over the cluster's units of X_i'V_i^-1 X_i (sigma2 = 1), p x p."""
+    a0, b0, H = pieces
+    h = int(byv.max()) + 1
+    p = q + h * k
+    iu = np.triu_indices(k)
+    Ag = np.zeros((p, p))
+    Xg, bg = Xv[idx], byv[idx]
+    Ag[:q, :q] = Xg.T @ (Xg * a0[idx, None])
+    for grp in np.unique(bg):
+        sel = idx[bg == grp]
+        cols = slice(q + grp * k, q + (grp + 1) * k)
+        cross = Xv[sel].T @ b0[:, sel].T                        # q x k
+        Ag[:q, cols] = cross
+        Ag[cols, :q] = cross.T
+        blk = np.zeros((k, k))
+        blk[iu] = H[:, sel].sum(axis=1)
+        Ag[cols, cols] = blk + np.triu(blk, 1).T
+    return Ag
+
+
+def _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, *, q, k):
+    """U*_g = A (A - A_g)^-1 U_g = (I - A_g A^-1)^-1 U_g for every cluster (Mancl-DeRouen, CR3).
+
+    A cluster of one unit (an episode without a therapist code) has a tiny leverage on a large data
+    set: its U* is the series U + A_g A^-1 U + ..., summed for all such clusters at once until it no
+    longer moves. Larger clusters (therapists), and any unit whose series does not settle, are solved
+    one by one (pseudo-inverse: a modality given only in that cluster makes A - A_g singular).
+    """
+    G = len(U)
+    sizes = np.bincount(codes, minlength=G)
+    Ustar = U.copy()
+    solve_each = list(np.flatnonzero(sizes > 1))
+    single = np.flatnonzero(sizes == 1)
+    if len(single):
+        unit_of = np.empty(G, dtype="int64")
+        unit_of[codes] = np.arange(len(codes))
+        units = unit_of[single]
+        u = U[single]
+        w = u.copy()
+        for _ in range(60):
+            new = u + _times_unit_information(w @ Ainv, units, Xv, byv, pieces, q=q, k=k)
+            moved = np.abs(new - w).max(axis=1) > 1e-13 * (1 + np.abs(new).max(axis=1))
+            w = new
+            if not moved.any():
+                break
+        ok = np.isfinite(w).all(axis=1) & ~moved
+        Ustar[single[ok]] = w[ok]
+        solve_each += list(single[~ok])
+    if solve_each:
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(G + 1))
+        for gi in solve_each:
+            Ag = _cluster_information(Xv, byv, order[bounds[gi]:bounds[gi + 1]], pieces, q=q, k=k)
+            Ustar[gi] = A @ (np.linalg.pinv(A - Ag) @ U[gi])
+    return Ustar
 
 
 def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, start=None, theta=None,
@@ -415,7 +504,9 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
         for j in range(k):
             blk = np.bincount(cg, weights=bU[j], minlength=G * h).reshape(G, h)
             U[:, q + j::k] = blk
-        meat = U.T @ U * (G / (G - 1) if G > 1 else 1.0)
+        # bias-reduced (Mancl-DeRouen / CR3): each cluster's score as if left out, U*_g = A (A - A_g)^-1 U_g
+        Ustar = _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, _unit_pieces(s, (nI, SB, SBB), k), q=q, k=k)
+        meat = Ustar.T @ Ustar
         cov = Ainv @ meat @ Ainv
     return GrowthModel(beta=beta, names=names, cov=cov, cov_model=cov_model, sigma2=sigma2, re_cov=re_cov,
                        converged=converged, units=N, measurements=n, clusters=G, theta=theta,
