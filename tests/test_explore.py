@@ -86,6 +86,29 @@ def test_update_is_fast_on_the_sample(explorer):
         assert explorer.state.last_seconds < 2.5  # about 0.15-0.3 s measured; slack for a loaded CI machine
 
 
+def test_choosing_another_figure_keeps_the_selection_and_a_new_selection_recomputes(explorer, monkeypatch):
+    """Only the outcome shown changed: the selected rows and their composition are reused (the 1M update)."""
+    import analysis.app._explore as ex_mod
+
+    calls = []
+    real = ex_mod.apply_selection
+    monkeypatch.setattr(ex_mod, "apply_selection", lambda *a, **k: calls.append(1) or real(*a, **k))
+    explorer.controls["clinics"].value = ("NTH",)
+    assert len(calls) == 1
+    table = explorer.table.copy()
+    first = explorer.figure.value
+    for outcome in ("recovered", "surgery_free", "responder", "leg_pain_change"):
+        explorer.controls["outcome"].value = outcome
+    assert len(calls) == 1 and explorer.figure.value == first  # the same figure again, from the same rows
+    assert explorer.table.equals(table)
+    explorer.controls["disclosure"].value = "public"
+    assert len(calls) == 1 and not explorer.table.equals(table)  # same rows, disclosed by the new rule
+    explorer.controls["sexes"].value = ("female",)
+    assert len(calls) == 2 and explorer.episodes < int(table["Episodes"].iloc[0].replace(",", ""))
+    explorer.controls["horizon_days"].value = 180
+    assert len(calls) == 3 and "180 days" in explorer.headline.value
+
+
 def test_save_as_report_writes_the_current_selection(explorer):
     explorer.controls["clinics"].value = ("NTH",)
     explorer.controls["age_bands"].value = ("60-69",)

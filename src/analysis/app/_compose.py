@@ -122,7 +122,7 @@ class ReportContent:
         if full in self._adjusted_models:
             return self._adjusted_models[full]
         if models not in self._adjusted_models:
-            ref = self.reference if self.reference in set(self.outcomes["modality"]) else None
+            ref = self.reference if self.reference in set(self.outcomes["modality"].unique()) else None
             raw = methods.adjusted_comparisons(self.outcomes, reference=ref, settings=self.settings,
                                                cluster=self.cluster, models=models)
             self._adjusted_models[models] = {"raw": raw,

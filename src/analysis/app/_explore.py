@@ -160,6 +160,7 @@ class Explorer:
         """Nothing of an earlier folder or selection stays on screen (after a failed open)."""
         self.state.records = None
         self.episodes = 0
+        self._selected = self._composed = None
         self.headline.value = self.figure.value = self.marks.value = self.link.value = self.progress.value = ""
         self._show_table(pd.DataFrame({"Modality": [], "Episodes": []}))
 
@@ -233,7 +234,16 @@ class Explorer:
         if getattr(self, "_all_outcomes_for", None) is not self.state.records or self._all_outcomes_key != key:
             self._all_outcomes = derive_outcomes(self.state.records, settings=sel.settings())
             self._all_outcomes_for, self._all_outcomes_key = self.state.records, key
-        records, out = apply_selection(self.state.records, sel, outcomes=self._all_outcomes)
+        # the selected rows, and the report's composition of them, are kept while only the outcome shown (or,
+        # for the rows, the disclosure or reference) changes: choosing another figure recomputes nothing else
+        rows_key = (self.state.records, key, sel.clinics, sel.start_from, sel.start_to,
+                    tuple((k, tuple(v)) for k, v in sorted(sel.where().items())))
+        cached = getattr(self, "_selected", None)
+        if cached is not None and cached[0][0] is rows_key[0] and cached[0][1:] == rows_key[1:]:
+            records, out = cached[1]
+        else:
+            records, out = apply_selection(self.state.records, sel, outcomes=self._all_outcomes)
+            self._selected, self._composed = (rows_key, (records, out)), None
         labels = records.labels
         self.episodes = len(out)
         self.note.value = html.escape(selection_note(sel, len(out), labels=labels, rule=rule))
@@ -245,7 +255,12 @@ class Explorer:
             self.figure.value = ""
             self.state.last_seconds = time.perf_counter() - t0
             return
-        content = ReportContent(records, settings=sel.settings(), rule=rule, reference=sel.reference, outcomes=out)
+        composed = getattr(self, "_composed", None)
+        if composed is not None and composed[0] == (sel.disclosure, sel.reference):
+            content = composed[1]
+        else:
+            content = ReportContent(records, settings=sel.settings(), rule=rule, reference=sel.reference, outcomes=out)
+            self._composed = ((sel.disclosure, sel.reference), content)
         self.content = content
         self.headline.value = str(content.headline(imputed=False))
         self._show_table(content.outcome_frame(), caption=f"{OUTCOMES[sel.outcome]} and the other outcomes by modality")

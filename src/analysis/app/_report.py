@@ -95,7 +95,7 @@ def build_report(data, out, *, title: str = "Sciatica outcomes by treatment moda
         records = checked
     if len(records.episodes) == 0:
         raise ValueError("no episodes match the filters (clinic and start-date period); no report written")
-    if reference and reference not in set(records.episodes["modality"]):
+    if reference and reference not in set(records.episodes["modality"].unique()):
         raise ValueError(f"reference modality '{reference}' is not in the data")
     params = {
         "DATA_FOLDER": str(data), "CLINICS": list(clinics) if clinics else None,

@@ -98,7 +98,7 @@ def _load_filtered(args, *, json_mode: bool, step: str = ""):
         n_clinics = int(records.episodes["clinic"].nunique())
         if n_clinics < MIN_CLINICS:
             raise _UsageError(f"--cluster clinic: {few_clinics_message(n_clinics)}")
-    if args.reference and args.reference not in set(records.episodes["modality"]):
+    if args.reference and args.reference not in set(records.episodes["modality"].unique()):
         known = ", ".join(sorted(records.episodes["modality"].unique()))
         raise _UsageError(f"reference modality '{args.reference}' is not in the data (modalities: {known})")
     return records, None
