@@ -24,6 +24,8 @@ __all__ = ["ASSOCIATION_WARNING", "ReportContent", "load_checked_records", "save
 
 #: The widest table that fits an A4 page (and a laptop screen) at the report's type size: wider ones are cut.
 TABLE_COLUMNS = 7
+#: The adjusted models the doubly robust estimates need (their outcome models); the surgery model is not one of them.
+_DR_MODELS = tuple(methods.DR_OUTCOMES)
 
 #: The note printed above the adjusted comparisons.
 ASSOCIATION_WARNING = ("These comparisons are associations in routinely collected records, adjusted for case mix. "
@@ -130,6 +132,14 @@ class ReportContent:
         return self._adjusted_models[models]
 
     @cached_property
+    def comparison_basis(self) -> tuple[str, str]:
+        """The reference modality and the clustering the adjusted comparisons use, without fitting any model."""
+        for fitted in self._adjusted_models.values():
+            return fitted["raw"]["reference"], fitted["raw"]["cluster"]
+        ref = self.reference if self.reference in set(self.outcomes["modality"].unique()) else None
+        return (ref or methods.choose_reference(self.outcomes)), (self.cluster or methods.default_cluster(self.outcomes))
+
+    @cached_property
     def secondary_disclosed(self) -> pd.DataFrame:
         """The secondary outcomes (ODI, back pain, sessions, days to discharge), disclosed once."""
         raw = methods.secondary_outcome_table(self.outcomes, labels=self.labels, settings=self.settings)
@@ -149,11 +159,11 @@ class ReportContent:
         parts.append(present.table_html(present.format_secondary_table(t, rule=self.rule, labels=self.labels),
                                         max_columns=TABLE_COLUMNS - 1))
         # disability compared with the reference, adjusted for ODI at the first visit and the case mix
-        adj = self.adjusted()["raw"]
-        raw = methods.adjusted_comparisons(self.outcomes, reference=adj["reference"], settings=self.settings,
-                                           cluster=adj["cluster"], models=("odi_change",))
+        reference, cluster = self.comparison_basis
+        raw = methods.adjusted_comparisons(self.outcomes, reference=reference, settings=self.settings,
+                                           cluster=cluster, models=("odi_change",))
         shown = disclosure.apply_disclosure_to_adjusted(raw, rule=self.rule)["odi_change"]
-        ref = self.labels.get(adj["reference"], adj["reference"])
+        ref = self.labels.get(reference, reference)
         parts.append(present.table_html(present.forest_numbers(shown, estimate="difference", labels=self.labels),
                                         caption=f"Disability (ODI points) compared with {ref}, adjusted for ODI at "
                                                 "the first visit and case mix; negative: less disability"))
@@ -162,9 +172,9 @@ class ReportContent:
     @cached_property
     def fixed_day(self) -> dict:
         """Leg pain on the fixed days from every visit (the growth-curve model), disclosed once."""
-        adj = self.adjusted(("leg_pain_change",))["raw"]  # the explorer need not fit the other models for this
-        raw = methods.leg_pain_at_days(self.records, self.outcomes, reference=adj["reference"],
-                                       cluster=adj["cluster"], settings=self.settings)
+        reference, cluster = self.comparison_basis  # no other model is fitted for this (the explorer)
+        raw = methods.leg_pain_at_days(self.records, self.outcomes, reference=reference,
+                                       cluster=cluster, settings=self.settings)
         return disclosure.apply_disclosure_to_fixed_day(raw, rule=self.rule)
 
     def fixed_days(self) -> list:
@@ -189,7 +199,7 @@ class ReportContent:
     @cached_property
     def confounding(self) -> dict:
         """The confounding diagnostics (overlap, balance, doubly robust), raw and disclosed."""
-        adj = self.adjusted()
+        adj = self.adjusted(_DR_MODELS)  # the outcome models the doubly robust estimates use; not the surgery model
         raw = methods.confounding_diagnostics(self.outcomes, reference=adj["raw"]["reference"], settings=self.settings,
                                               cluster=adj["raw"]["cluster"], adjusted=adj["raw"])
         return {"raw": raw, "shown": disclosure.apply_disclosure_to_confounding(raw, rule=self.rule,
@@ -220,7 +230,8 @@ class ReportContent:
         shown = self.confounding["shown"]
         if shown["overlap"].empty:
             return [present.note_html("Only one modality in this selection: there is nothing to compare.")]
-        table = present.format_doubly_robust_table(shown["doubly_robust"], self.adjusted()["shown"], shown["overlap"],
+        table = present.format_doubly_robust_table(shown["doubly_robust"], self.adjusted(_DR_MODELS)["shown"],
+                                                   shown["overlap"],
                                                    labels=self.labels, count_format=self.rule.count)
         return [present.table_html(table),
                 present.note_html(present.confounding_sentence(shown["doubly_robust"], shown["overlap"],
