@@ -158,15 +158,7 @@ class GrowthModel:
         c_i = x_i'v (its covariates) and g its group's basis coefficients in v.
         """
         if self._info is None:
-            s = self._s
-            nI, St, SB, StB, SBB = self._sums
-            k = self._k
-            u1, u2, R1, R2 = s["u1"], s["u2"], s["R1"], s["R2"]
-            a0 = nI - _quad_at(s, u1, u2, u1, u2)
-            b0 = SB - _quad_at(s, u1, u2, R1, R2)
-            iu = np.triu_indices(k)
-            H = np.vstack([SBB[c] - _quad_at(s, R1[i], R2[i], R1[j], R2[j])
-                           for c, (i, j) in enumerate(zip(*iu))])
+            a0, b0, H = self._pieces
             h = int(self._by.max()) + 1
             cells = self._codes * h + self._by
             # the g'H g term only needs H summed within (cluster, group) cells
@@ -482,7 +474,7 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
     re_cov = back @ D @ back
     names = list(names) if names is not None else [f"x{j}" for j in range(q)]
     names += [f"group{g}:basis{j}" for g in range(h) for j in range(k)]
-    codes = None
+    codes = pieces = None
     cov = cov_model
     G = 0
     if groups is not None:
@@ -505,10 +497,10 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
             blk = np.bincount(cg, weights=bU[j], minlength=G * h).reshape(G, h)
             U[:, q + j::k] = blk
         # bias-reduced (Mancl-DeRouen / CR3): each cluster's score as if left out, U*_g = A (A - A_g)^-1 U_g
-        Ustar = _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, _unit_pieces(s, (nI, SB, SBB), k), q=q, k=k)
+        pieces = _unit_pieces(s, (nI, SB, SBB), k)
+        Ustar = _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, q=q, k=k)
         meat = Ustar.T @ Ustar
         cov = Ainv @ meat @ Ainv
     return GrowthModel(beta=beta, names=names, cov=cov, cov_model=cov_model, sigma2=sigma2, re_cov=re_cov,
                        converged=converged, units=N, measurements=n, clusters=G, theta=theta,
-                       _q=q, _k=k, _Ainv=Ainv, _codes=codes, _X=Xv, _by=byv, _s=s, _info=None,
-                       _sums=(nI, St, SB, StB, SBB))
+                       _q=q, _k=k, _Ainv=Ainv, _codes=codes, _X=Xv, _by=byv, _info=None, _pieces=pieces)
