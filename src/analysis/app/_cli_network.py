@@ -63,7 +63,7 @@ def _cmd_release(args) -> int:
 
 def _cmd_combine(args) -> int:
     from ..disclosure import ReleaseRefused
-    from ._network import build_network_report, combine_network, read_release
+    from ._network import combine_network, read_release
 
     node = _node(args)
     releases = []
@@ -79,13 +79,7 @@ def _cmd_combine(args) -> int:
         result = combine_network(releases, node=node)
     except (ReleaseRefused, ValueError) as exc:
         raise _UsageError(str(exc)) from None
-    if args.out:
-        out = Path(args.out)
-        if out.suffix.lower() not in (".html", ".htm"):
-            raise _UsageError("the report file name must end in .html")
-        path = build_network_report(result, out, title=args.title, disclosure_rule=args.disclosure,
-                                    progress=None)
-        print(f"Network report: {path}")
+    _write_report(result, args)
     doc = result.summary()
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
@@ -103,6 +97,19 @@ def _cmd_combine(args) -> int:
         print("Adjusted comparisons need rounds of questions to the clinics: run them on the federated engine "
               "(network/vantage6).")
     return 0
+
+
+def _write_report(result, args) -> None:
+    """The network report to ``-o`` (an .html file), when asked for."""
+    from ._network import build_network_report
+
+    if not args.out:
+        return
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise _UsageError("the report file name must end in .html")
+    path = build_network_report(result, out, title=args.title, disclosure_rule=args.disclosure, progress=None)
+    print(f"Network report: {path}")
 
 
 def _read_result(path: Path):
@@ -127,14 +134,8 @@ def _read_result(path: Path):
 
 
 def _cmd_report(args) -> int:
-    from ._network import build_network_report
-
     result = _read_result(Path(args.result))
-    if args.out:
-        out = Path(args.out)
-        if out.suffix.lower() not in (".html", ".htm"):
-            raise _UsageError("the report file name must end in .html")
-        print(f"Network report: {build_network_report(result, out, title=args.title, disclosure_rule=args.disclosure)}")
+    _write_report(result, args)
     if args.json or not args.out:
         print(json.dumps(result.summary(), indent=2, ensure_ascii=False, allow_nan=False))
     return 0
@@ -145,6 +146,11 @@ def add_network_parser(sub) -> None:
     p = sub.add_parser("network", help="clinic networks without pooling records: release, combine, report")
     nsub = p.add_subparsers(dest="network_command", metavar="STEP")
     nsub.required = True
+
+    def report_options(q):
+        q.add_argument("--title", default="Sciatica outcomes across the clinic network", help="report title")
+        q.add_argument("--disclosure", choices=("internal", "public", "none"), default="internal",
+                       help="disclosure control of small numbers in the report (internal)")
 
     def minimums(q):
         q.add_argument("--min-episodes", type=int, default=50, help="fewest episodes a release may rest on (50)")
@@ -167,9 +173,7 @@ def add_network_parser(sub) -> None:
     c.add_argument("releases", nargs="+", metavar="RELEASE.json", help="release files, one per clinic")
     c.add_argument("--json", action="store_true", help="print the network's summary document (spec section 6)")
     c.add_argument("-o", "--out", metavar="FILE.html", help="write the network report")
-    c.add_argument("--title", default="Sciatica outcomes across the clinic network", help="report title")
-    c.add_argument("--disclosure", choices=("internal", "public", "none"), default="internal",
-                   help="disclosure control of small numbers in the report (internal)")
+    report_options(c)
     minimums(c)
     c.set_defaults(func=_cmd_combine)
 
@@ -179,7 +183,5 @@ def add_network_parser(sub) -> None:
     t.add_argument("-o", "--out", metavar="FILE.html", help="write the network report")
     t.add_argument("--json", action="store_true", help="print the network's summary document (the default "
                                                        "without -o)")
-    t.add_argument("--title", default="Sciatica outcomes across the clinic network", help="report title")
-    t.add_argument("--disclosure", choices=("internal", "public", "none"), default="internal",
-                   help="disclosure control of small numbers in the report (internal)")
+    report_options(t)
     t.set_defaults(func=_cmd_report)
