@@ -68,15 +68,12 @@ def _refusal(exc: Exception) -> dict:
 @dataframe(1)
 def partial_release(df: pd.DataFrame, horizon_days: int = 365, population: str = "candidates") -> dict:
     """This clinic's release, or ``{"refused": reason}`` below the node's minimums."""
-    node = node_settings()
+    labels = dict(zip(df["modality"], df["modality_label"])) if "modality_label" in df else {}
     try:
-        agg = methods.clinic_aggregates(df, settings=_settings(horizon_days, population), min_cell=node.min_cell)
-        rel = disclosure.protect_release(agg, node=node)
+        return app.release_from_outcomes(df, settings=_settings(horizon_days, population), node=node_settings(),
+                                         labels=labels)
     except ValueError as exc:  # ReleaseRefused included
         return _refusal(exc)
-    labels = dict(zip(df["modality"], df["modality_label"])) if "modality_label" in df else {}
-    rel["labels"] = {m: labels.get(m, m) for m in rel["modalities"]}
-    return app._network._json_ready(rel)
 
 
 @federated

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the same names, for readers and type checkers
     from ._selection import OUTCOMES, Selection, apply_selection, selection_note  # noqa: F401
     from ._report import build_report  # noqa: F401
     from ._network import (NetworkReportContent, NetworkResult, build_network_report, clinic_answer,  # noqa: F401
-                           combine_network, network_release, read_release, run_network)
+                           combine_network, network_release, read_release, release_from_outcomes, run_network)
     from ._resources import NETWORK_REPORT_NOTEBOOK  # noqa: F401
     from ._resources import EXPLORER_NOTEBOOK, LAB_SETTINGS, REPORT_NOTEBOOK, TEMPLATES, resource_path  # noqa: F401
 
@@ -34,7 +34,7 @@ _EXPORTS = {
     "build_report": "_report",
     "NetworkReportContent": "_network", "NetworkResult": "_network", "build_network_report": "_network",
     "clinic_answer": "_network", "combine_network": "_network", "network_release": "_network",
-    "read_release": "_network", "run_network": "_network",
+    "read_release": "_network", "release_from_outcomes": "_network", "run_network": "_network",
     "NETWORK_REPORT_NOTEBOOK": "_resources",
     "EXPLORER_NOTEBOOK": "_resources", "LAB_SETTINGS": "_resources", "REPORT_NOTEBOOK": "_resources",
     "TEMPLATES": "_resources", "resource_path": "_resources",

@@ -30,7 +30,7 @@ import pandas as pd
 from .. import disclosure, methods
 
 __all__ = ["NetworkReportContent", "NetworkResult", "build_network_report", "clinic_answer", "combine_network", "network_release",
-           "read_release", "run_network"]
+           "read_release", "release_from_outcomes", "run_network"]
 
 
 def _json_ready(x):
@@ -102,9 +102,30 @@ def network_release(data, *, clinic: str | None = None, horizon_days: int = 365,
         records = methods.filter_records(records, clinics=[clinic])
     settings = methods.OutcomeSettings(horizon_days=horizon_days, population=population)
     out = methods.derive_outcomes(records, settings=settings)
-    agg = methods.clinic_aggregates(out, settings=settings, visits=len(records.visits), min_cell=node.min_cell)
+    return release_from_outcomes(out, settings=settings, node=node, labels=records.labels,
+                                 visits=len(records.visits))
+
+
+def release_from_outcomes(outcomes: pd.DataFrame, *, settings: methods.OutcomeSettings | None = None,
+                          node: disclosure.NodeSettings | None = None, labels: dict | None = None,
+                          visits: int | None = None) -> dict:
+    """One clinic's release from its derived outcomes (what a federated node holds after extraction).
+
+    The aggregates (:func:`analysis.methods.clinic_aggregates`) after the node's disclosure check
+    (:func:`analysis.disclosure.protect_release`), as plain JSON, with the modalities' names.
+
+    Examples
+    --------
+    >>> from analysis import derive_outcomes, load_records
+    >>> from analysis.app import release_from_outcomes
+    >>> out = derive_outcomes(load_records("data/sample"))
+    >>> release_from_outcomes(out[out["clinic"] == "STH"])["data"]["episodes"]
+    321
+    """
+    node = node or disclosure.NodeSettings()
+    agg = methods.clinic_aggregates(outcomes, settings=settings, visits=visits, min_cell=node.min_cell)
     rel = disclosure.protect_release(agg, node=node)
-    labels = records.labels
+    labels = labels or {}
     rel["labels"] = {m: labels.get(m, m) for m in rel["modalities"]}
     return _json_ready(rel)
 
