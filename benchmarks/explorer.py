@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import ensure_data  # noqa: E402
 
 CHANGES = [("clinics", ("NTH",)), ("clinics", ("CEN", "STH")), ("outcome", "responder"), ("outcome", "recovered"),
-           ("outcome", "surgery_free"), ("outcome", "leg_pain_change"), ("disclosure", "public"), ("clinics", ())]
+           ("outcome", "surgery_free"), ("outcome", "leg_pain_at_day"), ("outcome", "confounding"),
+           ("outcome", "odi_change"), ("outcome", "leg_pain_change"), ("disclosure", "public"), ("clinics", ())]
 
 
 def main(argv=None) -> int:

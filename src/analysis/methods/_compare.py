@@ -35,6 +35,7 @@ from ..stats import (
     clustered_cox_model,
     clustered_logistic_model,
     cox_model,
+    dummy_levels,
     e_value,
     holm,
     independent_columns,
@@ -126,20 +127,17 @@ def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
             y_events: np.ndarray | None, both_ends: bool, constant: bool, drop_levels: dict | None = None):
     """Build (X, names, covariates used) for one model (*drop_levels*: covariate -> levels merged into its
     reference level, besides those without events)."""
-    cols, names = [], []
-    if constant:
-        cols.append(np.ones((len(df), 1)))
-        names.append("const")
+    n = len(df)
     mcodes, mlevels = pd.factorize(df["modality"])
     lookup = {m: i for i, m in enumerate(mlevels)}
-    cols.append((mcodes[:, None] == np.asarray([lookup.get(m, -2) for m in modalities])[None, :]).astype("float64"))
-    names += [f"modality:{m}" for m in modalities]
-    used = []
+    names = (["const"] if constant else []) + [f"modality:{m}" for m in modalities]
+    # each covariate's columns first, then one zero-filled design written in place (no per-block copies)
+    blocks, used = [], []
     for cov in covariates:
         if cov in _NUMERIC:
             vals = df[cov].to_numpy(dtype="float64")
             if np.nanstd(vals) > 0:
-                cols.append(vals[:, None])
+                blocks.append((vals, None, None, None))
                 names.append(cov)
                 used.append(cov)
             continue
@@ -147,12 +145,30 @@ def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
         if len(levels) < 2:
             continue  # one value in the data (e.g. one clinic): left out
         drop = _sparse_levels(codes, levels, y_events, both_ends=both_ends) | set((drop_levels or {}).get(cov, ()))
-        X, kept = one_hot(codes, levels, drop=drop)
-        if X.shape[1]:
-            cols.append(X)
-            names += [f"{cov}:{lev}" for lev in kept]
+        width = len(dummy_levels(codes, levels, drop=drop))
+        if width:
+            blocks.append((codes, levels, drop, width))
+            names += [f"{cov}:{levels[i]}" for i in dummy_levels(codes, levels, drop=drop)]
             used.append(cov)
-    X = np.hstack(cols)
+    X = np.zeros((n, len(names)))
+    j = 0
+    if constant:
+        X[:, 0] = 1.0
+        j = 1
+    mcol = np.full(len(mlevels) + 1, -1, dtype="int64")
+    for i, m in enumerate(modalities):
+        if m in lookup:
+            mcol[lookup[m]] = j + i
+    rows = np.flatnonzero(mcol[mcodes] >= 0)
+    X[rows, mcol[mcodes][rows]] = 1.0
+    j += len(modalities)
+    for vals, levels, drop, width in blocks:
+        if levels is None:
+            X[:, j] = vals
+            j += 1
+        else:
+            one_hot(vals, levels, drop=drop, out=X[:, j:j + width])
+            j += width
     keep = independent_columns(X)
     if len(keep) == X.shape[1]:
         return X, names, used  # the usual case: no copy of the whole design

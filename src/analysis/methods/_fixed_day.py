@@ -56,7 +56,15 @@ def _knots(days: np.ndarray) -> np.ndarray | None:
 
 def _basis(x, knots) -> np.ndarray:
     x = np.atleast_1d(np.asarray(x, dtype="float64"))
-    return natural_spline_basis(x, knots) if knots is not None else x[:, None]
+    if knots is None:
+        return x[:, None]
+    if len(x) > 10_000:  # visit days are whole days: the basis of each distinct day, looked up
+        lo, hi = np.min(x), np.max(x)
+        if np.isfinite(lo) and hi - lo < 100_000:
+            day = (x - lo).astype("int64")
+            if np.array_equal(day + lo, x):
+                return natural_spline_basis(np.arange(int(hi - lo) + 1) + lo, knots)[day]
+    return natural_spline_basis(x, knots)
 
 
 def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str | None = None,

@@ -96,6 +96,200 @@ VARIANCE_SAMPLE = 50_000
 _START_SAMPLE = 10_000
 
 
+def _unit_sums(yv, uv, ts, BT, N: int) -> dict:
+    """Per unit (last axis), the sufficient statistics of its measurements: one pass over measurements.
+
+    ``n``, ``t``, ``tt``, ``y``, ``ty``, ``yy``; ``B``, ``tB``, ``By`` (basis rows x units) and ``BB``
+    (the basis pairs' products, upper triangle, pairs x units)."""
+    def per_unit(w):
+        return np.bincount(uv, weights=w, minlength=N)
+
+    k = len(BT)
+    iu = np.triu_indices(k)
+    return {"n": np.bincount(uv, minlength=N).astype("float64"), "t": per_unit(ts), "tt": per_unit(ts * ts),
+            "y": per_unit(yv), "ty": per_unit(ts * yv), "yy": per_unit(yv * yv),
+            "B": np.vstack([per_unit(BT[j]) for j in range(k)]),
+            "tB": np.vstack([per_unit(ts * BT[j]) for j in range(k)]),
+            "By": np.vstack([per_unit(BT[j] * yv) for j in range(k)]),
+            "BB": np.vstack([per_unit(BT[i] * BT[j]) for i, j in zip(*iu)])}
+
+
+def _subset(st: dict, idx) -> dict:
+    return {key: v[..., idx] for key, v in st.items()}
+
+
+class _Design:
+    """The fixed-effect side of the model with units sorted by group, then by covariate pattern
+    (distinct rows of X with their group): the covariate products run over patterns, not units, and
+    each group's units are one slice."""
+
+    def __init__(self, Xv, byv, h: int, k: int):
+        self.q, self.k, self.h = Xv.shape[1], k, h
+        self.p = self.q + h * k
+        self.iu = np.triu_indices(k)
+        N = len(Xv)
+        hkey = Xv @ np.random.default_rng(12345).uniform(1, 2, self.q) + byv * np.pi
+        _, first, pat = np.unique(hkey, return_index=True, return_inverse=True)
+        pat = pat.ravel()
+        if not (np.array_equal(Xv[first][pat], Xv) and np.array_equal(byv[first][pat], byv)):
+            first, pat = np.arange(N), np.arange(N)      # a hash collision: no compression
+        relabel = np.argsort(byv[first], kind="stable")   # patterns by group
+        new = np.empty(len(first), dtype="int64")
+        new[relabel] = np.arange(len(first))
+        self.Xp, self.bp = Xv[first[relabel]], byv[first[relabel]]
+        pat = new[pat]
+        self.order = np.argsort(pat, kind="stable")      # units by pattern (so by group)
+        self.pat = pat[self.order]                       # each sorted unit's pattern
+        self.starts = np.searchsorted(self.pat, np.arange(len(self.Xp)))   # every pattern has a unit
+        self.group_units = np.searchsorted(self.bp[self.pat], np.arange(h + 1))
+        self.group_pats = np.searchsorted(self.bp, np.arange(h + 1))
+
+    def pattern_sums(self, M) -> np.ndarray:
+        """Sums over each pattern's units of the rows of *M* (rows x units, units in the sorted order)."""
+        return np.add.reduceat(np.atleast_2d(M), self.starts, axis=1)
+
+    def matrix(self, s0, s1, s2, rows=None) -> np.ndarray:
+        """sum_i X_i' W_i X_i from pattern sums: *s0* (P) for the covariate block, *s1* (k x P) for the
+        covariate x basis block and *s2* (h x k x k: each group's sum) for the basis block; with
+        *rows*, the sums are of those patterns only (distinct pattern numbers, in increasing order)."""
+        q, k, h = self.q, self.k, self.h
+        if rows is None:
+            Xp, bounds = self.Xp, self.group_pats
+        else:
+            Xp, bounds = self.Xp[rows], np.searchsorted(self.bp[rows], np.arange(h + 1))
+        M = np.zeros((self.p, self.p))
+        M[:q, :q] = Xp.T @ (Xp * s0[:, None])
+        for g in range(h):
+            lo, hi = bounds[g], bounds[g + 1]
+            cols = slice(q + g * k, q + (g + 1) * k)
+            if hi > lo:
+                cb = Xp[lo:hi].T @ s1[:, lo:hi].T
+                M[:q, cols] = cb
+                M[cols, :q] = cb.T
+            M[cols, cols] = s2[g]
+        return M
+
+    def vector(self, s0, s1g) -> np.ndarray:
+        """sum_i X_i' w_i from pattern sums *s0* (P) and each group's sums *s1g* (h x k)."""
+        v = np.zeros(self.p)
+        v[:self.q] = self.Xp.T @ s0
+        v[self.q:] = np.asarray(s1g).ravel()
+        return v
+
+    def group_sums(self, M) -> np.ndarray:
+        """Sums over each group's units of the rows of *M* (rows x units, sorted order): h x rows."""
+        b = self.group_units
+        return np.vstack([M[:, b[g]:b[g + 1]].sum(axis=1) for g in range(self.h)])
+
+    def group_pairs(self, F, P1, G2=None, P2=None) -> np.ndarray:
+        """Per group, sum over its units of F_i P1_i' (+ G2_i P2_i'): h x rows x rows."""
+        out = np.zeros((self.h, len(F), len(P1)))
+        for g in range(self.h):
+            sl = slice(self.group_units[g], self.group_units[g + 1])
+            out[g] = F[:, sl] @ P1[:, sl].T
+            if G2 is not None:
+                out[g] += G2[:, sl] @ P2[:, sl].T
+        return out
+
+
+def _variance_terms(st: dict, theta) -> dict:
+    """Per unit, the 2 x 2 matrices M_i = I + L'Z_i'Z_i L and the vectors L'Z_i'(1, b, y) at *theta*."""
+    l11, l21, l22 = float(np.exp(theta[0])), float(theta[1]), float(np.exp(theta[2]))
+    n, St, Stt = st["n"], st["t"], st["tt"]
+    m11 = 1 + n * l11 ** 2 + 2 * St * l11 * l21 + Stt * l21 ** 2
+    m12 = l22 * (St * l11 + Stt * l21)
+    m22 = 1 + Stt * l22 ** 2
+    return {"l11": l11, "l21": l21, "l22": l22, "det": m11 * m22 - m12 * m12, "m11": m11, "m12": m12, "m22": m22,
+            "u1": l11 * n + l21 * St, "u2": l22 * St,
+            "R1": l11 * st["B"] + l21 * st["tB"], "R2": l22 * st["tB"],
+            "w1": l11 * st["y"] + l21 * st["ty"], "w2": l22 * st["ty"]}
+
+
+class _Reml:
+    """REML pieces from units' sufficient statistics *st* and covariates; units are held sorted by
+    group and covariate pattern (``design.order``)."""
+
+    def __init__(self, st: dict, Xv, byv, h: int, *, design: _Design | None = None):
+        design = design or _Design(Xv, byv, h, len(st["B"]))
+        if not np.array_equal(design.order, np.arange(len(design.order))):
+            st = _subset(st, design.order)
+        self.st, self.d = st, design
+        k = design.k
+        P = design.pattern_sums
+        BB = design.group_sums(st["BB"])                    # h x pairs
+        full = np.zeros((h, k, k))
+        full[:, design.iu[0], design.iu[1]] = BB
+        full[:, design.iu[1], design.iu[0]] = BB
+        self.XtX = design.matrix(P(st["n"])[0], P(st["B"]), full)
+        self.Xty = design.vector(P(st["y"])[0], design.group_sums(st["By"]))
+        self.yty = float(st["yy"].sum())
+        self.n = float(st["n"].sum())
+
+    def pieces(self, theta, *, keep: bool = False):
+        """A = X'V^-1X, beta, the residual sum of squares, log|V| (sigma2 = 1) and, with *keep*, the
+        per-unit terms.
+
+        With P1 = L'Z_i'(1, b, y)'s first and P2 its second component (rows u, R_1..R_k, w) and
+        M_i^-1 = [[a, b], [b, c]], every p'M^-1 q is F_p P1_q + G_p P2_q with F = a P1 + b P2 and
+        G = b P1 + c P2: the u rows are summed by covariate pattern, the others by group (one
+        matrix product per group)."""
+        d, k = self.d, self.d.k
+        s = _variance_terms(self.st, theta)
+        P1 = np.vstack([s["u1"], s["R1"], s["w1"]])
+        P2 = np.vstack([s["u2"], s["R2"], s["w2"]])
+        a, b, c = s["m22"] / s["det"], -s["m12"] / s["det"], s["m11"] / s["det"]
+        F, G = a * P1 + b * P2, b * P1 + c * P2
+        Qp = d.pattern_sums(F[0] * P1 + G[0] * P2)           # u'M^-1(u, R, w) by pattern
+        pairs = d.group_pairs(F[1:], P1[1:], G[1:], P2[1:])  # h x (R, w) x (R, w)
+        A = self.XtX - d.matrix(Qp[0], Qp[1:k + 1], pairs[:, :k, :k])
+        bvec = self.Xty - d.vector(Qp[k + 1], pairs[:, :k, k])
+        yvy = self.yty - float(pairs[:, k, k].sum())
+        beta = np.linalg.solve(A, bvec)
+        rss = max(yvy - float(bvec @ beta), 1e-300)
+        return A, beta, rss, float(np.log(s["det"]).sum()), (s if keep else None)
+
+    def objective(self, theta, dfr):
+        try:
+            A, _, rss, logdetV, _ = self.pieces(theta)
+            sign, logdetA = np.linalg.slogdet(A)
+        except (np.linalg.LinAlgError, FloatingPointError):
+            return np.inf
+        if sign <= 0 or not np.isfinite(rss):
+            return np.inf
+        return dfr * np.log(rss / dfr) + logdetV + logdetA
+
+
+def _cell_sums(codes, design: _Design, pieces, G: int) -> dict:
+    """The unit information pieces summed within (cluster, covariate pattern) cells, cells sorted by
+    cluster: what the clusters' information and the contrasts' effective df need (*codes* and
+    *pieces* in the design's sorted unit order)."""
+    a0, b0, H = pieces
+    P = len(design.Xp)
+    cu, cell = np.unique(codes * P + design.pat, return_inverse=True)
+    cell = cell.ravel()
+    C = len(cu)
+    pat = cu % P
+    group = design.bp[pat]
+    return {"pat": pat, "by_group": [np.flatnonzero(group == g) for g in range(design.h)], "cluster_start": np.searchsorted(cu // P, np.arange(G + 1)),
+            "a0": np.bincount(cell, weights=a0, minlength=C),
+            "b0": np.vstack([np.bincount(cell, weights=b0[j], minlength=C) for j in range(len(b0))]),
+            "H": np.vstack([np.bincount(cell, weights=H[c], minlength=C) for c in range(len(H))])}
+
+
+def _cluster_information(design: _Design, cells: dict, gi: int) -> np.ndarray:
+    """A_g = sum over cluster *gi*'s units of X_i'V_i^-1 X_i (sigma2 = 1), p x p, from its cells."""
+    sl = slice(cells["cluster_start"][gi], cells["cluster_start"][gi + 1])
+    # a cluster's cells have distinct patterns, in increasing order
+    pat = cells["pat"][sl]
+    k, iu = design.k, design.iu
+    Hg = np.vstack([np.bincount(design.bp[pat], weights=cells["H"][c, sl], minlength=design.h)
+                    for c in range(len(cells["H"]))])           # pairs x h
+    full = np.zeros((design.h, k, k))
+    full[:, iu[0], iu[1]] = Hg.T
+    full[:, iu[1], iu[0]] = Hg.T
+    return design.matrix(cells["a0"][sl], cells["b0"][:, sl], full, rows=pat)
+
+
 class GrowthModel:
     """A fitted :func:`growth_curve_model`: coefficients, covariances and linear contrasts.
 
@@ -114,6 +308,13 @@ class GrowthModel:
         2 x 2 covariance of the random intercept and slope (on the scale of the time given).
     converged : bool
     units, measurements, clusters : int
+    theta : numpy.ndarray
+        The variance parameters (log of L's diagonal and its lower corner, D = sigma2 L L' on the
+        internal time scale).
+    reml_criterion : float
+        The REML criterion at *theta* on all units, (n - p) log(RSS / (n - p)) + log|V| + log|X'V^-1X|
+        with sigma2 profiled out: -2 x the restricted log-likelihood less a constant. The search
+        minimises it (on the variance sample, where one is used).
     """
 
     def __init__(self, **kw):
@@ -151,55 +352,41 @@ class GrowthModel:
                         "ci_high": float(e + qq * s_), "p": p})
         return out
 
-    def _unit_information(self):
-        """Per unit, the pieces of x_ij'V_i^-1 x_ij-type quadratic forms (sigma2 = 1), computed once.
-
-        For a contrast with A^-1 l = v, unit i's share is c_i^2 a0_i + 2 c_i b0_i'g + g'H_i g with
-        c_i = x_i'v (its covariates) and g its group's basis coefficients in v.
-        """
-        if self._info is None:
-            a0, b0, H = self._pieces
-            h = int(self._by.max()) + 1
-            cells = self._codes * h + self._by
-            # the g'H g term only needs H summed within (cluster, group) cells
-            Hc = np.vstack([np.bincount(cells, weights=H[c], minlength=self.clusters * h) for c in range(len(H))])
-            self._info = (a0, b0, Hc.reshape(len(H), self.clusters, h))
-        return self._info
-
     def _contrast_dfs(self, Lm) -> np.ndarray:
-        if self._codes is None:
+        """Each contrast's effective number of clusters: cluster g's share of l'A^-1 l is v'A_g v
+        (v = A^-1 l); per unit it is c_i^2 a0_i + 2 c_i b0_i'g + g'H_i g with c_i = x_i'v (its
+        covariates) and g its group's basis coefficients in v, so sums of a0, b0 and H within
+        (cluster, covariate pattern) cells are all it needs."""
+        if self._cells is None:
             return np.full(len(Lm), float(max(self.units - len(self.beta), 1)))
-        a0, b0, Hc = self._unit_information()
-        q, k = self._q, self._k
-        h = Hc.shape[2]
-        iu = np.triu_indices(k)
+        cells, design = self._cells, self._design
+        q, k, h = design.q, design.k, design.h
+        iu = design.iu
         wgt = np.where(iu[0] == iu[1], 1.0, 2.0)
         out = np.empty(len(Lm))
-        for lo in range(0, len(Lm), 12):  # a dozen contrasts at a time: units x 12 arrays
-            V = self._Ainv @ Lm[lo:lo + 12].T                     # p x c
-            c = self._X @ V[:q]                                   # units x c
-            gam = V[q:].reshape(h, k, -1)                         # group x basis x contrast
-            bg = np.zeros_like(c)
-            for j in range(k):
-                bg += b0[j][:, None] * gam[self._by, j, :]
-            unit_share = c * (c * a0[:, None] + 2 * bg)
-            shares = np.column_stack([np.bincount(self._codes, weights=unit_share[:, m], minlength=self.clusters)
-                                      for m in range(unit_share.shape[1])])
-            pair = gam[:, iu[0], :] * gam[:, iu[1], :] * wgt[None, :, None]   # group x 6 x c
-            shares += np.einsum("pgh,hpc->gc", Hc, pair)
-            out[lo:lo + 12] = effective_df(shares, self.clusters)
+        for lo in range(0, len(Lm), 16):   # sixteen contrasts at a time: cells x 16 arrays
+            V = self._Ainv @ Lm[lo:lo + 16].T                    # p x m
+            cp = design.Xp @ V[:q]                                 # patterns x m
+            gam = V[q:].reshape(h, k, -1)                          # group x basis x m
+            pairgam = gam[:, iu[0], :] * gam[:, iu[1], :] * wgt[None, :, None]
+            share = np.empty((len(cells["pat"]), V.shape[1]))
+            for g, sel in enumerate(cells["by_group"]):
+                cc = cp[cells["pat"][sel]]
+                share[sel] = (cc * (cc * cells["a0"][sel, None] + 2 * (cells["b0"][:, sel].T @ gam[g]))
+                              + cells["H"][:, sel].T @ pairgam[g])
+            shares = np.add.reduceat(share, cells["cluster_start"][:-1], axis=0)
+            out[lo:lo + 16] = effective_df(shares, self.clusters)
         return out
 
 
-def _unit_pieces(s, sums, k):
+def _unit_pieces(s, st, k):
     """Per unit, the pieces of its information X_i'V_i^-1 X_i (sigma2 = 1): a0 (covariate block weight),
     b0 (k x N, covariate x basis) and H (the k x k basis block's upper triangle, pairs x N)."""
-    nI, SB, SBB = sums
     u1, u2, R1, R2 = s["u1"], s["u2"], s["R1"], s["R2"]
-    a0 = nI - _quad_at(s, u1, u2, u1, u2)
-    b0 = SB - _quad_at(s, u1, u2, R1, R2)
+    a0 = st["n"] - _quad_at(s, u1, u2, u1, u2)
+    b0 = st["B"] - _quad_at(s, u1, u2, R1, R2)
     iu = np.triu_indices(k)
-    H = np.vstack([SBB[c] - _quad_at(s, R1[i], R2[i], R1[j], R2[j]) for c, (i, j) in enumerate(zip(*iu))])
+    H = np.vstack([st["BB"][c] - _quad_at(s, R1[i], R2[i], R1[j], R2[j]) for c, (i, j) in enumerate(zip(*iu))])
     return a0, b0, H
 
 
@@ -221,28 +408,9 @@ def _times_unit_information(v, units, Xv, byv, pieces, *, q, k):
     return out
 
 
-def _cluster_information(Xv, byv, idx, pieces, *, q, k):
-    """A_g = sum over the cluster's units of X_i'V_i^-1 X_i (sigma2 = 1), p x p."""
-    a0, b0, H = pieces
-    h = int(byv.max()) + 1
-    p = q + h * k
-    iu = np.triu_indices(k)
-    Ag = np.zeros((p, p))
-    Xg, bg = Xv[idx], byv[idx]
-    Ag[:q, :q] = Xg.T @ (Xg * a0[idx, None])
-    for grp in np.unique(bg):
-        sel = idx[bg == grp]
-        cols = slice(q + grp * k, q + (grp + 1) * k)
-        cross = Xv[sel].T @ b0[:, sel].T                        # q x k
-        Ag[:q, cols] = cross
-        Ag[cols, :q] = cross.T
-        blk = np.zeros((k, k))
-        blk[iu] = H[:, sel].sum(axis=1)
-        Ag[cols, cols] = blk + np.triu(blk, 1).T
-    return Ag
 
 
-def _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, *, q, k):
+def _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, design: _Design, cells: dict):
     """U*_g = A (A - A_g)^-1 U_g = (I - A_g A^-1)^-1 U_g for every cluster (Mancl-DeRouen, CR3).
 
     A cluster of one unit (an episode without a therapist code) has a tiny leverage on a large data
@@ -250,6 +418,7 @@ def _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, *, q, k):
     longer moves. Larger clusters (therapists), and any unit whose series does not settle, are solved
     one by one (pseudo-inverse: a modality given only in that cluster makes A - A_g singular).
     """
+    q, k = design.q, design.k
     G = len(U)
     sizes = np.bincount(codes, minlength=G)
     Ustar = U.copy()
@@ -270,12 +439,9 @@ def _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, *, q, k):
         ok = np.isfinite(w).all(axis=1) & ~moved
         Ustar[single[ok]] = w[ok]
         solve_each += list(single[~ok])
-    if solve_each:
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(G + 1))
-        for gi in solve_each:
-            Ag = _cluster_information(Xv, byv, order[bounds[gi]:bounds[gi + 1]], pieces, q=q, k=k)
-            Ustar[gi] = A @ (np.linalg.pinv(A - Ag) @ U[gi])
+    for gi in solve_each:
+        Ag = _cluster_information(design, cells, gi)
+        Ustar[gi] = A @ (np.linalg.pinv(A - Ag) @ U[gi])
     return Ustar
 
 
@@ -350,122 +516,64 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
         raise ValueError(f"{n} measurements of {N} units cannot fit {p} parameters and the variances: not estimable")
     # time on a unit scale for the optimiser; the random-effects covariance is put back on the caller's scale
     tscale = _tscale or float(np.quantile(np.abs(tv), 0.95) if len(tv) else 0.0) or 1.0
-    ts = tv / tscale
+    # units renumbered in the design's order (by group and covariate pattern) before their sums are taken
+    design = _Design(Xv, byv, h, k)
+    rank = np.empty(N, dtype="int64")
+    rank[design.order] = np.arange(N)
+    st = _unit_sums(yv, rank[uv], tv / tscale, np.ascontiguousarray(Bv.T), N)
+    codes = cluster_codes(groups)[design.order] if groups is not None else None
+    Xv, byv = Xv[design.order], byv[design.order]
+    design.order = np.arange(N)
+    return _fit_sums(st, Xv, byv, h, design, codes=codes, names=names, start=start, theta=theta,
+                     variance_sample=variance_sample, tscale=tscale)
 
-    # ------------------------------------------------ sufficient statistics (one pass over measurements)
-    def per_unit(w):
-        return np.bincount(uv, weights=w, minlength=N)
 
-    nI = np.bincount(uv, minlength=N).astype("float64")
-    St, Stt = per_unit(ts), per_unit(ts * ts)
-    Sy, Sty = per_unit(yv), per_unit(ts * yv)
-    SB = np.vstack([per_unit(Bv[:, j]) for j in range(k)])          # k x N (each column contiguous)
-    StB = np.vstack([per_unit(ts * Bv[:, j]) for j in range(k)])
-    iu = np.triu_indices(k)
-    SBB = np.vstack([per_unit(Bv[:, i] * Bv[:, j]) for i, j in zip(*iu)])
-    gm = byv[uv]  # each measurement's group
-    # distinct covariate rows: the p x p products run over them, not over units
-    hkey = Xv @ np.random.default_rng(12345).uniform(1, 2, q) + byv * np.pi
-    _, first, pat = np.unique(hkey, return_index=True, return_inverse=True)
-    pat = pat.ravel()
-    Xp, bp = Xv[first], byv[first]
-    if not (np.array_equal(Xp[pat], Xv) and np.array_equal(bp[pat], byv)):  # a hash collision: no compression
-        Xp, bp, pat = Xv, byv, np.arange(N)
-    P = len(Xp)
-    onep = np.eye(h)[bp]                           # P x h
+#: Finite-difference step of the search's gradient. The criterion is a sum over tens of thousands of units, exact
+#: to about 1e-6; scipy's default step (1e-8) turns that rounding into gradient errors of order 100, and the
+#: search wanders (3 times the evaluations, and stops short of the optimum). 1e-5 keeps both the rounding
+#: and the truncation error of the gradient near 0.1.
+_FD_STEP = 1e-5
 
-    def per_pat(w):
-        return np.bincount(pat, weights=w, minlength=P)
 
-    # X'X, X'y, y'y
-    XtX = np.zeros((p, p))
-    XtX[:q, :q] = Xp.T @ (Xp * per_pat(nI)[:, None])
-    CB = Xp.T @ (onep[:, :, None] * np.column_stack([per_pat(SB[j]) for j in range(k)])[:, None, :]).reshape(P, h * k)
-    XtX[:q, q:] = CB
-    XtX[q:, :q] = CB.T
-    for g in range(h):
-        sel = gm == g
-        Bg = Bv[sel]
-        XtX[q + g * k:q + (g + 1) * k, q + g * k:q + (g + 1) * k] = Bg.T @ Bg
-    Xty = np.zeros(p)
-    Xty[:q] = Xp.T @ per_pat(Sy)
-    Xty[q:] = np.column_stack([np.bincount(gm, weights=Bv[:, j] * yv, minlength=h) for j in range(k)]).ravel()
-    yty = float(yv @ yv)
-    dfr = n - p
+def _search(st: dict, Xv, byv, h: int, start):
+    """REML estimate of the variance parameters (and whether the search converged)."""
+    reml = _Reml(st, Xv, byv, h)
+    dfr = reml.n - reml.d.p
+    opt = optimize.minimize(reml.objective, np.asarray(start, dtype="float64"), args=(dfr,), method="L-BFGS-B",
+                            bounds=[(-12, 6), (-50, 50), (-12, 6)],
+                            options={"maxiter": 200, "ftol": 1e-10, "gtol": 1e-6, "eps": _FD_STEP})
+    return opt.x, bool(opt.success)
 
-    def pieces(theta, *, keep=False):
-        l11, l21, l22 = float(np.exp(theta[0])), float(theta[1]), float(np.exp(theta[2]))
-        T11 = nI * l11 ** 2 + 2 * St * l11 * l21 + Stt * l21 ** 2
-        T12 = l22 * (St * l11 + Stt * l21)
-        T22 = Stt * l22 ** 2
-        m11, m12, m22 = 1 + T11, T12, 1 + T22
-        det = m11 * m22 - m12 * m12
-        u1, u2 = l11 * nI + l21 * St, l22 * St
-        R1, R2 = l11 * SB + l21 * StB, l22 * StB           # k x N
-        w1, w2 = l11 * Sy + l21 * Sty, l22 * Sty
-        a = _quad(det, m11, m12, m22, u1, u2, u1, u2)
-        b = _quad(det, m11, m12, m22, u1, u2, R1, R2)      # k x N
-        A = XtX.copy()
-        A[:q, :q] -= Xp.T @ (Xp * per_pat(a)[:, None])
-        bpat = np.column_stack([per_pat(b[j]) for j in range(k)])
-        cb = Xp.T @ (onep[:, :, None] * bpat[:, None, :]).reshape(P, h * k)
-        A[:q, q:] -= cb
-        A[q:, :q] -= cb.T
-        for (i, j) in zip(*iu):
-            qij = _quad(det, m11, m12, m22, R1[i], R2[i], R1[j], R2[j])
-            s_g = np.bincount(byv, weights=qij, minlength=h)
-            for g in range(h):
-                A[q + g * k + i, q + g * k + j] -= s_g[g]
-                if i != j:
-                    A[q + g * k + j, q + g * k + i] -= s_g[g]
-        bvec = Xty.copy()
-        bvec[:q] -= Xp.T @ per_pat(_quad(det, m11, m12, m22, u1, u2, w1, w2))
-        rw = _quad(det, m11, m12, m22, R1, R2, w1, w2)     # k x N
-        bvec[q:] -= np.column_stack([np.bincount(byv, weights=rw[j], minlength=h) for j in range(k)]).ravel()
-        yvy = yty - float(_quad(det, m11, m12, m22, w1, w2, w1, w2).sum())
-        beta = np.linalg.solve(A, bvec)
-        rss = max(yvy - float(bvec @ beta), 1e-300)
-        extra = ({"l11": l11, "l21": l21, "l22": l22, "det": det, "m11": m11, "m12": m12, "m22": m22,
-                  "u1": u1, "u2": u2, "R1": R1, "R2": R2} if keep else None)
-        return A, beta, rss, float(np.log(det).sum()), extra
 
-    def objective(theta):
-        try:
-            A, _, rss, logdetV, _ = pieces(theta)
-            sign, logdetA = np.linalg.slogdet(A)
-        except (np.linalg.LinAlgError, FloatingPointError):
-            return np.inf
-        if sign <= 0 or not np.isfinite(rss):
-            return np.inf
-        return dfr * np.log(rss / dfr) + logdetV + logdetA
+def _sample(N: int, size: int, seed: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(seed).choice(N, size, replace=False))
 
+
+def _fit_sums(st: dict, Xv, byv, h: int, design: _Design, *, codes, names, start, theta, variance_sample,
+              tscale) -> GrowthModel:
+    """The fit from units' sums *st*, units in *design*'s order (``design.order`` the identity)."""
+    N, q = Xv.shape
+    k = len(st["B"])
     converged = True
-    if theta is None and start is None and N > 2 * _START_SAMPLE:
-        pick = np.zeros(N, dtype=bool)
-        pick[np.random.default_rng(1202).choice(N, _START_SAMPLE, replace=False)] = True
-        newid = np.cumsum(pick) - 1
-        vsel = pick[uv]
-        start = growth_curve_model(yv[vsel], newid[uv[vsel]], ts[vsel] * tscale, Bv[vsel], Xv[pick], byv[pick],
-                                   variance_sample=None, _tscale=tscale).theta
-    if theta is None and variance_sample is not None and N > variance_sample:
-        pick = np.zeros(N, dtype=bool)
-        pick[np.random.default_rng(20261202).choice(N, variance_sample, replace=False)] = True
-        newid = np.cumsum(pick) - 1
-        vsel = pick[uv]
-        # on the caller's time scale the sample's own scale differs: hand it the same scaled time
-        sub = growth_curve_model(yv[vsel], newid[uv[vsel]], ts[vsel] * tscale, Bv[vsel], Xv[pick], byv[pick],
-                                 variance_sample=None, start=start, _tscale=tscale)
-        theta, converged = sub.theta, sub.converged
     if theta is None:
+        if start is None and N > 2 * _START_SAMPLE:
+            pick = _sample(N, _START_SAMPLE, 1202)
+            start, _ = _search(_subset(st, pick), Xv[pick], byv[pick], h, [0.0, 0.0, -1.0])
         if start is None:
-            start = np.array([0.0, 0.0, -1.0])
-        opt = optimize.minimize(objective, np.asarray(start, dtype="float64"), method="L-BFGS-B",
-                                bounds=[(-12, 6), (-50, 50), (-12, 6)],
-                                options={"maxiter": 200, "ftol": 1e-10, "gtol": 1e-6})
-        theta, converged = opt.x, bool(opt.success)
+            start = [0.0, 0.0, -1.0]
+        if variance_sample is not None and N > variance_sample:
+            # the variance parameters from a random sample of units, the fixed effects from all of them
+            pick = _sample(N, variance_sample, 20261202)
+            theta, converged = _search(_subset(st, pick), Xv[pick], byv[pick], h, start)
+        else:
+            theta, converged = _search(st, Xv, byv, h, start)
     theta = np.asarray(theta, dtype="float64")
-    A, beta, rss, _, s = pieces(theta, keep=True)
+    reml = _Reml(st, Xv, byv, h, design=design)
+    n = reml.n
+    A, beta, rss, logdetV, s = reml.pieces(theta, keep=True)
+    dfr = n - design.p
     sigma2 = rss / dfr
+    criterion = float(dfr * np.log(rss / dfr) + logdetV + np.linalg.slogdet(A)[1])
     Ainv = np.linalg.inv(A)
     cov_model = sigma2 * Ainv
     Lam = np.array([[s["l11"], 0.0], [s["l21"], s["l22"]]])
@@ -474,33 +582,39 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
     re_cov = back @ D @ back
     names = list(names) if names is not None else [f"x{j}" for j in range(q)]
     names += [f"group{g}:basis{j}" for g in range(h) for j in range(k)]
-    codes = pieces = None
+    cells = None
     cov = cov_model
     G = 0
-    if groups is not None:
-        codes = cluster_codes(groups)
+    Xs, bys = Xv, byv
+    if codes is not None:
         G = int(codes.max()) + 1
-        # scores X_i'V_i^-1 r_i (sigma2 = 1 scale, as A), summed within clusters
-        fit_unit = Xv @ beta[:q]
-        gam = beta[q:].reshape(h, k)
-        r = yv - fit_unit[uv] - np.einsum("ij,ij->i", Bv, gam[gm])
-        Sr, Str = per_unit(r), per_unit(ts * r)
-        SBr = np.vstack([per_unit(Bv[:, j] * r) for j in range(k)])
+        # scores X_i'V_i^-1 r_i (sigma2 = 1 scale, as A), summed within clusters; the residuals' sums per
+        # unit come from its sufficient statistics (no pass over the measurements)
+        f = Xs @ beta[:q]
+        gam = beta[q:].reshape(h, k)[bys].T                        # k x N: each unit's basis coefficients
+        BBg = np.zeros((k, N))
+        for c, (i, j) in enumerate(zip(*design.iu)):
+            BBg[i] += st["BB"][c] * gam[j]
+            if i != j:
+                BBg[j] += st["BB"][c] * gam[i]
+        Sr = st["y"] - st["n"] * f - np.einsum("jn,jn->n", st["B"], gam)
+        Str = st["ty"] - st["t"] * f - np.einsum("jn,jn->n", st["tB"], gam)
+        SBr = st["By"] - st["B"] * f - BBg
         wr1, wr2 = s["l11"] * Sr + s["l21"] * Str, s["l22"] * Str
         cU = Sr - _quad_at(s, s["u1"], s["u2"], wr1, wr2)         # per unit
         bU = SBr - _quad_at(s, s["R1"], s["R2"], wr1, wr2)       # k x N
-        U = np.zeros((G, p))
+        U = np.zeros((G, design.p))
         for j in range(q):
-            U[:, j] = np.bincount(codes, weights=Xv[:, j] * cU, minlength=G)
-        cg = codes * h + byv
+            U[:, j] = np.bincount(codes, weights=Xs[:, j] * cU, minlength=G)
+        cg = codes * h + bys
         for j in range(k):
-            blk = np.bincount(cg, weights=bU[j], minlength=G * h).reshape(G, h)
-            U[:, q + j::k] = blk
+            U[:, q + j::k] = np.bincount(cg, weights=bU[j], minlength=G * h).reshape(G, h)
         # bias-reduced (Mancl-DeRouen / CR3): each cluster's score as if left out, U*_g = A (A - A_g)^-1 U_g
-        pieces = _unit_pieces(s, (nI, SB, SBB), k)
-        Ustar = _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, q=q, k=k)
-        meat = Ustar.T @ Ustar
-        cov = Ainv @ meat @ Ainv
+        pieces = _unit_pieces(s, st, k)
+        cells = _cell_sums(codes, design, pieces, G)
+        Ustar = _bias_reduced_scores(U, A, Ainv, Xs, bys, codes, pieces, design, cells)
+        cov = Ainv @ (Ustar.T @ Ustar) @ Ainv
     return GrowthModel(beta=beta, names=names, cov=cov, cov_model=cov_model, sigma2=sigma2, re_cov=re_cov,
-                       converged=converged, units=N, measurements=n, clusters=G, theta=theta,
-                       _q=q, _k=k, _Ainv=Ainv, _codes=codes, _X=Xv, _by=byv, _info=None, _pieces=pieces)
+                       converged=converged, units=N, measurements=int(n), clusters=G, theta=theta,
+                       reml_criterion=criterion,
+                       _q=q, _k=k, _Ainv=Ainv, _design=design, _cells=cells)

@@ -37,7 +37,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparatio
 
 from ._newton import _damped_newton, _solve
 
-__all__ = ["ModelResult", "independent_columns", "linear_model", "logistic_counts", "logistic_model", "one_hot"]
+__all__ = ["ModelResult", "dummy_levels", "independent_columns", "linear_model", "logistic_counts", "logistic_model", "one_hot"]
 
 
 # ----------------------------------------------------------------- proportions and means
@@ -49,13 +49,46 @@ __all__ = ["ModelResult", "independent_columns", "linear_model", "logistic_count
 # ----------------------------------------------------------------- design matrices (shared by the models' callers)
 
 
-def one_hot(codes: np.ndarray, levels, *, drop: set) -> tuple[np.ndarray, list[str]]:
-    """Dummy columns for factorised categories; the most frequent level and *drop* are omitted."""
+def dummy_levels(codes: np.ndarray, levels, *, drop: set) -> np.ndarray:
+    """Indexes of the levels that get a dummy column: all but the most frequent one and *drop*.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.stats import dummy_levels
+    >>> dummy_levels(np.array([0, 1, 1, 2, -1]), ["a", "b", "c"], drop={"c"}).tolist()
+    [0]
+    """
     counts = np.bincount(codes[codes >= 0], minlength=len(levels))
     ref = int(np.argmax(counts))
-    keep = np.asarray([i for i in range(len(levels)) if i != ref and levels[i] not in drop], dtype=int)
-    X = (codes[:, None] == keep[None, :]).astype("float64")
-    return X, [str(levels[i]) for i in keep]
+    return np.asarray([i for i in range(len(levels)) if i != ref and levels[i] not in drop], dtype=int)
+
+
+def one_hot(codes: np.ndarray, levels, *, drop: set, out: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Dummy columns for factorised categories (code -1: missing, no 1 anywhere); the most frequent level
+    and *drop* are omitted (:func:`dummy_levels`).
+
+    *out*: a zero-filled (rows x columns) array to write the columns into (a slice of a design
+    being built, so that no temporary copy of it is made); it is returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analysis.stats import one_hot
+    >>> X, names = one_hot(np.array([0, 1, 1, 2, -1]), ["a", "b", "c"], drop=set())
+    >>> X.tolist(), names
+    ([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]], ['a', 'c'])
+    """
+    keep = dummy_levels(codes, levels, drop=drop)
+    names = [str(levels[i]) for i in keep]
+    if out is None:
+        return (codes[:, None] == keep[None, :]).astype("float64"), names
+    col = np.full(len(levels) + 1, -1, dtype="int64")     # the last entry: code -1
+    col[keep] = np.arange(len(keep))
+    c = col[codes]
+    rows = np.flatnonzero(c >= 0)
+    out[rows, c[rows]] = 1.0
+    return out, names
 
 
 def independent_columns(X: np.ndarray, tol: float = 1e-9) -> np.ndarray:
