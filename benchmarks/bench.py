@@ -162,7 +162,7 @@ def run_stage(name: str, folder: Path) -> dict:
     if r.returncode != 0:
         raise SystemExit(f"stage {name} failed:\n{r.stderr}")
     res = json.loads(r.stdout.strip().splitlines()[-1])
-    inner = [ln for ln in r.stderr.splitlines() if ln.startswith("confounding-only ")]
+    inner = [ln for ln in r.stderr.splitlines() if ln.startswith(("confounding-only ", "fixed-day-only "))]
     if inner:
         res["note"] = inner[-1]
     return res
