@@ -109,6 +109,44 @@ def test_choosing_another_figure_keeps_the_selection_and_a_new_selection_recompu
     assert len(calls) == 3 and "180 days" in explorer.headline.value
 
 
+def test_large_selection_updates_at_once_and_draws_its_figure_after(explorer, monkeypatch):
+    """From BACKGROUND_EPISODES selected episodes the note, headline and table change in the update and the
+    figure (a model fitted to the selection) follows from a background thread; a figure finished after a
+    newer change is never shown."""
+    import threading
+
+    import analysis.app._explore as ex_mod
+
+    monkeypatch.setattr(ex_mod, "BACKGROUND_EPISODES", 100)
+    gate = threading.Event()
+    real = explorer._draw
+    drawn = []
+
+    def slow(sel, content):
+        gate.wait(30)
+        drawn.append(sel.outcome)
+        return f"<p>figure for {sel.outcome}</p>" + real(sel, content)
+
+    monkeypatch.setattr(explorer, "_draw", slow)
+    explorer.controls["outcome"].value = "recovered"
+    assert "Drawing the figure for 1,500 episodes" in explorer.figure.value
+    assert explorer.state.last_seconds < 5 and "Episodes" in explorer.table.columns
+    explorer.controls["outcome"].value = "surgery_free"   # asked while the first is still being drawn
+    explorer.controls["clinics"].value = ("NTH",)         # and again: only this one may be shown
+    assert "Drawing the figure for" in explorer.figure.value
+    gate.set()
+    assert explorer.wait_for_figure(60)
+    assert explorer.figure.value.startswith("<p>figure for surgery_free</p>") and "<img" in explorer.figure.value
+    assert drawn[0] == "recovered" and drawn[-1] == "surgery_free" and len(drawn) <= 2  # the middle one dropped
+    assert explorer.state.figure_seconds >= explorer.state.last_seconds
+    # a failed open while a figure is being drawn: nothing of the old folder comes back
+    gate.clear()
+    explorer.controls["clinics"].value = ()
+    explorer.load("no/such/folder")
+    gate.set()
+    assert explorer.wait_for_figure(60) and explorer.figure.value == ""
+
+
 def test_save_as_report_writes_the_current_selection(explorer):
     explorer.controls["clinics"].value = ("NTH",)
     explorer.controls["age_bands"].value = ("60-69",)
@@ -211,10 +249,13 @@ def _watchdog(seconds: int):
 
 #: Episodes in the data folder used to time the explorer's update in the browser.
 LARGE = 100_000
-#: What an update after a control change may take at LARGE episodes: a guard against regressions, wide
-#: enough for a loaded CI machine (section 11 asks under 1 s, not yet met: 1.1-1.9 s measured on 2 cores;
-#: the figure is printed and kept in reports/test-artifacts/explorer-timing.json).
-UPDATE_LIMIT_S = 5.0
+#: What an update after a control change (note, headline, table; the figure's place saying it is being
+#: drawn) may take at LARGE episodes: a guard against regressions, wide enough for a loaded CI machine
+#: (section 11 asks under 1 s; the figures are printed and kept in reports/test-artifacts/explorer-timing.json,
+#: with the seconds until the figure is shown).
+UPDATE_LIMIT_S = 3.0
+#: ... and until the figure itself is shown.
+FIGURE_LIMIT_S = 15.0
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
 
 # elements of the explorer wider than the notebook's output area, or clipped by a box scrolling sideways
@@ -265,6 +306,7 @@ def test_explorer_in_jupyterlab_and_chromium(lab):
     assert found["link_status"] == 200, found["link"]
     assert found["stale_cleared"], "a failed Open folder left old results on screen"
     assert found["update_seconds_large"] < UPDATE_LIMIT_S, found
+    assert found["figure_seconds_large"] < FIGURE_LIMIT_S, found
 
 
 def _wait_note(page, text: str, timeout: int = 90_000):
@@ -347,20 +389,24 @@ def _steps(sync_api, page, base, root, steps, found):
     _wait_note(page, f"All episodes: {LARGE:,} episodes.", timeout=180_000)
     page.wait_for_function("[...document.querySelectorAll('.physio-explorer figure img')].length > 0")
     steps.append("time a clinic change at the large size")
-    times = []
+    times, figure_times = [], []
     for clinic in ("NTH", "CEN", "STH"):
         t0 = time.perf_counter()
         page.locator(".widget-select-multiple select").first.select_option(label=clinic)
         page.wait_for_function("c => [...document.querySelectorAll('.widget-html-content')]"
                                ".some(e => e.textContent.startsWith('Clinics ' + c + ':'))", arg=clinic)
-        # the kernel is idle again once every view of the new selection has been sent
+        # the kernel is idle again once every view of the update has been sent (the figure's place says it
+        # is being drawn when the selection is large enough for the figure to follow from a background thread)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-        page.wait_for_function("c => { const n = [...document.querySelectorAll('.physio-explorer .report-headline')]; "
-                               "const i = document.querySelector('.physio-explorer figure img'); "
-                               "return n.length === 1 && i && i.complete; }", arg=clinic)
+        page.wait_for_function("() => document.querySelectorAll('.physio-explorer .report-headline').length === 1")
         times.append(time.perf_counter() - t0)
+        page.wait_for_function("() => { const i = document.querySelector('.physio-explorer figure img'); "
+                               "return !document.querySelector('.physio-pending') && i && i.complete; }")
+        figure_times.append(time.perf_counter() - t0)
     found["update_seconds_large_each"] = [round(t, 2) for t in times]
     found["update_seconds_large"] = sorted(times)[1]
+    found["figure_seconds_large_each"] = [round(t, 2) for t in figure_times]
+    found["figure_seconds_large"] = sorted(figure_times)[1]
     page.screenshot(path=str(ARTIFACTS / "explorer-1366-large.png"))
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the same names, for readers and type checkers
     from ._cli_common import DEFAULT_DATA  # noqa: F401
     from ._compose import ASSOCIATION_WARNING, ReportContent, load_checked_records, save_checked_records  # noqa: F401
-    from ._explore import Explorer  # noqa: F401
+    from ._explore import BACKGROUND_EPISODES, Explorer  # noqa: F401
     from ._selection import OUTCOMES, Selection, apply_selection, selection_note  # noqa: F401
     from ._report import build_report  # noqa: F401
     from ._network import (NetworkReportContent, NetworkResult, build_network_report, clinic_answer,  # noqa: F401
@@ -28,7 +28,7 @@ _EXPORTS = {
     "DEFAULT_DATA": "_cli_common",
     "ASSOCIATION_WARNING": "_compose", "ReportContent": "_compose", "load_checked_records": "_compose",
     "save_checked_records": "_compose",
-    "Explorer": "_explore",
+    "BACKGROUND_EPISODES": "_explore", "Explorer": "_explore",
     "OUTCOMES": "_selection", "Selection": "_selection", "apply_selection": "_selection",
     "selection_note": "_selection",
     "build_report": "_report",

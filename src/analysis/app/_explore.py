@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import html
 import io
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,13 +35,67 @@ from ..records.schema import AGE_BANDS, SEXES, code_label
 from ._lab_paths import jupyter_root, lab_href
 from ._selection import OUTCOMES, Selection, apply_selection, selection_note
 
-__all__ = ["Explorer"]
+__all__ = ["BACKGROUND_EPISODES", "Explorer"]
+
+#: From this many selected episodes the figure (most are models fitted to the selection: seconds at a
+#: million episodes) is drawn after the rest of the update, by one background thread: the note, the
+#: headline and the table change at once, the figure's place says it is being drawn, and the figure
+#: follows. Smaller selections draw it in the same update.
+BACKGROUND_EPISODES = 20_000
+
 
 @dataclass
 class _State:
     records: Records | None = None
     folder: str | None = None
+    #: seconds from a control change to the update shown (note, headline, table; the figure too when
+    #: it is drawn in the same update)
     last_seconds: float = 0.0
+    #: seconds from that change to the figure shown
+    figure_seconds: float = 0.0
+
+
+class _FigureWorker:
+    """One background thread drawing the latest figure asked for; older requests not yet started are
+    dropped, and a figure finished after a newer request is not shown."""
+
+    def __init__(self, show):
+        self._show = show
+        self._cv = threading.Condition()
+        self._job = None
+        self._busy = False
+        self._thread = None
+        #: figures are drawn one at a time, here or in the update itself (pyplot's settings are global)
+        self.lock = threading.Lock()
+
+    def submit(self, ticket, draw) -> None:
+        with self._cv:
+            self._job = (ticket, draw)
+            self._cv.notify_all()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="physio-figure", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while self._job is None:
+                    self._cv.wait()
+                (ticket, draw), self._job = self._job, None
+                self._busy = True
+            try:
+                with self.lock:
+                    shown = draw()
+                self._show(ticket, shown)
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no figure is waiting or being drawn; False if *timeout* seconds passed first."""
+        with self._cv:
+            return self._cv.wait_for(lambda: self._job is None and not self._busy, timeout)
 
 
 class Explorer:
@@ -132,6 +187,9 @@ class Explorer:
         self.progress = w.HTML(layout=lay())
         self.link = w.HTML(layout=lay())
         self._quiet = False
+        self._ticket = 0  # the number of the latest figure asked for: only it may be shown
+        self._shown = threading.Lock()
+        self._worker = _FigureWorker(self._figure_done)
         self.load_button.on_click(lambda _b: self.load(self.controls["folder"].value))
         self.save_button.on_click(lambda _b: self.save_report())
         for name, c in self.controls.items():
@@ -161,7 +219,10 @@ class Explorer:
         self.state.records = None
         self.episodes = 0
         self._selected = self._composed = None
-        self.headline.value = self.figure.value = self.marks.value = self.link.value = self.progress.value = ""
+        with self._shown:  # a figure still being drawn for the old folder is not shown
+            self._ticket += 1
+            self.figure.value = ""
+        self.headline.value = self.marks.value = self.link.value = self.progress.value = ""
         self._show_table(pd.DataFrame({"Modality": [], "Episodes": []}))
 
     def _show_table(self, frame: pd.DataFrame, *, caption: str = "") -> None:
@@ -252,8 +313,10 @@ class Explorer:
             self.headline.value = ("<p>Too few episodes in this selection to show figures "
                                    f"(at least {rule.min_n} are needed). Widen the selection.</p>")
             self._show_table(pd.DataFrame({"Modality": [], "Episodes": []}))
-            self.figure.value = ""
-            self.state.last_seconds = time.perf_counter() - t0
+            with self._shown:
+                self._ticket += 1
+                self.figure.value = ""
+            self.state.last_seconds = self.state.figure_seconds = time.perf_counter() - t0
             return
         composed = getattr(self, "_composed", None)
         if composed is not None and composed[0] == (sel.disclosure, sel.reference):
@@ -264,8 +327,42 @@ class Explorer:
         self.content = content
         self.headline.value = str(content.headline(imputed=False))
         self._show_table(content.outcome_frame(), caption=f"{OUTCOMES[sel.outcome]} and the other outcomes by modality")
-        self.figure.value = self._draw(sel, content)
+        if len(out) >= BACKGROUND_EPISODES:
+            with self._shown:
+                self._ticket += 1
+                self.figure.value = (f"<p class='physio-pending'>Drawing the figure for {len(out):,} episodes (its "
+                                     "model is fitted to this selection; at this size that takes a few seconds) ...</p>")
+            self._worker.submit((self._ticket, t0), lambda: self._draw(sel, content))
+        else:
+            with self._worker.lock:
+                shown = self._draw(sel, content)
+            with self._shown:
+                self._ticket += 1
+                self.figure.value = shown
+            self.state.figure_seconds = time.perf_counter() - t0
         self.state.last_seconds = time.perf_counter() - t0
+
+    def _figure_done(self, ticket, shown: str) -> None:
+        """Show a figure drawn in the background, unless the selection changed since it was asked for."""
+        number, t0 = ticket
+        with self._shown:
+            if number == self._ticket:
+                self.figure.value = shown
+                self.state.figure_seconds = time.perf_counter() - t0
+
+    def wait_for_figure(self, timeout: float | None = None) -> bool:
+        """Block until the figure of the latest update is shown (drawn in the background for large
+        selections); False if *timeout* seconds passed first.
+
+        Examples
+        --------
+        >>> from analysis.app import Explorer
+        >>> ex = Explorer()
+        >>> ex.controls["outcome"].value = "recovered"
+        >>> ex.wait_for_figure(60), "<img" in ex.figure.value
+        (True, True)
+        """
+        return self._worker.wait(timeout)
 
     def _draw(self, sel: Selection, content) -> str:
         """The report's figure for the chosen outcome (the same composition as the report), or a plain sentence."""
