@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     for n in args.sizes:
         folder = ensure_data(n, "csv")
         t = time.perf_counter()
-        ex = Explorer(folder, reports_dir=Path(folder).parent / "explorer-reports")
+        # as in the notebook's Jupyter kernel, where the explorer tunes the allocator (keep_freed_memory)
+        ex = Explorer(folder, reports_dir=Path(folder).parent / "explorer-reports", keep_freed_memory=True)
         print(f"{n:>9,} episodes: open {time.perf_counter() - t:.1f} s")
         ex.wait_for_figure()
         seconds, figures = [], []

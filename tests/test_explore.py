@@ -147,6 +147,19 @@ def test_large_selection_updates_at_once_and_draws_its_figure_after(explorer, mo
     assert explorer.wait_for_figure(60) and explorer.figure.value == ""
 
 
+def test_explorer_tunes_the_allocator_only_in_its_kernel(sample_dir, tmp_path, monkeypatch):
+    """In the notebook's Jupyter kernel the explorer keeps freed memory for reuse (as the program does: every
+    click re-selects a registry's rows); imported elsewhere (these tests, a script) it leaves the allocator alone."""
+    import analysis.app._memory as mem
+
+    calls = []
+    monkeypatch.setattr(mem, "keep_freed_memory", lambda: calls.append(1) or True)
+    Explorer(sample_dir, reports_dir=tmp_path)
+    assert calls == []
+    Explorer(sample_dir, reports_dir=tmp_path, keep_freed_memory=True)
+    assert calls == [1]
+
+
 def test_save_as_report_writes_the_current_selection(explorer):
     explorer.controls["clinics"].value = ("NTH",)
     explorer.controls["age_bands"].value = ("60-69",)

@@ -316,3 +316,17 @@ def test_reach_and_last_value_day_equal_a_direct_count(sample, fixed):
     per = leg.groupby("episode_id").agg(modality=("modality", "first"), n=("day", "size"), last=("day", "max"))
     medians = per[per["n"] >= 2].groupby("modality")["last"].median()
     np.testing.assert_allclose(fixed["last_day"].set_index("modality")["median"].reindex(medians.index), medians)
+
+
+def test_an_interval_end_rounding_to_zero_is_printed_without_a_minus(fixed):
+    """"-0.62 (-1.24 to -0.00)" read as an interval below zero; an end that rounds to zero is printed 0.00."""
+    from analysis.present import format_fixed_day_table
+
+    res = dict(fixed)
+    res["differences"] = fixed["differences"].copy()
+    first = res["differences"].index[res["differences"]["difference"].notna()][0]
+    res["differences"].loc[first, ["difference", "ci_low", "ci_high"]] = [-0.62, -1.24, -0.003]
+    table = format_fixed_day_table(apply_disclosure_to_fixed_day(res, rule=disclosure_rule("none")))
+    cells = table.astype(str).to_numpy().ravel().tolist()
+    assert "-0.62 (-1.24 to 0.00)" in cells
+    assert not any("-0.00" in c for c in cells)

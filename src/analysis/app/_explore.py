@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import html
 import io
+import sys
 import threading
 import time
 import warnings
@@ -53,6 +54,11 @@ class _State:
     last_seconds: float = 0.0
     #: seconds from that change to the figure shown
     figure_seconds: float = 0.0
+
+
+def _in_jupyter_kernel() -> bool:
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class _FigureWorker:
@@ -107,6 +113,9 @@ class Explorer:
         Data folder to open first.
     reports_dir : str or pathlib.Path, optional
         Where "Save as report" writes (default ``reports`` beside the notebooks).
+    keep_freed_memory : bool, optional, keyword-only
+        Tune the process's allocator to reuse freed memory (as the command-line program does);
+        default: when running in a Jupyter kernel (the explorer's notebook), not elsewhere.
 
     Examples
     --------
@@ -119,9 +128,16 @@ class Explorer:
     True
     """
 
-    def __init__(self, folder=None, *, reports_dir=None):
+    def __init__(self, folder=None, *, reports_dir=None, keep_freed_memory: bool | None = None):
         import ipywidgets as w
         from itables.widget import ITable
+
+        if keep_freed_memory if keep_freed_memory is not None else _in_jupyter_kernel():
+            # every click re-selects a registry's records: reuse freed memory instead of having the system
+            # zero fresh pages each time (the kernel is the explorer's; see keep_freed_memory)
+            from ._memory import keep_freed_memory as keep
+
+            keep()
 
         self.w = w
         self.state = _State()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..disclosure import disclosure_rule
@@ -91,7 +92,7 @@ def apply_selection(records: Records, selection: Selection, *, outcomes: pd.Data
                           start_to=selection.start_to, where=selection.where())
     rec = subset_records(records, keep)
     if outcomes is not None and len(outcomes) == len(keep):
-        return rec, (outcomes if keep.all() else outcomes[keep].reset_index(drop=True))
+        return rec, (outcomes if keep.all() else outcomes.take(np.flatnonzero(keep)).reset_index(drop=True))
     return rec, derive_outcomes(rec, settings=selection.settings())
 
 

@@ -19,6 +19,7 @@ from ..records import DataProblemError, load_records, validate_folder
 from ._cli_common import DEFAULT_DATA, _data_folder, _print_problems, _progress, _UsageError
 from ._cli_network import add_network_parser
 from ._cli_records import _cmd_anonymise, _cmd_import, _cmd_sample
+from ._memory import keep_freed_memory as _keep_freed_memory
 
 __all__ = ["main"]
 
@@ -385,37 +386,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace OUT if it is a folder sample wrote before (never any other folder)")
     p.set_defaults(func=_cmd_sample)
     return parser
-
-
-#: glibc ``mallopt`` parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -2, -3, -4
-
-
-def _keep_freed_memory() -> bool:
-    """Ask glibc's allocator to keep freed memory for reuse instead of handing it back to the system.
-
-    A registry-sized run builds and drops many arrays of tens to hundreds of
-    megabytes. By default glibc maps each large one afresh and unmaps it when
-    freed, so the kernel zeroes every page again for the next one: on a
-    million episodes that was a quarter of the summary command's time
-    (``perf``: ``clear_page_erms``) and made its run time swing by seconds.
-    Serving every block from the heap and never trimming it lets freed memory
-    be reused; peak memory stays about the same (``benchmarks/bench.py``
-    prints it). Results are unchanged, and only the command-line process is
-    tuned, not notebooks or other users of the package. Returns False where
-    there is no glibc.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        return all(libc.mallopt(param, value) == 1 for param, value in (
-            (_M_TRIM_THRESHOLD, 2**31 - 1), (_M_TOP_PAD, 256 << 20), (_M_MMAP_THRESHOLD, 32 << 20),
-            (_M_MMAP_MAX, 0)))
-    except (OSError, AttributeError):  # musl or another libc: nothing to tune
-        return False
 
 
 def run() -> int:

@@ -178,7 +178,9 @@ def subset_records(records: Records, keep: np.ndarray) -> Records:
     pos = records.visit_positions()
     vkeep = (pos >= 0) & keep[np.maximum(pos, 0)]
     new_row = np.cumsum(keep) - 1  # old episode row -> new row
-    return Records(episodes=ep[keep].reset_index(drop=True), visits=records.visits[vkeep].reset_index(drop=True),
+    # rows taken by position (a boolean mask is turned into positions again for every column)
+    return Records(episodes=ep.take(np.flatnonzero(keep)).reset_index(drop=True),
+                   visits=records.visits.take(np.flatnonzero(vkeep)).reset_index(drop=True),
                    modalities=records.modalities, folder=records.folder, files=records.files,
                    _visit_pos=new_row[pos[vkeep]])
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._plots import _new_ax, _short, _style, modality_colors
+from ._numbers import signed
 
 __all__ = ["alt_fixed_day", "fixed_day_numbers", "fixed_day_sentence", "format_fixed_day_table", "plot_fixed_day"]
 
@@ -32,7 +33,7 @@ def _diff_cell(r: dict | None) -> str:
         return "reference"
     if pd.notna(r["difference"]):
         mark = " (few therapists)" if r["status"] == "caution" else ""
-        return f"{r['difference']:+.2f} ({r['ci_low']:+.2f} to {r['ci_high']:+.2f}){mark}"
+        return f"{signed(r['difference'], '.2f')} ({signed(r['ci_low'], '.2f')} to {signed(r['ci_high'], '.2f')}){mark}"
     return "not shown" if r["status"] == "hidden" else "not estimated"
 
 
@@ -79,7 +80,7 @@ def format_fixed_day_table(disclosed: dict, last_value=None, *, labels: dict | N
             r = last.get(g)
             row["Last-value difference"] = "" if g == "Overall" else (
                 "reference" if g == disclosed["reference"] else
-                (f"{r['difference']:+.2f} ({r['ci_low']:+.2f} to {r['ci_high']:+.2f})"
+                (f"{signed(r['difference'], '.2f')} ({signed(r['ci_low'], '.2f')} to {signed(r['ci_high'], '.2f')})"
                  if r is not None and pd.notna(r["difference"]) else "not shown"))
             q = ld.get(g)
             row["Day of last value, median"] = (f"day {q['median']:.0f}" if q is not None and pd.notna(q["median"])

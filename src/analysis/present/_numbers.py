@@ -11,7 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["forest_numbers", "survival_numbers", "trajectory_numbers"]
+__all__ = ["forest_numbers", "signed", "survival_numbers", "trajectory_numbers"]
+
+
+def signed(v, fmt: str) -> str:
+    """A signed figure, with no "-0" where it rounds to zero ("-0.00" reads as a negative difference).
+
+    >>> signed(-0.01, ".1f"), signed(0.26, ".1f"), signed(-0.004, ".2f"), signed(-0.62, ".2f")
+    ('0.0', '+0.3', '0.00', '-0.62')
+    """
+    s = f"{v:+{fmt}}"
+    return s[1:] if float(s) == 0 else s
 
 
 def _name(labels, code) -> str:

@@ -11,16 +11,7 @@ from ..disclosure import (
     group_column_states,
     protect,
 )
-
-
-def _signed(v, fmt: str) -> str:
-    """A signed figure, with no "-0" where it rounds to zero.
-
-    >>> _signed(-0.01, ".1f"), _signed(0.26, ".1f")
-    ('0.0', '+0.3')
-    """
-    s = f"{v:+{fmt}}"
-    return s[1:] if float(s) == 0 else s
+from ._numbers import signed
 
 
 def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, unit_label: str = "Therapist",
@@ -50,15 +41,15 @@ def format_benchmark_table(leg_pain: pd.DataFrame, recovered: pd.DataFrame, *, u
         if pd.isna(r["difference"]):
             return r["note"] or "not shown"
         flag = {"above": " (above the 99.8% limit)", "below": " (below the 99.8% limit)"}.get(r["flag"], "")
-        return (f"{r['observed']:{fmt}} vs {r['expected']:{fmt}} expected: {_signed(r['difference'], fmt)}{unit} "
-                f"({_signed(r['ci_low'], fmt)} to {_signed(r['ci_high'], fmt)}); allowing for caseload size "
-                f"{_signed(r['shrunken'], fmt)}{_interval(r, fmt)}{flag}")
+        return (f"{r['observed']:{fmt}} vs {r['expected']:{fmt}} expected: {signed(r['difference'], fmt)}{unit} "
+                f"({signed(r['ci_low'], fmt)} to {signed(r['ci_high'], fmt)}); allowing for caseload size "
+                f"{signed(r['shrunken'], fmt)}{_interval(r, fmt)}{flag}")
 
     def _interval(r, fmt):
         lo, hi = r.get("shrunken_low"), r.get("shrunken_high")
         if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
             return ""
-        return f" ({_signed(lo, fmt)} to {_signed(hi, fmt)})"
+        return f" ({signed(lo, fmt)} to {signed(hi, fmt)})"
 
     rc = recovered.set_index("unit")
     rows = []

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._plots import _new_ax, _short, _style, modality_colors
+from ._numbers import signed
 
 __all__ = ["SECONDARY_HEADS", "alt_secondary", "format_secondary_table", "plot_secondary", "secondary_numbers"]
 
@@ -122,7 +123,7 @@ def alt_secondary(disclosed: pd.DataFrame, *, key: str = "odi_change", labels: d
     """Alternative text for the disability figure."""
     labels = labels or {}
     parts = [f"{'all modalities' if r['group'] == 'Overall' else labels.get(r['group'], r['group'])} "
-             f"{r[f'{key}_mean']:+.1f}" if r[f"{key}_shown"] else
+             f"{signed(r[f'{key}_mean'], '.1f')}" if r[f"{key}_shown"] else
              f"{labels.get(r['group'], r['group'])} not shown"
              for r in disclosed.to_dict("records")]
     return "Mean change in disability (ODI points) by modality: " + "; ".join(parts) + "."

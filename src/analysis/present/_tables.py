@@ -31,6 +31,7 @@ from ..disclosure import (
 from ..records.schema import code_label
 from ..methods import COMPARED_OUTCOMES, Status
 from ._html import missing_estimate_text
+from ._numbers import signed
 
 __all__ = ["display_table", "format_adjusted_table", "format_baseline_table", "format_estimate", "format_outcome_table", "format_recovery_missing_table"]
 
@@ -173,7 +174,7 @@ def format_estimate(row, key: str, *, rule, cell=None) -> tuple[str, str]:
     estimate = row[f"{key}_mean" if key == "leg_pain_change" else f"{key}_rate"]
     low, high = row[f"{key}_ci_low"], row[f"{key}_ci_high"]
     if key == "leg_pain_change":
-        return f"{estimate:+.1f}", (f"{low:+.1f} to {high:+.1f}" if pd.notna(low) else "")
+        return f"{signed(estimate, '.1f')}", (f"{signed(low, '.1f')} to {signed(high, '.1f')}" if pd.notna(low) else "")
     if rule.name == "public" and key != "surgery_free":  # counted percentages: from rounded figures
         value = rule.percent(row[f"{key}_events"], row[f"{key}_n"])
         if value == "*":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..methods import ASSOCIATION_NOTE, COVARIATE_LABELS
+from ._numbers import signed
 
 
 def _pct_ci(b: dict) -> str:
@@ -16,8 +17,8 @@ def _mean_ci(b: dict) -> str:
     if b["mean"] is None:
         return "-"
     if b["ci_low"] is None:
-        return f"{b['mean']:+.1f}"
-    return f"{b['mean']:+.1f} ({b['ci_low']:+.1f} to {b['ci_high']:+.1f})"
+        return f"{signed(b['mean'], '.1f')}"
+    return f"{signed(b['mean'], '.1f')} ({signed(b['ci_low'], '.1f')} to {signed(b['ci_high'], '.1f')})"
 
 
 def _p(p) -> str:
@@ -83,7 +84,7 @@ def format_summary(doc: dict, *, labels: dict | None = None) -> str:
     for m in sorted(by["leg_pain_change"]):
         lp, rc, sg = by["leg_pain_change"][m], by["recovered"][m], by["surgery"][m]
         rows.append([labels.get(m, m), _ratio(lp, "difference", "+.2f"), _p(lp["p_holm"]),
-                     _ratio(rc, "odds_ratio", ".2f"), _p(rc["p_holm"]), _ratio(sg, "hazard_ratio", ".2f"),
+                     _ratio(rc, "odds_ratio", '.2f'), _p(rc["p_holm"]), _ratio(sg, "hazard_ratio", '.2f'),
                      _p(sg["p_holm"])])
     lines += _table(header, rows, "lrrrrrr")
     notes = [f"- {labels.get(r['modality'], r['modality'])}, {k.replace('_', ' ')}: {r['note']}"
