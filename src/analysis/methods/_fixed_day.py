@@ -63,7 +63,9 @@ def _basis(x, knots) -> np.ndarray:
         if np.isfinite(lo) and hi - lo < 100_000:
             day = (x - lo).astype("int64")
             if np.array_equal(day + lo, x):
-                return natural_spline_basis(np.arange(int(hi - lo) + 1) + lo, knots)[day]
+                # built as basis columns x visits and handed over transposed: the model reads it column by
+                # column, so it is not copied again
+                return natural_spline_basis(np.arange(int(hi - lo) + 1) + lo, knots).T[:, day].T
     return natural_spline_basis(x, knots)
 
 
@@ -131,7 +133,8 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
     all_mods = sorted(outcomes["modality"].unique())
     others = [m for m in all_mods if m != ref]
     keep_ep = np.flatnonzero(ep_ok)
-    d = outcomes.iloc[keep_ep]
+    wanted = list(dict.fromkeys(["modality", *covs, *([cluster] if cluster in outcomes.columns else [])]))
+    d = outcomes[wanted].take(keep_ep)  # only the columns the model uses
     remap = np.full(len(outcomes), -1, dtype="int64")
     remap[keep_ep] = np.arange(len(keep_ep))
     unit = remap[pos[okv]]
@@ -177,7 +180,7 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
                               y_events=None, both_ends=False, constant=True)
         groups = None
         if cluster != "none":
-            groups = d[cluster].to_numpy(dtype=object, na_value=None)
+            groups = pd.factorize(d[cluster])[0]  # codes; -1 (no code recorded): an episode on its own
         try:
             fit = growth_curve_model(y, unit, t, _basis(t, knots), X, mcode, groups=groups, names=names,
                                      confidence=s.confidence)
