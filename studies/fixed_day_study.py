@@ -18,7 +18,7 @@ and sex, the product's random-intercept model with cluster-robust covariance), j
 each day's truth. Printed: bias, coverage of the 95 % interval and, under ``same curves``, the
 false-positive rate.
 
-Run: ``python studies/fixed_day_study.py --replicates 300`` (about 4 minutes on 2 cores).
+Run: ``python studies/fixed_day_study.py --replicates 1000`` (about 11 minutes on 2 cores; the table in docs/methods.md).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ sex, cause, surgical candidacy, symptom duration), an outcome and a
 disclosure rule with the mouse; the headline figures, the outcome table (an
 interactive, sortable table: itables' widget, offline, nothing fetched), the
 figure for the chosen outcome and a one-line note of what is selected update
-at once. "Save as report" writes the clinic-meeting report for exactly that
-selection.
+at once (from :data:`BACKGROUND_EPISODES` selected episodes the figure, a model
+fitted to the selection, follows from a background thread, its place saying
+so meanwhile). "Save as report" writes the clinic-meeting report for exactly
+that selection.
 
 The logic is plain functions, tested without a browser:
 :class:`Selection` (what is chosen), :func:`apply_selection` (selection to
