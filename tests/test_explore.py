@@ -160,6 +160,24 @@ def test_explorer_tunes_the_allocator_only_in_its_kernel(sample_dir, tmp_path, m
     assert calls == [1]
 
 
+def test_lazy_selection_takes_its_rows_on_first_use_and_equals_the_eager_one(data, monkeypatch):
+    """The explorer's update reads only the selection's outcomes: its records take their episodes and visits
+    (most of a second at a million episodes) when a figure first needs them, and are the same rows."""
+    import analysis.app._selection as sel_mod
+
+    records, everything = data
+    sel = Selection(clinics=("NTH",), sexes=("female",))
+    eager, out = apply_selection(records, sel, outcomes=everything)
+    calls = []
+    real = sel_mod.subset_records
+    monkeypatch.setattr(sel_mod, "subset_records", lambda *a: calls.append(1) or real(*a))
+    lazy, out2 = apply_selection(records, sel, outcomes=everything, lazy=True)
+    assert calls == [] and out2.equals(out) and lazy.labels == eager.labels
+    assert lazy.episodes.equals(eager.episodes) and lazy.visits.equals(eager.visits)
+    assert (lazy.visit_positions() == eager.visit_positions()).all()
+    assert calls == [1]  # taken once, then kept
+
+
 def test_save_as_report_writes_the_current_selection(explorer):
     explorer.controls["clinics"].value = ("NTH",)
     explorer.controls["age_bands"].value = ("60-69",)

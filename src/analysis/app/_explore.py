@@ -321,7 +321,7 @@ class Explorer:
         if cached is not None and cached[0][0] is rows_key[0] and cached[0][1:] == rows_key[1:]:
             records, out = cached[1]
         else:
-            records, out = apply_selection(self.state.records, sel, outcomes=self._all_outcomes)
+            records, out = apply_selection(self.state.records, sel, outcomes=self._all_outcomes, lazy=True)
             self._selected, self._composed = (rows_key, (records, out)), None
         labels = records.labels
         self.episodes = len(out)
