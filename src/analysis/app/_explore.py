@@ -44,7 +44,7 @@ __all__ = ["BACKGROUND_EPISODES", "Explorer"]
 #: million episodes) is drawn after the rest of the update, by one background thread: the note, the
 #: headline and the table change at once, the figure's place says it is being drawn, and the figure
 #: follows. Smaller selections draw it in the same update.
-BACKGROUND_EPISODES = 20_000
+BACKGROUND_EPISODES = 10_000
 
 
 @dataclass
