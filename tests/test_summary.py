@@ -182,3 +182,26 @@ def test_population_all_stratifies_the_logrank_test_as_the_cox_model(sample_dir)
     popc = cand[cand["in_population"]]
     assert doc_c["tests"]["surgery_logrank"]["chi2"] == pytest.approx(
         logrank_test(popc["surgery_time"], popc["surgery_event"], popc["modality"])["chi2"], rel=1e-12)
+
+
+def test_fixed_day_model_runs_beside_the_others_and_its_errors_reach_the_caller(sample_dir, monkeypatch):
+    """summarise fits the model of all visits on a second thread (a third of the time at registry size); a
+    failure there is the caller's failure, not a missing key, and the caller's numpy error state holds there."""
+    import threading
+
+    import numpy as np
+
+    import analysis.methods._summary as summary_mod
+    from analysis import load_records
+    from analysis.methods import summarise
+
+    seen = {}
+
+    def failing(*_a, **_k):
+        seen["thread"], seen["err"] = threading.current_thread().name, np.geterr()["invalid"]
+        raise ValueError("fixed-day model failed")
+
+    monkeypatch.setattr(summary_mod, "leg_pain_at_days", failing)
+    with np.errstate(invalid="ignore"), pytest.raises(ValueError, match="fixed-day model failed"):
+        summarise(load_records(sample_dir))
+    assert seen["thread"].startswith("physio-fixed-day") and seen["err"] == "ignore"

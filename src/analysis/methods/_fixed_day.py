@@ -197,7 +197,11 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         names = fit.names
         q = len(names) - len(mods_present) * fit._k
         xbar_all = X.mean(axis=0)
-        share = np.bincount(mcode, minlength=len(mods_present)) / len(mcode)
+        counts = np.bincount(mcode, minlength=len(mods_present))
+        share = counts / len(mcode)
+        # each modality's mean covariate row (no copy of its rows of the design)
+        xbar_by = np.vstack([np.bincount(mcode, weights=X[:, j], minlength=len(mods_present))
+                             for j in range(X.shape[1])]).T / np.maximum(counts, 1)[:, None]
         D, s2 = fit.re_cov, fit.sigma2
         b0 = _basis([0.0], knots)[0]
         gref = mods_present.index(ref)
@@ -215,7 +219,7 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
             mean_keys.append(("Overall", day, int(len(keep_ep)), int(reach[day]["Overall"])))
             for g, m in enumerate(mods_present):
                 sel = mcode == g
-                means_L.append(fit.design_row(X[sel].mean(axis=0), g, bd))
+                means_L.append(fit.design_row(xbar_by[g], g, bd))
                 mean_keys.append((m, day, int(sel.sum()), int(reach[day].get(m, 0))))
             for m in others:
                 row = {"modality": m, "day": day, "n": int(n_by.get(m, 0)),

@@ -9,6 +9,9 @@ and the adjusted comparisons. Numbers are unrounded; NaN becomes ``null``.
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+
 import math
 
 import numpy as np
@@ -16,7 +19,7 @@ import pandas as pd
 
 from ..records import Records
 from ..stats import logrank_test
-from ._compare import adjusted_comparisons, choose_reference
+from ._compare import adjusted_comparisons, choose_reference, default_cluster
 from ._confounding import confounding_diagnostics
 from ._crude import outcome_table
 from ._fixed_day import leg_pain_at_days
@@ -176,19 +179,24 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     out = outcomes if outcomes is not None else derive_outcomes(records, settings=s)
     ref = reference or choose_reference(out)
     labels = records.labels
-    tab = outcome_table(out, settings=s, labels=labels)
-    ep = records.episodes
-    lr = surgery_logrank(out, settings=s)
-    adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster,
-                               models=("leg_pain_change", "recovered", "surgery", "odi_change"))
-    sec = {r["group"]: r for r in secondary_outcome_table(out, settings=s).to_dict("records")}
-    imputed = impute_ratings(out, imputations=imputations)  # one imputation model for the rates and the comparisons
-    mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations, confidence=s.confidence,
-                                                           imputed=imputed).to_dict("records")}
-    diag = confounding_diagnostics(out, reference=ref, settings=s, cluster=adj["cluster"], adjusted=adj)
-    rc_mi = recovery_comparisons_imputed(out, reference=ref, settings=s, cluster=adj["cluster"],
-                                         imputations=imputations, imputed=imputed)
-    fixed = leg_pain_at_days(records, out, reference=ref, cluster=adj["cluster"], settings=s)
+    # the model of all visits (a third of the time at registry size) runs on the second core meanwhile: it
+    # reads the records and outcomes only, and most of its work is numpy's, which lets the other thread run
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="physio-fixed-day") as pool:
+        fixed_job = pool.submit(contextvars.copy_context().run, leg_pain_at_days, records, out, reference=ref,
+                                settings=s, cluster=cluster or default_cluster(out))  # the caller's numpy errstate too
+        tab = outcome_table(out, settings=s, labels=labels)
+        ep = records.episodes
+        lr = surgery_logrank(out, settings=s)
+        adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster,
+                                   models=("leg_pain_change", "recovered", "surgery", "odi_change"))
+        sec = {r["group"]: r for r in secondary_outcome_table(out, settings=s).to_dict("records")}
+        imputed = impute_ratings(out, imputations=imputations)  # one imputation model for the rates and comparisons
+        mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations, confidence=s.confidence,
+                                                               imputed=imputed).to_dict("records")}
+        diag = confounding_diagnostics(out, reference=ref, settings=s, cluster=adj["cluster"], adjusted=adj)
+        rc_mi = recovery_comparisons_imputed(out, reference=ref, settings=s, cluster=adj["cluster"],
+                                             imputations=imputations, imputed=imputed)
+        fixed = fixed_job.result()
     fixed_means = fixed["means"]
     modalities = []
     for row in tab.iloc[1:].to_dict("records"):

@@ -270,7 +270,7 @@ def _cell_sums(codes, design: _Design, pieces, G: int) -> dict:
     C = len(cu)
     pat = cu % P
     group = design.bp[pat]
-    return {"pat": pat, "by_group": [np.flatnonzero(group == g) for g in range(design.h)], "cluster_start": np.searchsorted(cu // P, np.arange(G + 1)),
+    return {"pat": pat, "by_group": [np.flatnonzero(group == g) for g in range(design.h)], "unit_cell": cell, "cluster_start": np.searchsorted(cu // P, np.arange(G + 1)),
             "a0": np.bincount(cell, weights=a0, minlength=C),
             "b0": np.vstack([np.bincount(cell, weights=b0[j], minlength=C) for j in range(len(b0))]),
             "H": np.vstack([np.bincount(cell, weights=H[c], minlength=C) for c in range(len(H))])}
@@ -390,12 +390,12 @@ def _unit_pieces(s, st, k):
     return a0, b0, H
 
 
-def _times_unit_information(v, units, Xv, byv, pieces, *, q, k):
-    """Row m of the result: A_i v_m for unit i = units[m] (A_i its information), without forming A_i."""
+def _times_unit_information(v, units, X, by, pieces, *, q, k):
+    """Row m of the result: A_i v_m for unit i = units[m] (A_i its information, X and by its covariate
+    row and group), without forming A_i."""
     a0, b0, H = pieces
-    X = Xv[units]
     c = np.einsum("ij,ij->i", X, v[:, :q])
-    cols = q + byv[units][:, None] * k + np.arange(k)            # m x k: the unit's basis columns
+    cols = q + by[:, None] * k + np.arange(k)                    # m x k: the unit's basis columns
     gam = np.take_along_axis(v, cols, axis=1)
     bu = b0[:, units].T
     iu = np.triu_indices(k)
@@ -410,7 +410,7 @@ def _times_unit_information(v, units, Xv, byv, pieces, *, q, k):
 
 
 
-def _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, design: _Design, cells: dict):
+def _bias_reduced_scores(U, A, Ainv, codes, pieces, design: _Design, cells: dict):
     """U*_g = A (A - A_g)^-1 U_g = (I - A_g A^-1)^-1 U_g for every cluster (Mancl-DeRouen, CR3).
 
     A cluster of one unit (an episode without a therapist code) has a tiny leverage on a large data
@@ -430,8 +430,9 @@ def _bias_reduced_scores(U, A, Ainv, Xv, byv, codes, pieces, design: _Design, ce
         units = unit_of[single]
         u = U[single]
         w = u.copy()
+        Xu, byu = design.Xp[design.pat[units]], design.bp[design.pat[units]]
         for _ in range(60):
-            new = u + _times_unit_information(w @ Ainv, units, Xv, byv, pieces, q=q, k=k)
+            new = u + _times_unit_information(w @ Ainv, units, Xu, byu, pieces, q=q, k=k)
             moved = np.abs(new - w).max(axis=1) > 1e-13 * (1 + np.abs(new).max(axis=1))
             w = new
             if not moved.any():
@@ -522,9 +523,8 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
     rank[design.order] = np.arange(N)
     st = _unit_sums(yv, rank[uv], tv / tscale, np.ascontiguousarray(Bv.T), N)
     codes = cluster_codes(groups)[design.order] if groups is not None else None
-    Xv, byv = Xv[design.order], byv[design.order]
-    design.order = np.arange(N)
-    return _fit_sums(st, Xv, byv, h, design, codes=codes, names=names, start=start, theta=theta,
+    design.order = np.arange(N)   # the units are in the design's order from here on (X by pattern: design.Xp)
+    return _fit_sums(st, h, design, codes=codes, names=names, start=start, theta=theta,
                      variance_sample=variance_sample, tscale=tscale)
 
 
@@ -535,13 +535,16 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
 _FD_STEP = 1e-5
 
 
-def _search(st: dict, Xv, byv, h: int, start):
+def _search(st: dict, Xv, byv, h: int, start, *, design: _Design | None = None):
     """REML estimate of the variance parameters (and whether the search converged)."""
-    reml = _Reml(st, Xv, byv, h)
+    reml = _Reml(st, Xv, byv, h, design=design)
     dfr = reml.n - reml.d.p
-    opt = optimize.minimize(reml.objective, np.asarray(start, dtype="float64"), args=(dfr,), method="L-BFGS-B",
-                            bounds=[(-12, 6), (-50, 50), (-12, 6)],
-                            options={"maxiter": 200, "ftol": 1e-10, "gtol": 1e-6, "eps": _FD_STEP})
+    # a point where the criterion is not finite (inf) is outside the search's region: its arithmetic there
+    # (and scipy's differences of inf) is expected, not a warning for the user
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        opt = optimize.minimize(reml.objective, np.asarray(start, dtype="float64"), args=(dfr,), method="L-BFGS-B",
+                                bounds=[(-12, 6), (-50, 50), (-12, 6)],
+                                options={"maxiter": 200, "ftol": 1e-10, "gtol": 1e-6, "eps": _FD_STEP})
     return opt.x, bool(opt.success)
 
 
@@ -549,26 +552,30 @@ def _sample(N: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(N, size, replace=False))
 
 
-def _fit_sums(st: dict, Xv, byv, h: int, design: _Design, *, codes, names, start, theta, variance_sample,
+def _fit_sums(st: dict, h: int, design: _Design, *, codes, names, start, theta, variance_sample,
               tscale) -> GrowthModel:
     """The fit from units' sums *st*, units in *design*'s order (``design.order`` the identity)."""
-    N, q = Xv.shape
+    N, q = len(design.pat), design.q
     k = len(st["B"])
+
+    def rows(idx):  # covariate rows and groups of these units
+        return design.Xp[design.pat[idx]], design.bp[design.pat[idx]]
+
     converged = True
     if theta is None:
         if start is None and N > 2 * _START_SAMPLE:
             pick = _sample(N, _START_SAMPLE, 1202)
-            start, _ = _search(_subset(st, pick), Xv[pick], byv[pick], h, [0.0, 0.0, -1.0])
+            start, _ = _search(_subset(st, pick), *rows(pick), h, [0.0, 0.0, -1.0])
         if start is None:
             start = [0.0, 0.0, -1.0]
         if variance_sample is not None and N > variance_sample:
             # the variance parameters from a random sample of units, the fixed effects from all of them
             pick = _sample(N, variance_sample, 20261202)
-            theta, converged = _search(_subset(st, pick), Xv[pick], byv[pick], h, start)
+            theta, converged = _search(_subset(st, pick), *rows(pick), h, start)
         else:
-            theta, converged = _search(st, Xv, byv, h, start)
+            theta, converged = _search(st, None, None, h, start, design=design)
     theta = np.asarray(theta, dtype="float64")
-    reml = _Reml(st, Xv, byv, h, design=design)
+    reml = _Reml(st, None, None, h, design=design)
     n = reml.n
     A, beta, rss, logdetV, s = reml.pieces(theta, keep=True)
     dfr = n - design.p
@@ -585,12 +592,12 @@ def _fit_sums(st: dict, Xv, byv, h: int, design: _Design, *, codes, names, start
     cells = None
     cov = cov_model
     G = 0
-    Xs, bys = Xv, byv
     if codes is not None:
         G = int(codes.max()) + 1
+        bys = design.bp[design.pat]
         # scores X_i'V_i^-1 r_i (sigma2 = 1 scale, as A), summed within clusters; the residuals' sums per
         # unit come from its sufficient statistics (no pass over the measurements)
-        f = Xs @ beta[:q]
+        f = (design.Xp @ beta[:q])[design.pat]
         gam = beta[q:].reshape(h, k)[bys].T                        # k x N: each unit's basis coefficients
         BBg = np.zeros((k, N))
         for c, (i, j) in enumerate(zip(*design.iu)):
@@ -603,16 +610,17 @@ def _fit_sums(st: dict, Xv, byv, h: int, design: _Design, *, codes, names, start
         wr1, wr2 = s["l11"] * Sr + s["l21"] * Str, s["l22"] * Str
         cU = Sr - _quad_at(s, s["u1"], s["u2"], wr1, wr2)         # per unit
         bU = SBr - _quad_at(s, s["R1"], s["R2"], wr1, wr2)       # k x N
+        pieces = _unit_pieces(s, st, k)
+        cells = _cell_sums(codes, design, pieces, G)
         U = np.zeros((G, design.p))
-        for j in range(q):
-            U[:, j] = np.bincount(codes, weights=Xs[:, j] * cU, minlength=G)
+        # the covariate part by (cluster, pattern) cell: X_i is its pattern's row
+        cUc = np.bincount(cells["unit_cell"], weights=cU, minlength=len(cells["pat"]))
+        U[:, :q] = np.add.reduceat(design.Xp[cells["pat"]] * cUc[:, None], cells["cluster_start"][:-1], axis=0)
         cg = codes * h + bys
         for j in range(k):
             U[:, q + j::k] = np.bincount(cg, weights=bU[j], minlength=G * h).reshape(G, h)
         # bias-reduced (Mancl-DeRouen / CR3): each cluster's score as if left out, U*_g = A (A - A_g)^-1 U_g
-        pieces = _unit_pieces(s, st, k)
-        cells = _cell_sums(codes, design, pieces, G)
-        Ustar = _bias_reduced_scores(U, A, Ainv, Xs, bys, codes, pieces, design, cells)
+        Ustar = _bias_reduced_scores(U, A, Ainv, codes, pieces, design, cells)
         cov = Ainv @ (Ustar.T @ Ustar) @ Ainv
     return GrowthModel(beta=beta, names=names, cov=cov, cov_model=cov_model, sigma2=sigma2, re_cov=re_cov,
                        converged=converged, units=N, measurements=int(n), clusters=G, theta=theta,
