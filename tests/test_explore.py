@@ -139,6 +139,13 @@ def test_large_selection_updates_at_once_and_draws_its_figure_after(explorer, mo
     assert explorer.figure.value.startswith("<p>figure for surgery_free</p>") and "<img" in explorer.figure.value
     assert drawn[0] == "recovered" and drawn[-1] == "surgery_free" and len(drawn) <= 2  # the middle one dropped
     assert explorer.state.figure_seconds >= explorer.state.last_seconds
+    # a figure that fails in the background says so in words, and the next one is still drawn
+    monkeypatch.setattr(explorer, "_draw", lambda sel, content: 1 / 0 if sel.outcome == "responder" else "<p>ok</p>")
+    explorer.controls["outcome"].value = "responder"
+    assert explorer.wait_for_figure(60) and "could not be drawn" in explorer.figure.value
+    explorer.controls["outcome"].value = "recovered"
+    assert explorer.wait_for_figure(60) and explorer.figure.value == "<p>ok</p>"
+    monkeypatch.setattr(explorer, "_draw", slow)
     # a failed open while a figure is being drawn: nothing of the old folder comes back
     gate.clear()
     explorer.controls["clinics"].value = ()

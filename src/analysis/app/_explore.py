@@ -93,7 +93,11 @@ class _FigureWorker:
                 self._busy = True
             try:
                 with self.lock:
-                    shown = draw()
+                    try:
+                        shown = draw()
+                    except Exception:  # the thread outlives any figure's failure; never a traceback on screen
+                        shown = ("<p>This figure could not be drawn for this selection. Change the selection "
+                                 "or the figure; the table above is unaffected.</p>")
                 self._show(ticket, shown)
             finally:
                 with self._cv:
