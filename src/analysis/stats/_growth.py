@@ -14,9 +14,12 @@ Why sufficient statistics: with Z_i = [1, t_ij] and D = sigma2 L L', Woodbury's 
 V_i^-1 = (I - Z_i L M_i^-1 L'Z_i') / sigma2 with the 2 x 2 matrix M_i = I + L'Z_i'Z_i L, so
 X'V^-1X, X'V^-1y, y'V^-1y and log|V| need only X'X, X'y, y'y (once) and, per unit, its number of
 measurements, the sums of t, t^2, y, t y and of the basis and t x basis: a few numbers per unit.
-Each likelihood evaluation is then a pass over units, not over measurements, and over the distinct
-covariate rows for the p x p products, so a million episodes with 6.7 million visits fit in
-seconds where statsmodels ``MixedLM`` takes minutes.
+Each likelihood evaluation is then a pass over units, not over measurements. Units are held sorted
+by group and covariate pattern (the distinct rows of X with their group): the covariate products
+run over patterns, each group's basis block is one matrix product over its units, and the
+cluster-robust pieces need only sums within (cluster, pattern) cells; no copy of X is kept beyond
+its patterns. A million episodes with 6.7 million visits fit in about 10-13 s on 2 cores where
+statsmodels ``MixedLM`` needs minutes for 20,000.
 
 Covariance: the model's own (sigma2 (X'V^-1X)^-1), or, with *groups*, the cluster-robust sandwich
 around the same estimate (scores X_i'V_i^-1 r_i summed within clusters, each cluster's sum bias-reduced
