@@ -145,10 +145,10 @@ def _design(df: pd.DataFrame, *, modalities: list[str], covariates: list[str],
         if len(levels) < 2:
             continue  # one value in the data (e.g. one clinic): left out
         drop = _sparse_levels(codes, levels, y_events, both_ends=both_ends) | set((drop_levels or {}).get(cov, ()))
-        width = len(dummy_levels(codes, levels, drop=drop))
-        if width:
-            blocks.append((codes, levels, drop, width))
-            names += [f"{cov}:{levels[i]}" for i in dummy_levels(codes, levels, drop=drop)]
+        kept = dummy_levels(codes, levels, drop=drop)
+        if len(kept):
+            blocks.append((codes, levels, drop, len(kept)))
+            names += [f"{cov}:{levels[i]}" for i in kept]
             used.append(cov)
     X = np.zeros((n, len(names)))
     j = 0

@@ -10,9 +10,8 @@ and the adjusted comparisons. Numbers are unrounded; NaN becomes ``null``.
 from __future__ import annotations
 
 import contextvars
-from concurrent.futures import ThreadPoolExecutor
-
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd

@@ -84,7 +84,7 @@ def format_summary(doc: dict, *, labels: dict | None = None) -> str:
     for m in sorted(by["leg_pain_change"]):
         lp, rc, sg = by["leg_pain_change"][m], by["recovered"][m], by["surgery"][m]
         rows.append([labels.get(m, m), _ratio(lp, "difference", "+.2f"), _p(lp["p_holm"]),
-                     _ratio(rc, "odds_ratio", '.2f'), _p(rc["p_holm"]), _ratio(sg, "hazard_ratio", '.2f'),
+                     _ratio(rc, "odds_ratio", ".2f"), _p(rc["p_holm"]), _ratio(sg, "hazard_ratio", ".2f"),
                      _p(sg["p_holm"])])
     lines += _table(header, rows, "lrrrrrr")
     notes = [f"- {labels.get(r['modality'], r['modality'])}, {k.replace('_', ' ')}: {r['note']}"
