@@ -218,9 +218,8 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
             means_L.append(L)
             mean_keys.append(("Overall", day, int(len(keep_ep)), int(reach[day]["Overall"])))
             for g, m in enumerate(mods_present):
-                sel = mcode == g
                 means_L.append(fit.design_row(xbar_by[g], g, bd))
-                mean_keys.append((m, day, int(sel.sum()), int(reach[day].get(m, 0))))
+                mean_keys.append((m, day, int(counts[g]), int(reach[day].get(m, 0))))
             for m in others:
                 row = {"modality": m, "day": day, "n": int(n_by.get(m, 0)),
                        "clusters": k_by.get(m) if cluster != "none" else None}

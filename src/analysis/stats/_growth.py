@@ -179,6 +179,13 @@ class _Design:
         v[self.q:] = np.asarray(s1g).ravel()
         return v
 
+    def symmetric(self, pairs) -> np.ndarray:
+        """Each group's k x k basis block (h x k x k) from its upper triangle (h x pairs)."""
+        full = np.zeros((self.h, self.k, self.k))
+        full[:, self.iu[0], self.iu[1]] = pairs
+        full[:, self.iu[1], self.iu[0]] = pairs
+        return full
+
     def group_sums(self, M) -> np.ndarray:
         """Sums over each group's units of the rows of *M* (rows x units, sorted order): h x rows."""
         b = self.group_units
@@ -217,13 +224,8 @@ class _Reml:
         if not np.array_equal(design.order, np.arange(len(design.order))):
             st = _subset(st, design.order)
         self.st, self.d = st, design
-        k = design.k
         P = design.pattern_sums
-        BB = design.group_sums(st["BB"])                    # h x pairs
-        full = np.zeros((h, k, k))
-        full[:, design.iu[0], design.iu[1]] = BB
-        full[:, design.iu[1], design.iu[0]] = BB
-        self.XtX = design.matrix(P(st["n"])[0], P(st["B"]), full)
+        self.XtX = design.matrix(P(st["n"])[0], P(st["B"]), design.symmetric(design.group_sums(st["BB"])))
         self.Xty = design.vector(P(st["y"])[0], design.group_sums(st["By"]))
         self.yty = float(st["yy"].sum())
         self.n = float(st["n"].sum())
@@ -273,7 +275,8 @@ def _cell_sums(codes, design: _Design, pieces, G: int) -> dict:
     C = len(cu)
     pat = cu % P
     group = design.bp[pat]
-    return {"pat": pat, "by_group": [np.flatnonzero(group == g) for g in range(design.h)], "unit_cell": cell, "cluster_start": np.searchsorted(cu // P, np.arange(G + 1)),
+    return {"pat": pat, "by_group": [np.flatnonzero(group == g) for g in range(design.h)], "unit_cell": cell,
+            "cluster_start": np.searchsorted(cu // P, np.arange(G + 1)),
             "a0": np.bincount(cell, weights=a0, minlength=C),
             "b0": np.vstack([np.bincount(cell, weights=b0[j], minlength=C) for j in range(len(b0))]),
             "H": np.vstack([np.bincount(cell, weights=H[c], minlength=C) for c in range(len(H))])}
@@ -284,13 +287,9 @@ def _cluster_information(design: _Design, cells: dict, gi: int) -> np.ndarray:
     sl = slice(cells["cluster_start"][gi], cells["cluster_start"][gi + 1])
     # a cluster's cells have distinct patterns, in increasing order
     pat = cells["pat"][sl]
-    k, iu = design.k, design.iu
     Hg = np.vstack([np.bincount(design.bp[pat], weights=cells["H"][c, sl], minlength=design.h)
                     for c in range(len(cells["H"]))])           # pairs x h
-    full = np.zeros((design.h, k, k))
-    full[:, iu[0], iu[1]] = Hg.T
-    full[:, iu[1], iu[0]] = Hg.T
-    return design.matrix(cells["a0"][sl], cells["b0"][:, sl], full, rows=pat)
+    return design.matrix(cells["a0"][sl], cells["b0"][:, sl], design.symmetric(Hg.T), rows=pat)
 
 
 class GrowthModel:
