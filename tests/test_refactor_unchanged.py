@@ -17,7 +17,9 @@ cluster-robust covariance instead of G / (G - 1) (only ``leg_pain_at_day`` value
 simulation study in docs/methods.md, "Leg pain on fixed days", shows why); regenerated when the
 fixed-day model's variance search got a finite-difference step above the criterion's rounding (1e-5
 instead of scipy's 1e-8: the old search stopped short, REML criterion 1685.086 against 1685.046 now;
-only ``leg_pain_at_day`` values moved, by at most 0.034, on p values).
+only ``leg_pain_at_day`` values moved, by at most 0.034, on p values). ``leg_pain_at_day`` is compared
+to 1e-5 since the summary's models run two at a time with BLAS kept to one thread each: BLAS's
+summation order moves the search's optimum in the sixth or seventh digit (a p value 0.4475825 against 0.4475837).
 
 When a later change means to move a number, regenerate the file and say why in the commit.
 """
@@ -44,7 +46,7 @@ def _same(a, b, path="$"):
         for i, (x, y) in enumerate(zip(a, b)):
             _same(x, y, f"{path}[{i}]")
     elif isinstance(a, float) and isinstance(b, float):
-        tol = 1e-7 if "leg_pain_at_day" in path else 1e-12
+        tol = 1e-5 if "leg_pain_at_day" in path else 1e-12
         assert math.isclose(a, b, rel_tol=tol, abs_tol=tol), (path, a, b)
     else:
         assert a == b, (path, a, b)

@@ -185,8 +185,9 @@ def test_population_all_stratifies_the_logrank_test_as_the_cox_model(sample_dir)
 
 
 def test_fixed_day_model_runs_beside_the_others_and_its_errors_reach_the_caller(sample_dir, monkeypatch):
-    """summarise fits the model of all visits on a second thread (a third of the time at registry size); a
-    failure there is the caller's failure, not a missing key, and the caller's numpy error state holds there."""
+    """summarise fits its models on worker threads, two at a time (the model of all visits is a third of
+    the time at registry size); a failure there is the caller's failure, not a missing key, and the
+    caller's numpy error state holds there."""
     import threading
 
     import numpy as np
@@ -204,4 +205,70 @@ def test_fixed_day_model_runs_beside_the_others_and_its_errors_reach_the_caller(
     monkeypatch.setattr(summary_mod, "leg_pain_at_days", failing)
     with np.errstate(invalid="ignore"), pytest.raises(ValueError, match="fixed-day model failed"):
         summarise(load_records(sample_dir))
-    assert seen["thread"].startswith("physio-fixed-day") and seen["err"] == "ignore"
+    assert seen["thread"].startswith("physio-task") and seen["err"] == "ignore"
+
+
+def test_summary_fitted_one_model_at_a_time_equals_one_call(sample_dir):
+    """summarise fits the adjusted models as separate tasks and merges them: the same tables, covariates,
+    clusters and coefficients as adjusted_comparisons fitting them in one call."""
+    from analysis import derive_outcomes, load_records
+    from analysis.methods import adjusted_comparisons
+    from analysis.methods._summary import _merge_adjusted
+
+    out = derive_outcomes(load_records(sample_dir))
+    models = ("leg_pain_change", "recovered", "surgery", "odi_change")
+    whole = adjusted_comparisons(out, models=models)
+    merged = _merge_adjusted({m: adjusted_comparisons(out, models=(m,)) for m in models})
+    assert sorted(merged) == sorted(whole)
+    for key in ("reference", "covariates", "cluster", "method", "clusters", "events_per_parameter",
+                "missing_covariates"):
+        assert merged[key] == whole[key], key
+    for m in models:
+        pd.testing.assert_frame_equal(merged[m], whole[m])
+        if whole["coefficients"][m] is not None:
+            pd.testing.assert_series_equal(merged["coefficients"][m], whole["coefficients"][m])
+    two = _merge_adjusted({m: adjusted_comparisons(out, models=(m,)) for m in ("leg_pain_change", "recovered")})
+    assert two["surgery"].empty and two["clusters"].get("surgery") is None
+
+
+def test_run_tasks_order_dependencies_errors():
+    """run_tasks: each task sees the results it runs after; one worker runs them in list order on the
+    caller's thread; a task after a later one, or a repeated name, is refused; the first failure in list
+    order reaches the caller."""
+    import threading
+    import time
+
+    from analysis.methods._parallel import Task, run_tasks
+
+    order = []
+
+    def slow(name, value, pause=0.0):
+        def run(done):
+            time.sleep(pause)
+            order.append(name)
+            return value
+        return run
+
+    tasks = [Task("a", slow("a", 2, 0.05)), Task("b", slow("b", 3)),
+             Task("c", lambda done: done["a"] * done["b"], after=("a", "b"))]
+    assert run_tasks(tasks, workers=2) == {"a": 2, "b": 3, "c": 6}
+    assert order == ["b", "a"]  # b did not wait for a: two at a time
+    order.clear()
+    threads = set()
+    seq = [Task(n, lambda done, n=n: threads.add(threading.current_thread().name) or order.append(n))
+           for n in "xyz"]
+    run_tasks(seq, workers=1)
+    assert order == ["x", "y", "z"] and threads == {threading.current_thread().name}
+    with pytest.raises(ValueError, match="task 'c' runs after d, which must come earlier in the list"):
+        run_tasks([Task("c", lambda d: 1, after=("d",)), Task("d", lambda d: 2)])
+    with pytest.raises(ValueError, match="two tasks are named 'a'"):
+        run_tasks([Task("a", lambda d: 1), Task("a", lambda d: 2)])
+
+    def boom(msg):
+        def run(done):
+            raise RuntimeError(msg)
+        return run
+
+    with pytest.raises(RuntimeError, match="first"):
+        run_tasks([Task("ok", lambda d: 1), Task("f1", boom("first")), Task("f2", boom("second")),
+                   Task("after", lambda d: d["f1"], after=("f1",))], workers=2)

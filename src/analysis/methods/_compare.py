@@ -394,6 +394,18 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
     return out, used, info
 
 
+def _check_cluster(outcomes: pd.DataFrame, cluster: str | None) -> str:
+    """The clustering to use (default :func:`default_cluster`), or the ValueError of a choice that cannot be."""
+    cluster = cluster or default_cluster(outcomes)
+    if cluster not in CLUSTER_CHOICES:
+        raise ValueError(f"cluster must be one of {', '.join(CLUSTER_CHOICES)}, not '{cluster}'")
+    if cluster != "none" and (cluster not in outcomes.columns or outcomes[cluster].isna().all()):
+        raise ValueError(f"cannot cluster by {cluster}: the records have no {cluster} codes (use cluster='none')")
+    if cluster == "clinic" and outcomes["clinic"].nunique() < MIN_CLINICS:
+        raise ValueError(few_clinics_message(int(outcomes["clinic"].nunique())))
+    return cluster
+
+
 def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None,
                          covariates=ADJUSTMENT_SET, settings: OutcomeSettings | None = None,
                          cluster: str | None = None,
@@ -457,13 +469,7 @@ def adjusted_comparisons(outcomes: pd.DataFrame, *, reference: str | None = None
     s = settings or OutcomeSettings()
     ref = reference or choose_reference(outcomes)
     covs = list(covariates)
-    cluster = cluster or default_cluster(outcomes)
-    if cluster not in CLUSTER_CHOICES:
-        raise ValueError(f"cluster must be one of {', '.join(CLUSTER_CHOICES)}, not '{cluster}'")
-    if cluster != "none" and (cluster not in outcomes.columns or outcomes[cluster].isna().all()):
-        raise ValueError(f"cannot cluster by {cluster}: the records have no {cluster} codes (use cluster='none')")
-    if cluster == "clinic" and outcomes["clinic"].nunique() < MIN_CLINICS:
-        raise ValueError(few_clinics_message(int(outcomes["clinic"].nunique())))
+    cluster = _check_cluster(outcomes, cluster)
     all_mods = sorted(outcomes["modality"].unique())
     # a light frame: only what the models use, text covariates as categories (factorised once, not per model)
     needed = ["modality", "baseline_leg_pain", "final_leg_pain", "recovered", "in_population", "surgery_time",

@@ -9,22 +9,21 @@ and the adjusted comparisons. Numbers are unrounded; NaN becomes ``null``.
 
 from __future__ import annotations
 
-import contextvars
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from ..records import Records
 from ..stats import logrank_test
-from ._compare import adjusted_comparisons, choose_reference, default_cluster
+from ._compare import ADJUSTMENT_SET, _check_cluster, adjusted_comparisons, choose_reference
 from ._confounding import confounding_diagnostics
 from ._crude import outcome_table
 from ._fixed_day import leg_pain_at_days
 from ._missing import impute_ratings, recovery_missing_adjusted
 from ._missing_compare import recovery_comparisons_imputed
 from ._outcomes import OutcomeSettings, derive_outcomes
+from ._parallel import Task, run_tasks
 from ._secondary import secondary_outcome_table
 
 __all__ = ["ASSOCIATION_NOTE", "COVARIATE_LABELS", "summarise"]
@@ -113,6 +112,21 @@ def _confounding_block(diag: dict) -> dict:
     return {"doubly_robust": dr, "overlap": overlap}
 
 
+def _merge_adjusted(parts: dict[str, dict]) -> dict:
+    """One :func:`adjusted_comparisons` result from fits of one model each (model -> its result): the same
+    numbers as fitting them in one call, where each model is fitted on its own too."""
+    first = next(iter(parts.values()))
+    merged = {key: first[key] for key in ("reference", "cluster", "method", "missing_covariates")}
+    used = set().union(*(p["covariates"] for p in parts.values()))
+    merged["covariates"] = [c for c in ADJUSTMENT_SET if c in used]
+    for key in ("clusters", "events_per_parameter", "coefficients"):
+        merged[key] = {model: p[key][model] for model, p in parts.items()}
+    for model in ("leg_pain_change", "recovered", "surgery"):  # the unfitted ones as an empty table, as before
+        merged[model] = parts[model][model] if model in parts else first[model]
+    merged.update({model: p[model] for model, p in parts.items()})
+    return merged
+
+
 def surgery_logrank(outcomes: pd.DataFrame, *, settings: OutcomeSettings | None = None) -> dict:
     """Log-rank test of the modalities' surgery-free curves in the surgery population; with
     ``population="all"`` stratified by surgical candidacy, as the Cox model is (spec section 4).
@@ -178,24 +192,39 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     out = outcomes if outcomes is not None else derive_outcomes(records, settings=s)
     ref = reference or choose_reference(out)
     labels = records.labels
-    # the model of all visits (a third of the time at registry size) runs on the second core meanwhile: it
-    # reads the records and outcomes only, and most of its work is numpy's, which lets the other thread run
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="physio-fixed-day") as pool:
-        fixed_job = pool.submit(contextvars.copy_context().run, leg_pain_at_days, records, out, reference=ref,
-                                settings=s, cluster=cluster or default_cluster(out))  # the caller's numpy errstate too
-        tab = outcome_table(out, settings=s, labels=labels)
-        ep = records.episodes
-        lr = surgery_logrank(out, settings=s)
-        adj = adjusted_comparisons(out, reference=ref, settings=s, cluster=cluster,
-                                   models=("leg_pain_change", "recovered", "surgery", "odi_change"))
-        sec = {r["group"]: r for r in secondary_outcome_table(out, settings=s).to_dict("records")}
-        imputed = impute_ratings(out, imputations=imputations)  # one imputation model for the rates and comparisons
-        mi = {r["group"]: r for r in recovery_missing_adjusted(out, imputations=imputations, confidence=s.confidence,
-                                                               imputed=imputed).to_dict("records")}
-        diag = confounding_diagnostics(out, reference=ref, settings=s, cluster=adj["cluster"], adjusted=adj)
-        rc_mi = recovery_comparisons_imputed(out, reference=ref, settings=s, cluster=adj["cluster"],
-                                             imputations=imputations, imputed=imputed)
-        fixed = fixed_job.result()
+    clus = _check_cluster(out, cluster)  # a choice that cannot be fails here, before any model runs
+
+    def adjusted(model):
+        return lambda done: adjusted_comparisons(out, reference=ref, settings=s, cluster=clus, models=(model,))
+
+    # independent pieces two at a time on two cores, the longest chains first (see run_tasks): the model of
+    # all visits alone is a third of the work at registry size
+    done = run_tasks([
+        Task("fixed", lambda done: leg_pain_at_days(records, out, reference=ref, settings=s, cluster=clus)),
+        Task("leg_pain_change", adjusted("leg_pain_change")),
+        Task("recovered", adjusted("recovered")),
+        # one imputation model for the rates and the comparisons
+        Task("imputed", lambda done: impute_ratings(out, imputations=imputations)),
+        Task("surgery", adjusted("surgery")),
+        Task("odi_change", adjusted("odi_change")),
+        Task("rc_mi", lambda done: recovery_comparisons_imputed(out, reference=ref, settings=s, cluster=clus,
+                                                                imputations=imputations, imputed=done["imputed"]),
+             after=("imputed",)),
+        Task("diag", lambda done: confounding_diagnostics(
+            out, reference=ref, settings=s, cluster=clus,
+            adjusted=_merge_adjusted({k: done[k] for k in ("leg_pain_change", "recovered")})),
+             after=("leg_pain_change", "recovered")),
+        Task("mi", lambda done: recovery_missing_adjusted(out, imputations=imputations, confidence=s.confidence,
+                                                          imputed=done["imputed"]), after=("imputed",)),
+        Task("tab", lambda done: outcome_table(out, settings=s, labels=labels)),
+        Task("lr", lambda done: surgery_logrank(out, settings=s)),
+        Task("sec", lambda done: secondary_outcome_table(out, settings=s)),
+    ])
+    adj = _merge_adjusted({k: done[k] for k in ("leg_pain_change", "recovered", "surgery", "odi_change")})
+    tab, lr, diag, rc_mi, fixed = done["tab"], done["lr"], done["diag"], done["rc_mi"], done["fixed"]
+    ep = records.episodes
+    sec = {r["group"]: r for r in done["sec"].to_dict("records")}
+    mi = {r["group"]: r for r in done["mi"].to_dict("records")}
     fixed_means = fixed["means"]
     modalities = []
     for row in tab.iloc[1:].to_dict("records"):
