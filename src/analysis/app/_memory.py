@@ -6,8 +6,9 @@ import sys
 
 __all__ = ["keep_freed_memory"]
 
-#: glibc ``mallopt`` parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -2, -3, -4
+#: glibc ``mallopt`` parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX,
+#: M_ARENA_MAX.
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -2, -3, -4, -8
 
 
 def keep_freed_memory() -> bool:
@@ -34,6 +35,6 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL("libc.so.6")
         return all(libc.mallopt(param, value) == 1 for param, value in (
             (_M_TRIM_THRESHOLD, 2**31 - 1), (_M_TOP_PAD, 256 << 20), (_M_MMAP_THRESHOLD, 32 << 20),
-            (_M_MMAP_MAX, 0)))
+            (_M_MMAP_MAX, 0), (_M_ARENA_MAX, 1)))
     except (OSError, AttributeError):  # musl or another libc: nothing to tune
         return False

@@ -34,6 +34,7 @@ import pandas as pd
 from ..records import Records
 from ..stats import e_value, growth_curve_model, holm, natural_spline_basis
 from ._compare import FEW_CLUSTERS, MIN_CLUSTERS, _design, _few_clusters_note, _one_cluster_note, choose_reference, default_cluster
+from ._confounding import _pattern_codes
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
 
@@ -175,14 +176,18 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
     knots = _knots(t) if len(t) else None
     failure = None
     if len(keep_ep) >= 3 and ref in mods_present:
-        dd = d.assign(modality=d["modality"].astype("str"))
+        # the design of the distinct case-mix rows only (each episode's row by number): the same columns as
+        # the design of every episode (a level, and the rank, are the same on the distinct rows)
+        rows = _pattern_codes(d, [*covs, "modality"])
+        _, first = np.unique(rows, return_index=True)
+        dd = d.iloc[first].assign(modality=d["modality"].iloc[first].astype("str"))
         X, names, _ = _design(dd, modalities=[m for m in mods_present if m != ref], covariates=covs,
                               y_events=None, both_ends=False, constant=True)
         groups = None
         if cluster != "none":
             groups = pd.factorize(d[cluster])[0]  # codes; -1 (no code recorded): an episode on its own
         try:
-            fit = growth_curve_model(y, unit, t, _basis(t, knots), X, mcode, groups=groups, names=names,
+            fit = growth_curve_model(y, unit, t, _basis(t, knots), X, mcode, rows=rows, groups=groups, names=names,
                                      confidence=s.confidence)
             if not fit.converged:
                 failure = "the model of all visits did not converge: not estimable"
@@ -196,12 +201,13 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         base["converged"] = True
         names = fit.names
         q = len(names) - len(mods_present) * fit._k
-        xbar_all = X.mean(axis=0)
-        counts = np.bincount(mcode, minlength=len(mods_present))
+        h = len(mods_present)
+        counts = np.bincount(mcode, minlength=h)
         share = counts / len(mcode)
-        # each modality's mean covariate row (no copy of its rows of the design)
-        xbar_by = np.vstack([np.bincount(mcode, weights=X[:, j], minlength=len(mods_present))
-                             for j in range(X.shape[1])]).T / np.maximum(counts, 1)[:, None]
+        # the mean covariate row overall and of each modality's episodes, from the distinct rows' counts
+        per_row = np.bincount(mcode * len(X) + rows, minlength=h * len(X)).reshape(h, len(X)).astype("float64")
+        xbar_all = per_row.sum(axis=0) @ X / len(mcode)
+        xbar_by = per_row @ X / np.maximum(counts, 1)[:, None]
         D, s2 = fit.re_cov, fit.sigma2
         b0 = _basis([0.0], knots)[0]
         gref = mods_present.index(ref)

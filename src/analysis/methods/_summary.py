@@ -112,6 +112,18 @@ def _confounding_block(diag: dict) -> dict:
     return {"doubly_robust": dr, "overlap": overlap}
 
 
+#: Text columns the models group or adjust by: held as categories while the summary's models run.
+_CODED = ("modality", "clinic", "therapist", "age_band", "sex", "symptom_band", "cause")
+
+
+def _coded(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The outcomes with the text columns the models use as categories (codes and levels): every model
+    factorises, subsets and compares them, and on a million episodes doing that to text costs seconds
+    across the summary's dozen models. Same values, same levels in the same (sorted) order."""
+    cols = {c: "category" for c in _CODED if c in outcomes.columns and pd.api.types.is_string_dtype(outcomes[c].dtype)}
+    return outcomes.astype(cols) if cols else outcomes
+
+
 def _merge_adjusted(parts: dict[str, dict]) -> dict:
     """One :func:`adjusted_comparisons` result from fits of one model each (model -> its result): the same
     numbers as fitting them in one call, where each model is fitted on its own too."""
@@ -193,6 +205,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     ref = reference or choose_reference(out)
     labels = records.labels
     clus = _check_cluster(out, cluster)  # a choice that cannot be fails here, before any model runs
+    crude, out = out, _coded(out)  # the models' copy coded; the crude tables from the records' own text
 
     def adjusted(model):
         return lambda done: adjusted_comparisons(out, reference=ref, settings=s, cluster=clus, models=(model,))
@@ -214,11 +227,11 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
             out, reference=ref, settings=s, cluster=clus,
             adjusted=_merge_adjusted({k: done[k] for k in ("leg_pain_change", "recovered")})),
              after=("leg_pain_change", "recovered")),
-        Task("mi", lambda done: recovery_missing_adjusted(out, imputations=imputations, confidence=s.confidence,
+        Task("mi", lambda done: recovery_missing_adjusted(crude, imputations=imputations, confidence=s.confidence,
                                                           imputed=done["imputed"]), after=("imputed",)),
-        Task("tab", lambda done: outcome_table(out, settings=s, labels=labels)),
-        Task("lr", lambda done: surgery_logrank(out, settings=s)),
-        Task("sec", lambda done: secondary_outcome_table(out, settings=s)),
+        Task("tab", lambda done: outcome_table(crude, settings=s, labels=labels)),
+        Task("lr", lambda done: surgery_logrank(crude, settings=s)),
+        Task("sec", lambda done: secondary_outcome_table(crude, settings=s)),
     ])
     adj = _merge_adjusted({k: done[k] for k in ("leg_pain_change", "recovered", "surgery", "odi_change")})
     tab, lr, diag, rc_mi, fixed = done["tab"], done["lr"], done["diag"], done["rc_mi"], done["fixed"]

@@ -107,14 +107,20 @@ def _unit_sums(yv, uv, ts, BT, N: int) -> dict:
     def per_unit(w):
         return np.bincount(uv, weights=w, minlength=N)
 
+    def rows(products):  # each row written as it is summed: no list of rows copied once more
+        out = np.empty((len(products), N))
+        for r, w in enumerate(products):
+            out[r] = per_unit(w())
+        return out
+
     k = len(BT)
     iu = np.triu_indices(k)
     return {"n": np.bincount(uv, minlength=N).astype("float64"), "t": per_unit(ts), "tt": per_unit(ts * ts),
             "y": per_unit(yv), "ty": per_unit(ts * yv), "yy": per_unit(yv * yv),
-            "B": np.vstack([per_unit(BT[j]) for j in range(k)]),
-            "tB": np.vstack([per_unit(ts * BT[j]) for j in range(k)]),
-            "By": np.vstack([per_unit(BT[j] * yv) for j in range(k)]),
-            "BB": np.vstack([per_unit(BT[i] * BT[j]) for i, j in zip(*iu)])}
+            "B": rows([lambda j=j: BT[j] for j in range(k)]),
+            "tB": rows([lambda j=j: ts * BT[j] for j in range(k)]),
+            "By": rows([lambda j=j: BT[j] * yv for j in range(k)]),
+            "BB": rows([lambda i=i, j=j: BT[i] * BT[j] for i, j in zip(*iu)])}
 
 
 def _subset(st: dict, idx) -> dict:
@@ -126,20 +132,25 @@ class _Design:
     (distinct rows of X with their group): the covariate products run over patterns, not units, and
     each group's units are one slice."""
 
-    def __init__(self, Xv, byv, h: int, k: int):
+    def __init__(self, Xv, byv, h: int, k: int, rows=None):
         self.q, self.k, self.h = Xv.shape[1], k, h
         self.p = self.q + h * k
         self.iu = np.triu_indices(k)
-        N = len(Xv)
-        hkey = Xv @ np.random.default_rng(12345).uniform(1, 2, self.q) + byv * np.pi
-        _, first, pat = np.unique(hkey, return_index=True, return_inverse=True)
-        pat = pat.ravel()
-        if not (np.array_equal(Xv[first][pat], Xv) and np.array_equal(byv[first][pat], byv)):
-            first, pat = np.arange(N), np.arange(N)      # a hash collision: no compression
+        N = len(byv)
+        if rows is not None:  # X given as its distinct rows and each unit's row: the patterns are (row, group)
+            _, first, pat = np.unique(rows * max(h, 1) + byv, return_index=True, return_inverse=True)
+            pat, xrow = pat.ravel(), rows
+        else:
+            hkey = Xv @ np.random.default_rng(12345).uniform(1, 2, self.q) + byv * np.pi
+            _, first, pat = np.unique(hkey, return_index=True, return_inverse=True)
+            pat = pat.ravel()
+            if not (np.array_equal(Xv[first][pat], Xv) and np.array_equal(byv[first][pat], byv)):
+                first, pat = np.arange(N), np.arange(N)      # a hash collision: no compression
+            xrow = np.arange(N)
         relabel = np.argsort(byv[first], kind="stable")   # patterns by group
         new = np.empty(len(first), dtype="int64")
         new[relabel] = np.arange(len(first))
-        self.Xp, self.bp = Xv[first[relabel]], byv[first[relabel]]
+        self.Xp, self.bp = Xv[xrow[first[relabel]]], byv[first[relabel]]
         pat = new[pat]
         self.order = np.argsort(pat, kind="stable")      # units by pattern (so by group)
         self.pat = pat[self.order]                       # each sorted unit's pattern
@@ -448,7 +459,7 @@ def _bias_reduced_scores(U, A, Ainv, codes, pieces, design: _Design, cells: dict
     return Ustar
 
 
-def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, start=None, theta=None,
+def growth_curve_model(y, unit, time, basis, X, by, *, rows=None, groups=None, names=None, start=None, theta=None,
                        variance_sample: int | None = VARIANCE_SAMPLE, confidence: float = 0.95,
                        _tscale: float | None = None) -> GrowthModel:
     """Fit the growth-curve mixed model described in this module (REML).
@@ -460,11 +471,15 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
         (the random slope's variable).
     basis : array of shape (measurements, k)
         Time basis of the mean curve, without a constant (e.g. :func:`natural_spline_basis`).
-    X : array of shape (N, q)
+    X : array of shape (N, q), or (P, q) with *rows*
         The units' covariates, with the constant column; each unit's group effect at the first
         basis value is in here (group dummies).
     by : array of N integer codes 0 .. h-1
         Each unit's group: every group has its own time curve (basis coefficients).
+    rows : array of N integer codes 0 .. P-1, optional, keyword-only
+        With X holding only the distinct covariate rows (P of them): each unit's row of X. The same
+        fit as with the full X (``X[rows]``), without building it: at registry size the full design
+        is a quarter of a gigabyte, its distinct rows a few megabytes.
     groups : array of N cluster codes, optional, keyword-only
         Clusters of units (therapists) for the cluster-robust covariance; None: the model's own.
     names : list of str, optional, keyword-only
@@ -510,7 +525,14 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
         Bv = Bv[:, None]
     Xv = np.asarray(X, dtype="float64")
     byv = np.asarray(by, dtype="int64")
-    N, q = Xv.shape
+    N, q = len(byv), Xv.shape[1]
+    rv = None
+    if rows is not None:
+        rv = np.asarray(rows, dtype="int64")
+        if len(rv) != N or (N and (rv.min() < 0 or rv.max() >= len(Xv))):
+            raise ValueError("rows must give each unit's row of X (one code per unit, 0 .. len(X) - 1)")
+    elif len(Xv) != N:
+        raise ValueError(f"X has {len(Xv)} rows for {N} units (give rows= when X holds distinct rows only)")
     k = Bv.shape[1]
     h = int(byv.max()) + 1 if N else 0
     n = len(yv)
@@ -520,10 +542,12 @@ def growth_curve_model(y, unit, time, basis, X, by, *, groups=None, names=None, 
     # time on a unit scale for the optimiser; the random-effects covariance is put back on the caller's scale
     tscale = _tscale or float(np.quantile(np.abs(tv), 0.95) if len(tv) else 0.0) or 1.0
     # units renumbered in the design's order (by group and covariate pattern) before their sums are taken
-    design = _Design(Xv, byv, h, k)
+    design = _Design(Xv, byv, h, k, rows=rv)
     rank = np.empty(N, dtype="int64")
     rank[design.order] = np.arange(N)
     st = _unit_sums(yv, rank[uv], tv / tscale, np.ascontiguousarray(Bv.T), N)
+    # the measurements are summed up: what is left works on units (the caller's arrays are the caller's)
+    del y, unit, time, basis, X, yv, uv, tv, Bv, Xv, rank
     codes = cluster_codes(groups)[design.order] if groups is not None else None
     design.order = np.arange(N)   # the units are in the design's order from here on (X by pattern: design.Xp)
     return _fit_sums(st, h, design, codes=codes, names=names, start=start, theta=theta,
