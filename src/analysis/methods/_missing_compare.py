@@ -38,7 +38,7 @@ from scipy import stats as sps
 
 from ..stats import COMMON_OUTCOME, cluster_codes, e_value, holm, logistic_counts
 from ._compare import ADJUSTMENT_SET, MIN_CLUSTERS, _design, choose_reference, default_cluster
-from ._confounding import _pattern_codes
+from ._confounding import _cluster_values, _pattern_codes
 from ._missing import RatingImputations, _eligible, impute_ratings
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
@@ -64,8 +64,9 @@ def _robust_cov(Xc, info, resid_c2, cell_of_c2, clus_of_c2, G):
     inv = np.linalg.pinv(info)
     if G is None:
         return inv
-    agg = sparse.csr_matrix((resid_c2, (clus_of_c2, np.arange(len(resid_c2)))), shape=(G, len(resid_c2)))
-    U = agg @ Xc[cell_of_c2]
+    # each cluster's score: its residual sums per design row (a cluster x rows matrix) times the rows
+    agg = sparse.csr_matrix((resid_c2, (clus_of_c2, cell_of_c2)), shape=(G, len(Xc)))
+    U = agg @ Xc
     return inv @ (U.T @ U) @ inv * (G / (G - 1) if G > 1 else np.nan)
 
 
@@ -125,19 +126,20 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     ok = e["baseline_leg_pain"].notna().to_numpy(dtype=bool).copy()
     for c in covs:
         ok &= e[c].notna().to_numpy(dtype=bool)
-    mcat = pd.Categorical(e["modality"], categories=[ref, *others])
-    mod = np.asarray([ref, *others], dtype=object)[np.maximum(mcat.codes, 0)]
-    mod[mcat.codes < 0] = None
+    # modalities as numbers: 0 the reference, then the others in code order (-1: none)
+    levels = [ref, *others]
+    mod = pd.Categorical(e["modality"], categories=levels).codes.astype("int64")
+    code_of = {m: i for i, m in enumerate(levels)}
     if cluster != "none":
-        col = e[cluster]
-        raw = col.to_numpy(dtype=object, na_value=None)
+        raw = _cluster_values(e, cluster)
         codes_all = cluster_codes(raw)
-        recorded = pd.notna(pd.Series(raw)).to_numpy()
-    n_by = pd.Series(mod[ok]).value_counts()
+        recorded = (raw >= 0) if np.issubdtype(np.asarray(raw).dtype, np.integer) else pd.notna(pd.Series(raw)).to_numpy()
+    counts = np.bincount(mod[ok & (mod >= 0)], minlength=len(levels))
+    n_by = {m: int(counts[i]) for i, m in enumerate(levels) if counts[i]}
     notes, reasons = {}, {}
     k_by = {}
-    for m in [ref, *others]:
-        sel = ok & (mod == m)
+    for m in levels:
+        sel = ok & (mod == code_of[m])
         k_by[m] = (int(len(np.unique(codes_all[sel & recorded]))) or int(sel.sum())) if cluster != "none" else None
     estimable = []
     for m in others:
@@ -155,7 +157,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
             if m in notes:
                 out.loc[out["modality"] == m, ["note", "reason"]] = [notes[m], reasons[m]]
         return out
-    keep = ok & np.isin(mod, estimable + [ref])
+    keep = ok & np.isin(mod, [code_of[m] for m in [*estimable, ref]])
     ef = e[keep].reset_index(drop=True)
     for c in covs:
         if c != "baseline_leg_pain" and pd.api.types.is_string_dtype(ef[c].dtype):
@@ -170,21 +172,25 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     draws = imputed.imputed[:, miss_keep]                  # (imputations, unrated in the model)
     cell = _pattern_codes(ef, [*covs, "modality"])
     _, first = np.unique(cell, return_index=True)
+    n_cell = np.bincount(cell).astype("float64")
+    P, m_ = len(n_cell), len(draws)
+    obs_cell = np.bincount(cell, weights=obs_k, minlength=P)
+    cell_miss = cell[miss_pos]
+    # recoveries per design row in each completed data set (imputations x rows), in one pass over the draws
+    ev_cells = obs_cell[None, :] + np.bincount((np.arange(m_)[:, None] * P + cell_miss[None, :]).ravel(),
+                                               weights=draws.ravel(), minlength=m_ * P).reshape(m_, P)
     # a level with no recoveries, or only recoveries, in any completed data set would separate that fit:
     # merged into its covariate's reference level, as the complete-case model merges them
     drop = {}
     for c in covs:
         if c == "baseline_leg_pain":
             continue
-        codes, levels = pd.factorize(ef[c], sort=True)
-        n_l = np.bincount(codes, minlength=len(levels))
-        obs_l = np.bincount(codes, weights=obs_k, minlength=len(levels))
-        ev_l = obs_l[None, :] + np.array([np.bincount(codes[miss_pos], weights=draws[i], minlength=len(levels))
-                                          for i in range(len(draws))])
+        codes, levels = pd.factorize(ef[c].iloc[first], sort=True)   # each design row has one level
+        n_l = np.bincount(codes, weights=n_cell, minlength=len(levels))
+        ev_l = np.stack([np.bincount(codes, weights=ev_cells[i], minlength=len(levels)) for i in range(m_)])
         drop[c] = {levels[k] for k in np.flatnonzero((ev_l.min(axis=0) == 0) | (ev_l.max(axis=0) == n_l))}
     X, names, _ = _design(ef.iloc[first], modalities=estimable, covariates=covs, y_events=None, both_ends=False,
                           constant=True, drop_levels=drop)
-    n_cell = np.bincount(cell).astype("float64")
     if cluster != "none":
         _, cl = np.unique(codes_all[keep], return_inverse=True)
         G = int(cl.max()) + 1
@@ -199,13 +205,11 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     beta = None
     converged = True
     chord = None
-    obs_cell = np.bincount(cell, weights=obs_k, minlength=len(n_cell))
-    cell_miss = cell[miss_pos]
     if G is not None:
         obs_c2 = np.bincount(c2_inv, weights=obs_k, minlength=len(c2))
         c2_miss = c2_inv[miss_pos]
     for i in range(imputations):
-        ev_cell = obs_cell + np.bincount(cell_miss, weights=draws[i], minlength=len(n_cell))
+        ev_cell = ev_cells[i]
         # the first completed data set by Newton; the others, close to it, by chord steps with its information
         beta, info, conv = logistic_counts(X, n_cell, ev_cell, start=beta, chord=chord)
         if chord is None and conv:
@@ -231,7 +235,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     rows = []
     for m in others:
         n_m = int(n_by.get(m, 0))
-        miss_m = int(((mod == m) & ok & ~rated).sum())
+        miss_m = int(((mod == code_of[m]) & ok & ~rated).sum())
         row = {"modality": m, "n": n_m, "missing": miss_m, "clusters": k_by[m], "imputations": imputations,
                "tipping_odds": np.nan}
         j = terms.get(m)
@@ -257,7 +261,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
             row.update(note=f"caution: given by only {k_by[m]} {cluster}s, so this comparison rests on their patients",
                        status=Status.CAUTION.value, reason=Reason.FEW_CLUSTERS.value)
         # the tipping point: shift the unrated patients of this modality, see the module docstring
-        mine = unrated_k & (mod_k == m)
+        mine = unrated_k & (mod_k == code_of[m])
         base_ev = np.bincount(cell, weights=np.where(mine, 0.0, frac_k), minlength=len(n_cell))
         idx_mine, eta_mine = cell[mine], eta_k[mine]
 
