@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, sparse
 from scipy import stats as sps
 
 from ._cox import _cox_fit
@@ -75,12 +75,19 @@ def cluster_codes(groups) -> np.ndarray:
     return codes
 
 
-def _cluster_sums(values: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray:
-    """Per-cluster column sums of a 1-d or 2-d array (G rows)."""
+def _cluster_sums(values: np.ndarray, codes: np.ndarray, G: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-cluster column sums of a 1-d or 2-d array (G rows), each row times its *weight* when given.
+
+    The 2-d case is one pass over the rows: a cluster-by-row indicator (one entry per column, so built
+    without sorting) times the array, adding each cluster's rows in row order as bincount does."""
     if values.ndim == 1:
-        return np.bincount(codes, weights=values, minlength=G)
-    return np.column_stack([np.bincount(codes, weights=values[:, j], minlength=G) for j in range(values.shape[1])]) \
-        if values.shape[1] else np.zeros((G, 0))
+        return np.bincount(codes, weights=values if weights is None else values * weights, minlength=G)
+    n = len(codes)
+    if not values.shape[1]:
+        return np.zeros((G, 0))
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype="float64")
+    indicator = sparse.csc_matrix((w, np.asarray(codes, dtype="int64"), np.arange(n + 1)), shape=(G, n))
+    return np.asarray(indicator @ np.ascontiguousarray(values))
 
 
 def _t_table(names, beta, cov, df: float, confidence: float) -> pd.DataFrame:
@@ -247,7 +254,7 @@ def _robust_gls(Xv, yv, codes, G, ng, S, lam, A, beta) -> tuple[np.ndarray, np.n
     k = Xv.shape[1]
     gam = lam / (1 + ng * lam)
     r = yv - Xv @ beta
-    U = _cluster_sums(Xv * r[:, None], codes, G) - (gam * np.bincount(codes, weights=r, minlength=G))[:, None] * S
+    U = _cluster_sums(Xv, codes, G, weights=r) - (gam * np.bincount(codes, weights=r, minlength=G))[:, None] * S
     Ainv = np.linalg.inv(A)
     Ustar = U.copy()
     shares = np.zeros((G, k))
@@ -357,7 +364,7 @@ def clustered_logistic_model(y, X, groups, *, names, confidence: float = 0.95) -
     Minv = np.linalg.pinv(M)
     codes = cluster_codes(groups)
     G = int(codes.max()) + 1
-    U = _cluster_sums(Xv * r[:, None], codes, G)      # G x k raw scores
+    U = _cluster_sums(Xv, codes, G, weights=r)      # G x k raw scores
     sizes = np.bincount(codes, minlength=G)
     Ustar = U.copy()
     k = Xv.shape[1]
