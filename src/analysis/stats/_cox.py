@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as sps
 
 from ._intervals import z_value
@@ -40,6 +41,21 @@ class _CoxData:
         self.sum_x_events = self.X[ev_rows].sum(axis=0)
         # number of event times <= each row's time (the same at every beta)
         self.upto = np.searchsorted(self.ev_times, self.t, side="right")
+        # rows between one event time and the next (from the first event time on), as a rows-by-interval
+        # indicator: risk-set sums are then reverse cumulative sums over intervals, not over rows
+        later = np.flatnonzero(self.upto > 0)
+        self._interval_rows = later
+        self._interval_of = self.upto[later] - 1   # sorted: the rows are in time order
+        self._interval_ptr = np.searchsorted(self._interval_of, np.arange(len(self.ev_times) + 1))
+
+    def _risk_sums(self, w):
+        """S0 and S1 (sums of w and of w x over each event time's risk set), one pass over the rows."""
+        J, k = len(self.ev_times), self.X.shape[1]
+        rows = self._interval_rows
+        ind = sparse.csr_matrix((w[rows], rows, self._interval_ptr), shape=(J, len(w))) if J else None
+        per0 = np.bincount(self._interval_of, weights=w[rows], minlength=J)
+        per1 = np.asarray(ind @ self.X) if J else np.zeros((0, k))
+        return np.cumsum(per0[::-1])[::-1], np.cumsum(per1[::-1], axis=0)[::-1]
 
     def evaluate(self, beta):
         """Log partial likelihood, gradient and Hessian at beta."""
@@ -47,15 +63,12 @@ class _CoxData:
         eta = X @ beta
         shift = eta.max() if len(eta) else 0.0
         w = np.exp(eta - shift)
-        wx = X * w[:, None]
-        # risk-set sums via reverse cumulative sums at each risk-set start
-        cw = np.r_[np.cumsum(w[::-1])[::-1], 0.0]
-        cwx = np.vstack([np.cumsum(wx[::-1], axis=0)[::-1], np.zeros((1, X.shape[1]))])
-        s0r, s1r = cw[self.risk_start], cwx[self.risk_start]
+        # risk-set sums: reverse cumulative sums over the intervals between event times
+        s0r, s1r = self._risk_sums(w)
         # tied-event sums per event time
         s0d = np.bincount(self.ev_group, weights=w[self.ev_rows], minlength=J)
         s1d = np.zeros((J, X.shape[1]))
-        np.add.at(s1d, self.ev_group, wx[self.ev_rows])
+        np.add.at(s1d, self.ev_group, X[self.ev_rows] * w[self.ev_rows][:, None])
         g, c = self.pair_group, self.c
         s0 = s0r[g] - c * s0d[g]
         ll = float(eta[self.ev_rows].sum() - (np.log(s0) + shift).sum())
@@ -82,9 +95,7 @@ class _CoxData:
         X, k = self.X, self.X.shape[1]
         eta = X @ beta
         w = np.exp(eta - eta.max())
-        cw = np.r_[np.cumsum(w[::-1])[::-1], 0.0]
-        cwx = np.vstack([np.cumsum((X * w[:, None])[::-1], axis=0)[::-1], np.zeros((1, k))])
-        s0, s1 = cw[self.risk_start], cwx[self.risk_start]
+        s0, s1 = self._risk_sums(w)
         xbar = s1 / s0[:, None]
         hz = self.d / s0
         A = np.r_[0.0, np.cumsum(hz)][self.upto]
