@@ -59,15 +59,25 @@ def _basis(x, knots) -> np.ndarray:
     x = np.atleast_1d(np.asarray(x, dtype="float64"))
     if knots is None:
         return x[:, None]
-    if len(x) > 10_000:  # visit days are whole days: the basis of each distinct day, looked up
+    return natural_spline_basis(x, knots)
+
+
+def _basis_of_days(x, knots, *, whole=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The time basis of the visits: for whole days, the basis of each day from the first to the last and
+    each visit's row of it (the model tabulates per day); else the basis of every visit. *whole*: the
+    same days as integers, when the records hold them so (no check needed)."""
+    x = np.asarray(x, dtype="float64")
+    if whole is not None and len(whole) and knots is not None:
+        lo, hi = int(whole.min()), int(whole.max())
+        if hi - lo < 100_000:
+            return natural_spline_basis(np.arange(hi - lo + 1, dtype="float64") + lo, knots), whole - lo
+    if len(x) and knots is not None:
         lo, hi = np.min(x), np.max(x)
         if np.isfinite(lo) and hi - lo < 100_000:
             day = (x - lo).astype("int64")
             if np.array_equal(day + lo, x):
-                # built as basis columns x visits and handed over transposed: the model reads it column by
-                # column, so it is not copied again
-                return natural_spline_basis(np.arange(int(hi - lo) + 1) + lo, knots).T[:, day].T
-    return natural_spline_basis(x, knots)
+                return natural_spline_basis(np.arange(int(hi - lo) + 1) + lo, knots), day
+    return _basis(x, knots), None
 
 
 def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str | None = None,
@@ -143,27 +153,37 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
     n_vis = np.bincount(unit, minlength=len(keep_ep))
     mods_present = sorted(d["modality"].unique())
     mcode = pd.Categorical(d["modality"], categories=mods_present).codes.astype("int64")
+    h = len(mods_present)
     # reach: episodes with a visit within REACH_DAYS of each day, by modality
     reach = {}
     for day in days:
         near = np.zeros(len(keep_ep), dtype=bool)
         near[unit[np.abs(t - day) <= REACH_DAYS]] = True
-        reach[day] = pd.Series(near).groupby(d["modality"].to_numpy()).sum()
-        reach[day]["Overall"] = int(near.sum())
-    n_by = d["modality"].value_counts()
-    # the day of each episode's last recorded leg pain (what the last-value change uses), among episodes with two
+        per = np.bincount(mcode[near], minlength=h)
+        reach[day] = {**{m: int(per[g]) for g, m in enumerate(mods_present)}, "Overall": int(near.sum())}
+    n_by = dict(zip(mods_present, np.bincount(mcode, minlength=h).tolist()))
+    # the day of each episode's last recorded leg pain (what the last-value change uses), among episodes with two:
+    # the visits are in episode order, so an episode's visits are one run
+    starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype="int64")
     last = np.full(len(keep_ep), -np.inf)
-    np.maximum.at(last, unit, t)
+    if len(unit):
+        if np.all(unit[1:] >= unit[:-1]):
+            last[unit[starts]] = np.maximum.reduceat(t, starts)
+        else:
+            np.maximum.at(last, unit, t)
     two = n_vis >= 2
-    last_day = (pd.DataFrame({"modality": d["modality"].to_numpy()[two], "day": last[two]})
+    last_day = (pd.DataFrame({"modality": np.asarray(mods_present, dtype=object)[mcode[two]], "day": last[two]})
                 .groupby("modality")["day"].agg(n="count", median="median",
                                                 q1=lambda x: x.quantile(0.25), q3=lambda x: x.quantile(0.75))
                 .reset_index())
     # therapists (or clinics) giving each modality, as in the other comparisons
     k_by = {}
     if cluster != "none":
-        recorded = d[cluster].astype("str").where(d[cluster].notna())
-        k_by = recorded.groupby(d["modality"].to_numpy()).nunique().to_dict()
+        ccode = pd.factorize(d[cluster])[0]   # -1: no code recorded
+        given = ccode >= 0
+        G = int(ccode.max()) + 1 if given.any() else 1
+        per = np.bincount(np.unique(mcode[given] * G + ccode[given]) // G, minlength=h)
+        k_by = {m: int(per[g]) for g, m in enumerate(mods_present)}
     method = ("growth-curve linear mixed model of leg pain at every visit (natural cubic spline in days per "
               "modality, case mix at the first visit, random intercept and slope per episode, REML)"
               + (f", cluster-robust covariance by {cluster}, t intervals with the effective number of {cluster}s "
@@ -187,8 +207,12 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         if cluster != "none":
             groups = pd.factorize(d[cluster])[0]  # codes; -1 (no code recorded): an episode on its own
         try:
-            fit = growth_curve_model(y, unit, t, _basis(t, knots), X, mcode, rows=rows, groups=groups, names=names,
-                                     confidence=s.confidence)
+            whole = vi["day"].to_numpy()[okv] if vi["day"].dtype == np.int64 else None
+            table, day_rows = _basis_of_days(t, knots, whole=whole)
+            del whole
+            fit = growth_curve_model(y, unit, t, table, X, mcode, basis_rows=day_rows, rows=rows, groups=groups,
+                                     names=names, confidence=s.confidence)
+            del table, day_rows
             if not fit.converged:
                 failure = "the model of all visits did not converge: not estimable"
         except (np.linalg.LinAlgError, ValueError):
@@ -201,7 +225,6 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         base["converged"] = True
         names = fit.names
         q = len(names) - len(mods_present) * fit._k
-        h = len(mods_present)
         counts = np.bincount(mcode, minlength=h)
         share = counts / len(mcode)
         # the mean covariate row overall and of each modality's episodes, from the distinct rows' counts

@@ -31,7 +31,7 @@ effective number of clusters for each contrast (:func:`analysis.stats.effective_
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, sparse
 from scipy import stats as sps
 
 from ._clustered import cluster_codes, effective_df
@@ -99,28 +99,53 @@ VARIANCE_SAMPLE = 50_000
 _START_SAMPLE = 10_000
 
 
-def _unit_sums(yv, uv, ts, BT, N: int) -> dict:
-    """Per unit (last axis), the sufficient statistics of its measurements: one pass over measurements.
+def _unit_sums(yv, uv, tv, table, trows, N: int, *, tscale: float = 1.0, order=None) -> dict:
+    """Per unit (last axis), the sufficient statistics of its measurements.
 
     ``n``, ``t``, ``tt``, ``y``, ``ty``, ``yy``; ``B``, ``tB``, ``By`` (basis rows x units) and ``BB``
-    (the basis pairs' products, upper triangle, pairs x units)."""
-    def per_unit(w):
-        return np.bincount(uv, weights=w, minlength=N)
+    (the basis pairs' products, upper triangle, pairs x units); time divided by *tscale*.
 
-    def rows(products):  # each row written as it is summed: no list of rows copied once more
-        out = np.empty((len(products), N))
-        for r, w in enumerate(products):
-            out[r] = per_unit(w())
-        return out
-
-    k = len(BT)
+    *table* holds the basis of each distinct time and *trows* each measurement's row of it (a time
+    fixed per row, as whole days are). Every statistic but those with y is then a function of the row
+    only: it is tabulated once per row, and a unit's sum is its rows' counts (a units-by-rows sparse
+    matrix) times the table; those with y use the same matrix holding y instead of counts. No product of
+    every measurement is ever formed. With *order*, the units come out in that order (unit ``order[i]``
+    in column i)."""
+    n, D = len(yv), len(table)
+    k = table.shape[1]
     iu = np.triu_indices(k)
-    return {"n": np.bincount(uv, minlength=N).astype("float64"), "t": per_unit(ts), "tt": per_unit(ts * ts),
-            "y": per_unit(yv), "ty": per_unit(ts * yv), "yy": per_unit(yv * yv),
-            "B": rows([lambda j=j: BT[j] for j in range(k)]),
-            "tB": rows([lambda j=j: ts * BT[j] for j in range(k)]),
-            "By": rows([lambda j=j: BT[j] * yv for j in range(k)]),
-            "BB": rows([lambda i=i, j=j: BT[i] * BT[j] for i, j in zip(*iu)])}
+    if n > 1 and not bool(np.all(uv[1:] >= uv[:-1])):
+        srt = np.argsort(uv, kind="stable")
+        yv, uv, tv, trows = yv[srt], uv[srt], tv[srt], trows[srt]
+    tday = np.zeros(D)
+    tday[trows] = tv / tscale
+    # each row's statistics: 1, t, t^2, B, tB, the basis pairs (the first 3 + k also weighted by y)
+    T = np.column_stack([np.ones(D), tday, tday * tday, table, table * tday[:, None],
+                         table[:, iu[0]] * table[:, iu[1]]])
+    indptr = np.searchsorted(uv, np.arange(N + 1))
+    sel = order if order is not None else slice(None)
+    # the units' rows of the sparse matrices put in the wanted order (cheap: whole rows move), then summed
+    S = sparse.csr_matrix((np.ones(n), trows, indptr), shape=(N, D))[sel] @ T
+    Sy = sparse.csr_matrix((np.asarray(yv, dtype="float64"), trows, indptr), shape=(N, D))[sel] @ T[:, :3 + k]
+    yy = np.bincount(uv, weights=yv * yv, minlength=N)[sel]
+    # statistics x units, transposed block by block (a whole-array transpose is ten times slower)
+    out = np.empty((6 + 3 * k + len(iu[0]), N))
+    for lo in range(0, N, _TRANSPOSE_BLOCK):
+        hi = min(lo + _TRANSPOSE_BLOCK, N)
+        St, Syt = S[lo:hi].T, Sy[lo:hi].T
+        out[0:3, lo:hi] = St[0:3]
+        out[3:5, lo:hi] = Syt[0:2]
+        out[6:6 + k, lo:hi] = St[3:3 + k]
+        out[6 + k:6 + 2 * k, lo:hi] = St[3 + k:3 + 2 * k]
+        out[6 + 2 * k:6 + 3 * k, lo:hi] = Syt[3:3 + k]
+        out[6 + 3 * k:, lo:hi] = St[3 + 2 * k:]
+    out[5] = yy
+    return {"n": out[0], "t": out[1], "tt": out[2], "y": out[3], "ty": out[4], "yy": out[5],
+            "B": out[6:6 + k], "tB": out[6 + k:6 + 2 * k], "By": out[6 + 2 * k:6 + 3 * k], "BB": out[6 + 3 * k:]}
+
+
+#: Units per block when the sums are laid out statistics x units.
+_TRANSPOSE_BLOCK = 8192
 
 
 def _subset(st: dict, idx) -> dict:
@@ -459,7 +484,7 @@ def _bias_reduced_scores(U, A, Ainv, codes, pieces, design: _Design, cells: dict
     return Ustar
 
 
-def growth_curve_model(y, unit, time, basis, X, by, *, rows=None, groups=None, names=None, start=None, theta=None,
+def growth_curve_model(y, unit, time, basis, X, by, *, basis_rows=None, rows=None, groups=None, names=None, start=None, theta=None,
                        variance_sample: int | None = VARIANCE_SAMPLE, confidence: float = 0.95,
                        _tscale: float | None = None) -> GrowthModel:
     """Fit the growth-curve mixed model described in this module (REML).
@@ -469,13 +494,16 @@ def growth_curve_model(y, unit, time, basis, X, by, *, rows=None, groups=None, n
     y, unit, time : array-like, one entry per measurement
         Outcome (no missing values), the unit's number 0 .. N-1, and the time of the measurement
         (the random slope's variable).
-    basis : array of shape (measurements, k)
+    basis : array of shape (measurements, k), or (D, k) with *basis_rows*
         Time basis of the mean curve, without a constant (e.g. :func:`natural_spline_basis`).
     X : array of shape (N, q), or (P, q) with *rows*
         The units' covariates, with the constant column; each unit's group effect at the first
         basis value is in here (group dummies).
     by : array of N integer codes 0 .. h-1
         Each unit's group: every group has its own time curve (basis coefficients).
+    basis_rows : array of integer codes 0 .. D-1, one per measurement, optional, keyword-only
+        With *basis* holding the basis of each distinct time only (D rows, e.g. of each whole day):
+        each measurement's row of it (the basis of every visit is not built).
     rows : array of N integer codes 0 .. P-1, optional, keyword-only
         With X holding only the distinct covariate rows (P of them): each unit's row of X. The same
         fit as with the full X (``X[rows]``), without building it: at registry size the full design
@@ -523,6 +551,14 @@ def growth_curve_model(y, unit, time, basis, X, by, *, rows=None, groups=None, n
     Bv = np.asarray(basis, dtype="float64")
     if Bv.ndim == 1:
         Bv = Bv[:, None]
+    brv = None
+    if basis_rows is not None:
+        brv = np.asarray(basis_rows, dtype="int64")
+        if len(brv) != len(yv) or (len(brv) and (brv.min() < 0 or brv.max() >= len(Bv))):
+            raise ValueError("basis_rows must give each measurement's row of basis (0 .. len(basis) - 1)")
+    elif len(Bv) != len(yv):
+        raise ValueError(f"basis has {len(Bv)} rows for {len(yv)} measurements (give basis_rows= when it holds "
+                         "the basis of distinct times only)")
     Xv = np.asarray(X, dtype="float64")
     byv = np.asarray(by, dtype="int64")
     N, q = len(byv), Xv.shape[1]
@@ -543,11 +579,18 @@ def growth_curve_model(y, unit, time, basis, X, by, *, rows=None, groups=None, n
     tscale = _tscale or float(np.quantile(np.abs(tv), 0.95) if len(tv) else 0.0) or 1.0
     # units renumbered in the design's order (by group and covariate pattern) before their sums are taken
     design = _Design(Xv, byv, h, k, rows=rv)
-    rank = np.empty(N, dtype="int64")
-    rank[design.order] = np.arange(N)
-    st = _unit_sums(yv, rank[uv], tv / tscale, np.ascontiguousarray(Bv.T), N)
+    if brv is not None:
+        # the sums tabulate the basis and time per row of basis: each row's measurements need one time
+        seen = np.full(len(Bv), np.nan)
+        seen[brv] = tv
+        if not np.array_equal(seen[brv], tv):
+            Bv, brv = Bv[brv], None
+    if brv is None:
+        brv = np.arange(len(yv))
+    # the units' sums, the units in the design's order
+    st = _unit_sums(yv, uv, tv, Bv, brv, N, tscale=tscale, order=design.order)
     # the measurements are summed up: what is left works on units (the caller's arrays are the caller's)
-    del y, unit, time, basis, X, yv, uv, tv, Bv, Xv, rank
+    del y, unit, time, basis, X, yv, uv, tv, Bv, Xv, brv
     codes = cluster_codes(groups)[design.order] if groups is not None else None
     design.order = np.arange(N)   # the units are in the design's order from here on (X by pattern: design.Xp)
     return _fit_sums(st, h, design, codes=codes, names=names, start=start, theta=theta,
