@@ -222,6 +222,7 @@ def find_identifiers(
     date_columns: frozenset[str] | set[str] = frozenset(),
     number_columns: frozenset[str] | set[str] = frozenset(),
     list_columns: frozenset[str] | set[str] = frozenset(),
+    distinct: dict | None = None,
 ) -> list[IdentifierFinding]:
     """Scan the columns of *frame* for identifier-looking values.
 
@@ -247,6 +248,9 @@ def find_identifiers(
     list_columns : set of str, keyword-only
         Columns of ``;``-separated lists (a visit's modalities): each part is
         checked on its own, so ``manual_therapy;07700 900123`` is a phone.
+    distinct : dict, optional, keyword-only
+        Column -> its distinct non-empty values (an Arrow string array), where the caller has them
+        already (the loader's earlier checks): not computed again.
 
     Returns
     -------
@@ -276,7 +280,7 @@ def find_identifiers(
         arr = pa.array(s)
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = arr.cast(pa.string())
-        uniques = pc.unique(arr.drop_null())
+        uniques = distinct[col] if distinct is not None and col in distinct else pc.unique(arr.drop_null())
         kinds = _classify_distinct(uniques, names=col in name_columns, dates=col not in date_columns)
         if col in list_columns:
             _list_parts(uniques, kinds, names=col in name_columns)

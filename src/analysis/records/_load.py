@@ -96,7 +96,7 @@ class Records:
 # ------------------------------------------------------------------ one table
 
 
-def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
+def _read_and_type(path: Path, table: str, log: _Log, distinct: dict | None = None) -> pd.DataFrame | None:
     specs = schema.TABLES[table]
     file = path.name
     raw = _read_table(path, specs, log)
@@ -127,7 +127,9 @@ def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
     num_cols = [c for c in raw.columns if pd.api.types.is_numeric_dtype(raw[c].dtype)
                 and not pd.api.types.is_bool_dtype(raw[c].dtype)]
     skip: dict[str, np.ndarray] = {}
-    raw = _text_limits(raw, specs, file, log, skip, skip_columns={"episode_id"} if table == "visits" else ())
+    distinct = {} if distinct is None else distinct  # each text column's distinct values, computed once
+    raw = _text_limits(raw, specs, file, log, skip, skip_columns={"episode_id"} if table == "visits" else (),
+                       distinct=distinct)
     findings = find_identifiers(
         raw,
         columns=text_cols + num_cols,
@@ -135,6 +137,7 @@ def _read_and_type(path: Path, table: str, log: _Log) -> pd.DataFrame | None:
         date_columns={"start_date"},
         number_columns={s.name for s in specs if s.kind in ("integer", "number")},
         list_columns={s.name for s in specs if s.kind == "codes"},
+        distinct=distinct,
     )
     for f in findings:
         log.add_rows(
@@ -168,7 +171,7 @@ def _check_folder(folder) -> Path:
     return path
 
 
-def _read_all(paths: dict[str, Path], log: _Log) -> dict[str, pd.DataFrame | None]:
+def _read_all(paths: dict[str, Path], log: _Log, distinct: dict | None = None) -> dict[str, pd.DataFrame | None]:
     """Read and type each table; episodes and visits in two threads.
 
     Most of the work (Arrow's CSV parser and kernels, numpy) runs outside
@@ -179,14 +182,17 @@ def _read_all(paths: dict[str, Path], log: _Log) -> dict[str, pd.DataFrame | Non
     from concurrent.futures import ThreadPoolExecutor
 
     logs = {t: _Log() for t in paths}
+    seen = {t: {} for t in paths}  # each table's distinct text values (for the cross-table checks)
     if len(paths) > 1 and (os.cpu_count() or 1) > 1:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {t: pool.submit(_read_and_type, p, t, logs[t]) for t, p in paths.items()}
+            futures = {t: pool.submit(_read_and_type, p, t, logs[t], seen[t]) for t, p in paths.items()}
             frames = {t: f.result() for t, f in futures.items()}
     else:
-        frames = {t: _read_and_type(p, t, logs[t]) for t, p in paths.items()}
+        frames = {t: _read_and_type(p, t, logs[t], seen[t]) for t, p in paths.items()}
     for t in paths:
         log.extend(logs[t])
+    if distinct is not None:
+        distinct.update(seen)
     return frames
 
 
@@ -195,9 +201,9 @@ def _load(folder, *, finish: bool = True) -> tuple[Records | None, list[Problem]
     log = _Log()
     paths = _find_files(path, log)
     files = {t: p.name for t, p in paths.items()}
-    frames = _read_all(paths, log)
+    cache: dict = {"distinct": {}}
+    frames = _read_all(paths, log, cache["distinct"])
     ep, vi, cat = frames.get("episodes"), frames.get("visits"), frames.get("modalities")
-    cache: dict = {}
     _cross_rules(ep, vi, cat, files, log, cache)
     problems = log.finish()
     if problems or ep is None or vi is None or not finish:

@@ -78,7 +78,7 @@ def _narrowed(values: pa.Array, candidates: pa.Array, pattern: str) -> pa.Array:
 
 
 def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str, np.ndarray], *,
-                 skip_columns=()) -> pd.DataFrame:
+                 skip_columns=(), distinct: dict | None = None) -> pd.DataFrame:
     """Refuse over-long cells, cells a spreadsheet would run as a formula, and control characters.
 
     Linear in the size of the table: the checks run on each column's distinct
@@ -87,7 +87,9 @@ def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str,
     never scans a 300,000-character cell (its patterns are not linear in a
     cell's length). Values are never shown: an over-long cell or a formula
     can be anything. *skip_columns* are checked elsewhere (a visit's
-    episode_id is an episodes id, or an orphan reported as such).
+    episode_id is an episodes id, or an orphan reported as such). Each
+    column passed unchanged gets its distinct values (nulls dropped) in
+    *distinct*, for the checks after this one.
     """
     kinds = {s.name: s.kind for s in specs}
     out = {}
@@ -110,6 +112,8 @@ def _text_limits(raw: pd.DataFrame, specs, file: str, log: _Log, skip: dict[str,
                      else pa.array(np.zeros(len(uniq), dtype=bool)))
         control_u = _narrowed(uniq, pc.invert(pc.fill_null(pc.utf8_is_printable(uniq), True)), _CONTROL)
         if not (pc.any(long_u).as_py() or pc.any(formula_u).as_py() or pc.any(control_u).as_py()):
+            if distinct is not None:
+                distinct[c] = uniq
             continue
 
         def rows_of(mask_u):
@@ -257,8 +261,11 @@ def _first_position(ids: pd.Series, among: pd.Series) -> np.ndarray:
     return pc.fill_null(idx, -1).to_numpy().astype("int64")
 
 
-def _repeats(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Rows that repeat an earlier row's value, and the first row with that value."""
+def _repeats(ids: pd.Series, *, distinct=None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that repeat an earlier row's value, and the first row with that value (*distinct*: the
+    column's distinct values when known: as many as there are values means no repeats, no lookup)."""
+    if distinct is not None and len(distinct) == int(ids.notna().sum()):
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
     first = _first_position(ids, ids)
     rows = np.flatnonzero((first >= 0) & (first != np.arange(len(first))))
     return rows, first[rows]
@@ -272,7 +279,7 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
         log.add_rows("modalities.csv", rows, "code", [f"the same code as row {f + 2}" for f in first], key="code repeated")
     if ep is not None:
         if "episode_id" in ep.columns:
-            rows, first = _repeats(ep["episode_id"])
+            rows, first = _repeats(ep["episode_id"], distinct=cache.get("distinct", {}).get("episodes", {}).get("episode_id"))
             log.add_rows(ef, rows, "episode_id", [f"the same episode_id as row {f + 2}; each episode needs its own id" for f in first], key="episode_id repeated")
         if {"surgery", "surgery_day"} <= set(ep.columns):
             surg = ep["surgery"].fillna(False).to_numpy(dtype=bool)
