@@ -194,6 +194,15 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
     mean_rows, diff_rows = [], []
     fit = None
     knots = _knots(t) if len(t) else None
+    # the spread of leg pain near each day (for the E-values), taken now: the visits are let go before the fit
+    sd_near, near = {}, None
+    for day in days:
+        near = np.abs(t - day) <= REACH_DAYS
+        sd_near[day] = float(np.std(y[near], ddof=1)) if near.sum() > 1 else np.nan
+    whole = vi["day"].to_numpy()[okv] if vi["day"].dtype == np.int64 else None
+    # the measurements, handed to the model by the only reference to them: it lets each go once summed up
+    visits = {"y": y, "unit": unit, "t": t, "whole": whole}
+    del leg, vday, okv, y, unit, t, whole, near
     failure = None
     if len(keep_ep) >= 3 and ref in mods_present:
         # the design of the distinct case-mix rows only (each episode's row by number): the same columns as
@@ -207,12 +216,11 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         if cluster != "none":
             groups = pd.factorize(d[cluster])[0]  # codes; -1 (no code recorded): an episode on its own
         try:
-            whole = vi["day"].to_numpy()[okv] if vi["day"].dtype == np.int64 else None
-            table, day_rows = _basis_of_days(t, knots, whole=whole)
-            del whole
-            fit = growth_curve_model(y, unit, t, table, X, mcode, basis_rows=day_rows, rows=rows, groups=groups,
-                                     names=names, confidence=s.confidence)
-            del table, day_rows
+            table, visits["rows"] = _basis_of_days(visits["t"], knots, whole=visits.pop("whole"))
+            fit = growth_curve_model(visits.pop("y"), visits.pop("unit"), visits.pop("t"), table, X, mcode,
+                                     basis_rows=visits.pop("rows"), rows=rows, groups=groups, names=names,
+                                     confidence=s.confidence)
+            del table
             if not fit.converged:
                 failure = "the model of all visits did not converge: not estimable"
         except (np.linalg.LinAlgError, ValueError):
@@ -320,8 +328,7 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         if not sel.any():
             continue
         diffs.loc[sel, "p_holm"] = holm(diffs.loc[sel, "p"].to_numpy())
-        near = np.abs(t - day) <= REACH_DAYS
-        sd = float(np.std(y[near], ddof=1)) if near.sum() > 1 else np.nan
+        sd = sd_near[day]
         ev, ev_ci = e_value(diffs.loc[sel, "difference"], diffs.loc[sel, "ci_low"], diffs.loc[sel, "ci_high"],
                             scale="difference", sd=sd)
         diffs.loc[sel, "e_value"] = np.asarray(ev, dtype="float64")

@@ -57,17 +57,18 @@ def _eligible(outcomes: pd.DataFrame) -> np.ndarray:
 
 
 def _design(d: pd.DataFrame, rated: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    cols, names = [np.ones(len(d))], ["const"]
+    # the columns are described first and written into one design (no list of full columns stacked again)
+    specs, names = [("const", None)], ["const"]
     for c in ("leg_pain_change", "baseline_leg_pain"):
         v = d[c].to_numpy(dtype="float64")
         miss = np.isnan(v)
         fill = float(np.nanmean(v[rated])) if (~miss & rated).any() else 0.0
-        cols.append(np.where(miss, fill, v))
+        specs.append(("values", np.where(miss, fill, v)))
         names.append(c)
         if miss[rated].any() and (~miss[rated]).any():
-            cols.append(miss.astype("float64"))
+            specs.append(("values", miss))
             names.append(f"{c}:missing")
-    cols.append(np.log1p(d["sessions"].to_numpy(dtype="float64")))
+    specs.append(("values", np.log1p(d["sessions"].to_numpy(dtype="float64"))))
     names.append("log_sessions")
     for c in _CATEGORICAL:
         if c not in d.columns:
@@ -84,13 +85,20 @@ def _design(d: pd.DataFrame, rated: np.ndarray, y: np.ndarray) -> tuple[np.ndarr
         # levels with few ratings, or with all / none recovered, are pooled with the reference level
         keep = [i for i in range(len(levels)) if i != ref and n_r[i] >= 5 and 0 < ev[i] < n_r[i]]
         for i in keep:
-            cols.append((codes == i).astype("float64"))
+            specs.append(("level", (codes, i)))
             names.append(f"{c}:{levels[i]}")
-    X = np.column_stack(cols)
-    # drop columns that do not vary among the rated episodes
-    sd = X[rated].std(axis=0)
-    ok = (sd > 0) | (np.arange(X.shape[1]) == 0)
-    return X[:, ok], [n for n, k in zip(names, ok) if k]
+    X = np.empty((len(d), len(specs)))
+    for j, (kind, val) in enumerate(specs):
+        if kind == "const":
+            X[:, j] = 1.0
+        elif kind == "values":
+            X[:, j] = val
+        else:
+            np.equal(val[0], val[1], out=X[:, j], casting="unsafe")
+    # drop columns that do not vary among the rated episodes (one column at a time: no copy of the rated rows)
+    idx = np.flatnonzero(rated)
+    ok = np.array([j == 0 or float(np.std(X[idx, j])) > 0 for j in range(X.shape[1])], dtype=bool)
+    return (X if ok.all() else X[:, ok]), [n for n, k in zip(names, ok) if k]
 
 
 def _fit_imputation_model(X: np.ndarray, y: np.ndarray, rated: np.ndarray):
