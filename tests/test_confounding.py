@@ -54,6 +54,22 @@ def test_multinomial_logit_frequency_weights_equal_the_expanded_rows():
     np.testing.assert_allclose(b_w, b_x, atol=1e-8)
 
 
+def test_multinomial_logit_pattern_counts_equal_the_weighted_rows():
+    """counts= (one row per covariate pattern with its episodes per class) is the weighted fit of one row
+    per (pattern, class), with its probabilities per pattern; a counts table that does not fit X is refused."""
+    rng = np.random.default_rng(5)
+    X = np.column_stack([np.ones(30), rng.integers(0, 3, 30).astype(float), rng.normal(size=30)])
+    C = rng.integers(0, 7, (30, 4)).astype(float)
+    C[:, 0] += 1  # every pattern has an episode
+    rows, cls = np.nonzero(C)
+    b_w, _, ok_w = multinomial_logit(X[rows], cls, weights=C[rows, cls], n_classes=4, ridge=1e-7)
+    b_c, P_c, ok_c = multinomial_logit(X, counts=C, ridge=1e-7)
+    assert ok_w and ok_c and P_c.shape == (30, 4)
+    np.testing.assert_allclose(b_c, b_w, atol=1e-9)
+    with pytest.raises(ValueError, match="counts has 29 rows for 30 rows of X"):
+        multinomial_logit(X, counts=C[:29])
+
+
 def test_aipw_equals_statsmodels_treatment_effect():
     # statsmodels TreatmentEffect.aipw: Logit propensity, an OLS outcome model per arm; its standard
     # error comes from the joint GMM (nuisance models included), ours from the influence function

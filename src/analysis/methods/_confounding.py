@@ -166,8 +166,7 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
     converged = False
     P_pat = np.full((n_pat, K), 1.0 / max(K, 1))
     if len(d) and K > 1:
-        rows, cls = np.nonzero(C)
-        beta, _, converged = multinomial_logit(X[rows], cls, weights=C[rows, cls], n_classes=K, ridge=_RIDGE)
+        beta, _, converged = multinomial_logit(X, counts=C, ridge=_RIDGE)  # one row per pattern, its counts
         full = np.column_stack([np.zeros(n_pat), X @ beta])
         full -= full.max(axis=1, keepdims=True)
         P_pat = np.exp(full)

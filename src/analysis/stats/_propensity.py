@@ -35,7 +35,7 @@ def _softmax(eta: np.ndarray) -> np.ndarray:
     return full
 
 
-def multinomial_logit(X, y, *, weights=None, n_classes: int | None = None, ridge: float = 0.0,
+def multinomial_logit(X, y=None, *, weights=None, counts=None, n_classes: int | None = None, ridge: float = 0.0,
                       max_iter: int = 60, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, bool]:
     """Multinomial logistic regression by Newton-Raphson with step halving.
 
@@ -47,6 +47,10 @@ def multinomial_logit(X, y, *, weights=None, n_classes: int | None = None, ridge
         Class codes 0..K-1; class 0 is the base.
     weights : array (n,), optional, keyword-only
         Frequency weights (a row standing for that many identical episodes).
+    counts : array (n, K), optional, keyword-only
+        Instead of *y* and *weights*: each row's episodes in each class (a row is a distinct
+        covariate pattern). The same estimate as one row per (pattern, class) with its count as
+        weight, with the information summed over K times fewer rows.
     n_classes : int, optional, keyword-only
         K, when some classes have no rows.
     ridge : float, keyword-only
@@ -70,11 +74,21 @@ def multinomial_logit(X, y, *, weights=None, n_classes: int | None = None, ridge
     (True, (6, 3), True)
     """
     Xv = np.asarray(X, dtype="float64")
-    yv = np.asarray(y, dtype="int64")
     n, p = Xv.shape
-    K = int(n_classes or (yv.max() + 1))
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype="float64")
-    Y = (yv[:, None] == np.arange(1, K)[None, :]).astype("float64")
+    if counts is not None:
+        Cn = np.asarray(counts, dtype="float64")
+        if Cn.shape[0] != n:
+            raise ValueError(f"counts has {Cn.shape[0]} rows for {n} rows of X")
+        K = Cn.shape[1]
+        w = Cn.sum(axis=1)
+        Yw = Cn[:, 1:]
+        class_totals = Cn.sum(axis=0)
+    else:
+        yv = np.asarray(y, dtype="int64")
+        K = int(n_classes or (yv.max() + 1))
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype="float64")
+        Y = (yv[:, None] == np.arange(1, K)[None, :]).astype("float64")
+        class_totals = np.bincount(yv, weights=w, minlength=K)
     total = float(w.sum())
     pen = np.full(p, ridge * total)
     const = np.flatnonzero(np.all(Xv == 1.0, axis=0))
@@ -82,17 +96,21 @@ def multinomial_logit(X, y, *, weights=None, n_classes: int | None = None, ridge
     m = K - 1
     beta = np.zeros((p, m))
     # start from the class shares (intercepts), which converges in a few steps
-    share = np.bincount(yv, weights=w, minlength=K) / total
+    share = class_totals / total
     if len(const):
         beta[const[0]] = np.log(np.clip(share[1:], 1e-12, None) / max(share[0], 1e-12))
 
     def loglik(b):
         P = _softmax(Xv @ b)
-        ll = float(np.sum(w * np.log(np.clip(P[np.arange(n), yv], 1e-300, None))))
+        if counts is not None:
+            ll = float(np.sum(Cn * np.log(np.clip(P, 1e-300, None))))
+        else:
+            ll = float(np.sum(w * np.log(np.clip(P[np.arange(n), yv], 1e-300, None))))
         return ll - 0.5 * float(np.sum(pen[:, None] * b ** 2)), P
 
     def newton_step(b, P):
-        grad = Xv.T @ (w[:, None] * (Y - P[:, 1:])) - pen[:, None] * b
+        resid = (Yw - w[:, None] * P[:, 1:]) if counts is not None else w[:, None] * (Y - P[:, 1:])
+        grad = Xv.T @ resid - pen[:, None] * b
         H = np.zeros((p * m, p * m))
         for k in range(m):
             pk = P[:, k + 1]
