@@ -287,8 +287,12 @@ def recovery_missing_adjusted(outcomes: pd.DataFrame, *, by: str = "modality", i
                               "ci_low": np.nan, "ci_high": np.nan, "complete_case_rate": np.nan,
                               "note": "no rated episodes to learn from: not estimable"} for g in labels],
                             columns=cols).assign(delta=float(delta))
-    gkey = d[by].astype("str").to_numpy(dtype=object, na_value=None)
-    masks = ([("Overall", np.ones(len(d), dtype=bool))] if overall else []) + [(g, gkey == g) for g in groups_all]
+    col = d[by]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype("str")
+    gcode = pd.Categorical(col, categories=groups_all).codes  # each episode's group by number (-1: none)
+    masks = ([("Overall", np.ones(len(d), dtype=bool))] if overall else []) + \
+        [(g, gcode == i) for i, g in enumerate(groups_all)]
     miss_rows = np.flatnonzero(~rated)
     draws = imputed.imputed if reuse else _draw_imputations(Xm, beta, cov, rng, imputations, delta)
     rows = []

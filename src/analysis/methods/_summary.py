@@ -205,7 +205,7 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
     ref = reference or choose_reference(out)
     labels = records.labels
     clus = _check_cluster(out, cluster)  # a choice that cannot be fails here, before any model runs
-    crude, out = out, _coded(out)  # the models' copy coded; the crude tables from the records' own text
+    crude, out = out, _coded(out)  # the models' copy coded (the imputed rates by the records' own text)
 
     def adjusted(model):
         return lambda done: adjusted_comparisons(out, reference=ref, settings=s, cluster=clus, models=(model,))
@@ -229,9 +229,9 @@ def summarise(records: Records, *, settings: OutcomeSettings | None = None, refe
         Task("odi_change", adjusted("odi_change")),
         Task("mi", lambda done: recovery_missing_adjusted(crude, imputations=imputations, confidence=s.confidence,
                                                           imputed=done["imputed"]), after=("imputed",)),
-        Task("tab", lambda done: outcome_table(crude, settings=s, labels=labels)),
-        Task("lr", lambda done: surgery_logrank(crude, settings=s)),
-        Task("sec", lambda done: secondary_outcome_table(crude, settings=s)),
+        Task("tab", lambda done: outcome_table(out, settings=s, labels=labels)),
+        Task("lr", lambda done: surgery_logrank(out, settings=s)),
+        Task("sec", lambda done: secondary_outcome_table(out, settings=s)),
     ])
     adj = _merge_adjusted({k: done[k] for k in ("leg_pain_change", "recovered", "surgery", "odi_change")})
     tab, lr, diag, rc_mi, fixed = done["tab"], done["lr"], done["diag"], done["rc_mi"], done["fixed"]

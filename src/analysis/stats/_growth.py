@@ -17,8 +17,11 @@ measurements, the sums of t, t^2, y, t y and of the basis and t x basis: a few n
 Each likelihood evaluation is then a pass over units, not over measurements. Units are held sorted
 by group and covariate pattern (the distinct rows of X with their group): the covariate products
 run over patterns, each group's basis block is one matrix product over its units, and the
-cluster-robust pieces need only sums within (cluster, pattern) cells; no copy of X is kept beyond
-its patterns. A million episodes with 6.7 million visits fit in about 10-13 s on 2 cores where
+cluster-robust pieces need only sums within (cluster, pattern) cells; X may be given as its
+distinct rows alone (``rows=``). When the times are whole days, the basis is given per day
+(``basis_rows=``) and the per-unit sums are a units-by-days count matrix (and one holding y) times
+each day's table of products: no product over the measurements is formed. A million episodes with
+6.7 million visits fit in about 4-5 s on 2 cores (beside the summary's other models) where
 statsmodels ``MixedLM`` needs minutes for 20,000.
 
 Covariance: the model's own (sigma2 (X'V^-1X)^-1), or, with *groups*, the cluster-robust sandwich
