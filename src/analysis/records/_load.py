@@ -154,7 +154,7 @@ def _read_and_type(path: Path, table: str, log: _Log, distinct: dict | None = No
         if s.name in raw.columns:
             mask = skip.setdefault(s.name, np.zeros(len(raw), dtype=bool))
             typed[s.name] = _coerce(raw[s.name], s, file, log, mask)  # marks unreadable cells in mask
-    df = pd.DataFrame(typed, index=raw.index)
+    df = pd.DataFrame(typed, index=raw.index, copy=False)  # the typed columns as they are (no copy of each)
     _column_rules(df, table, file, log, skip)
     return df
 

@@ -126,7 +126,8 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
     if len(set(names)) != len(names):
         log.add(path.name, 1, None, "has the same column name twice in its header")
         return None
-    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    # column by column, each Arrow column let go once converted (the table is not held twice)
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, self_destruct=True, split_blocks=True)
 
 
 def _empty_is_missing(df: pd.DataFrame) -> pd.DataFrame:

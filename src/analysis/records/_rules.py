@@ -342,34 +342,40 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
     vno = vi["visit_no"].to_numpy(dtype="float64", na_value=np.nan)
     day = vi["day"].to_numpy(dtype="float64", na_value=np.nan)
     ok = (pos >= 0) & ~np.isnan(vno)
-    rows_ok = np.flatnonzero(ok)
-    e, v, d = pos[rows_ok], vno[rows_ok], day[rows_ok]
-    if len(e) > 1 and not (np.all(np.diff(e) >= 0) and np.all((np.diff(e) > 0) | (np.diff(v) >= 0))):
+    # the usual file: every visit matched and in episode then visit order; then no row is copied or sorted
+    all_ok = bool(ok.all())
+    rows_ok = np.arange(len(ok)) if all_ok else np.flatnonzero(ok)
+    e, v, d = (pos, vno, day) if all_ok else (pos[rows_ok], vno[rows_ok], day[rows_ok])
+    de = np.diff(e)
+    if len(e) > 1 and not (np.all(de >= 0) and np.all((de > 0) | (np.diff(v) >= 0))):
         order = np.lexsort((v, e))
     else:
-        order = np.arange(len(e))
-    cache["order_ok"] = len(e) == len(vi) and np.array_equal(order, np.arange(len(order)))
-    es, vs, ds = e[order], v[order], d[order]
+        order = None  # already in order
+    del de
+    cache["order_ok"] = len(e) == len(vi) and (order is None or np.array_equal(order, np.arange(len(order))))
+    at_row = (lambda i: rows_ok[i]) if order is None else (lambda i: rows_ok[order[i]])
+    es, vs, ds = (e, v, d) if order is None else (e[order], v[order], d[order])
     same_ep = es[1:] == es[:-1]
     # repeated visit numbers: adjacent once sorted; the first of each run is the earlier row
     same_key = same_ep & (vs[1:] == vs[:-1])
     if same_key.any():
         run_start = np.maximum.accumulate(np.where(np.r_[True, ~same_key], np.arange(len(es)), 0))
         at = np.flatnonzero(same_key) + 1
-        rows, first = rows_ok[order[at]], rows_ok[order[run_start[at]]]
+        rows, first = at_row(at), at_row(run_start[at])
         srt = np.argsort(rows, kind="stable")
         log.add_rows(vf, rows[srt], "visit_no", [f"this visit number already appears for the episode on row {f + 2}" for f in first[srt][:MAX_ROWS_PER_PROBLEM]], key="visit_no repeated")
     first_visit = ok & (vno == 1) & ~np.isnan(day) & (day != 0)
     log.add_rows(vf, np.flatnonzero(first_visit), "day", [f"visit 1 must be on day 0, not day {int(x)}" for x in day[first_visit][:MAX_ROWS_PER_PROBLEM]], key="visit 1 not on day 0")
     # day never goes down as visit_no goes up, within an episode
     back = same_ep & (ds[1:] < ds[:-1])
-    bad_rows = rows_ok[order[1:][back]]
+    bad_rows = at_row(np.flatnonzero(back) + 1)
     prev_days, this_days = ds[:-1][back], ds[1:][back]
     srt = np.argsort(bad_rows, kind="stable")
     log.add_rows(vf, bad_rows[srt], "day", [f"day {int(a)} is before the previous visit's day {int(b)}" for a, b in zip(this_days[srt][:MAX_ROWS_PER_PROBLEM], prev_days[srt][:MAX_ROWS_PER_PROBLEM])], key="day goes down")
+    del es, vs, ds, same_ep, same_key, e, v, d
     if "discharge_day" in ep.columns:
         dis = ep["discharge_day"].to_numpy(dtype="float64", na_value=np.nan)
-        vd = np.full(len(vi), np.nan)
-        vd[pos >= 0] = dis[pos[pos >= 0]]
+        vd = dis[np.maximum(pos, 0)]
+        vd[pos < 0] = np.nan
         late = ~np.isnan(vd) & ~np.isnan(day) & (day > vd)
         log.add_rows(vf, np.flatnonzero(late), "day", [f"day {int(a)} is after the episode's discharge_day {int(b)}" for a, b in zip(day[late][:MAX_ROWS_PER_PROBLEM], vd[late][:MAX_ROWS_PER_PROBLEM])], key="visit after discharge")
