@@ -271,9 +271,8 @@ def _robust_gls(Xv, yv, codes, G, ng, S, lam, A, beta) -> tuple[np.ndarray, np.n
     if len(multi):
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(G + 1))
-        Xs = Xv[order]
-        for g in multi:
-            Xg = Xs[bounds[g]:bounds[g + 1]]
+        for g in multi:  # each cluster's rows taken in turn (no sorted copy of the whole design)
+            Xg = Xv[order[bounds[g]:bounds[g + 1]]]
             Bg = Xg.T @ Xg - gam[g] * np.outer(S[g], S[g])
             P = np.linalg.pinv(A - Bg)
             Ustar[g] = A @ (P @ U[g])
@@ -380,10 +379,10 @@ def clustered_logistic_model(y, X, groups, *, names, confidence: float = 0.95) -
     if len(multi):
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(G + 1))
-        Xs, ws = Xv[order], w[order]
-        for gi in multi:
-            a, b = bounds[gi], bounds[gi + 1]
-            Mg = (Xs[a:b] * ws[a:b, None]).T @ Xs[a:b]
+        for gi in multi:  # each cluster's rows taken in turn (no sorted copy of the whole design)
+            rows = order[bounds[gi]:bounds[gi + 1]]
+            Xg = Xv[rows]
+            Mg = (Xg * w[rows, None]).T @ Xg
             P = np.linalg.pinv(M - Mg)
             Ustar[gi] = U[gi] + Mg @ (P @ U[gi])
             lam[gi] = np.einsum("ij,jk,ki->i", P, Mg, P)
