@@ -138,3 +138,17 @@ def test_logistic_model_on_grouped_rows_equals_statsmodels_and_falls_back_when_i
     y2 = np.where(X[:, 2] == 1, 0.0, y)  # no events where b is 1
     sep = logistic_model(y2, X, names=["const", "a", "b", "c"])
     assert sep.table["se"].iloc[2] > 8 or not sep.converged
+
+
+def test_cluster_scores_dense_and_sparse_agree(data, monkeypatch):
+    """The clusters' scores are summed in a dense clusters x design-rows matrix when it is small and in a
+    sparse one otherwise: the same comparisons either way."""
+    import analysis.methods._missing_compare as mc
+
+    _, out = data
+    dense = recovery_comparisons_imputed(out, imputations=5)
+    monkeypatch.setattr(mc, "_DENSE_SCORES", 0)
+    sparse_ = recovery_comparisons_imputed(out, imputations=5)
+    for col in ("odds_ratio", "ci_low", "ci_high", "p", "tipping_odds"):
+        np.testing.assert_allclose(sparse_[col].to_numpy(dtype=float), dense[col].to_numpy(dtype=float),
+                                   rtol=1e-10, equal_nan=True)

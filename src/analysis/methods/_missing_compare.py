@@ -59,14 +59,22 @@ def _empty(mods, note, imputations, reason=Reason.MODEL.value) -> pd.DataFrame:
                           "status": Status.NOT_ESTIMABLE.value, "reason": reason} for m in mods], columns=_COLUMNS)
 
 
+#: Clusters x design rows up to which the clusters' scores are summed in a dense matrix (16 MB).
+_DENSE_SCORES = 2_000_000
+
+
 def _robust_cov(Xc, info, resid_c2, cell_of_c2, clus_of_c2, G):
     """Sandwich covariance from residual sums per (design row, cluster) combination."""
     inv = np.linalg.pinv(info)
     if G is None:
         return inv
-    # each cluster's score: its residual sums per design row (a cluster x rows matrix) times the rows
-    agg = sparse.csr_matrix((resid_c2, (clus_of_c2, cell_of_c2)), shape=(G, len(Xc)))
-    U = agg @ Xc
+    # each cluster's score: its residual sums per design row (a cluster x rows matrix) times the rows;
+    # dense when it is small (a few therapists), sparse otherwise
+    if G * len(Xc) <= _DENSE_SCORES:
+        U = np.bincount(clus_of_c2 * len(Xc) + cell_of_c2, weights=resid_c2, minlength=G * len(Xc)).reshape(
+            G, len(Xc)) @ Xc
+    else:
+        U = sparse.csr_matrix((resid_c2, (clus_of_c2, cell_of_c2)), shape=(G, len(Xc))) @ Xc
     return inv @ (U.T @ U) @ inv * (G / (G - 1) if G > 1 else np.nan)
 
 
