@@ -86,6 +86,31 @@ def test_growth_model_from_distinct_rows_is_the_same_fit():
                            units["grp"].to_numpy())
 
 
+def test_growth_model_from_the_basis_of_each_day_is_the_same_fit():
+    """The basis given once per distinct day with each visit's row of it (basis_rows=) gives the fit of the
+    basis of every visit; rows whose visits have different times fall back to the basis per visit; rows
+    that do not fit the basis are refused."""
+    d, units, X = _small()
+    days = np.unique(d["day"].to_numpy())
+    table = natural_spline_basis(days, KNOTS)
+    day_rows = np.searchsorted(days, d["day"].to_numpy())
+    full = _fit()
+    per_day = growth_curve_model(d["y"], d["unit"], d["day"], table, X, units["grp"].to_numpy(), basis_rows=day_rows,
+                                 names=["const", "sex", "grp1", "grp2"])
+    np.testing.assert_allclose(per_day.beta, full.beta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(per_day.cov, full.cov, rtol=1e-9, atol=1e-14)
+    # one row standing for two different times: the model takes the basis of each visit instead
+    merged = np.where(day_rows == 1, 2, day_rows)
+    mixed = growth_curve_model(d["y"], d["unit"], d["day"], table, X, units["grp"].to_numpy(), basis_rows=merged)
+    explicit = growth_curve_model(d["y"], d["unit"], d["day"], table[merged], X, units["grp"].to_numpy())
+    np.testing.assert_allclose(mixed.beta, explicit.beta, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="basis_rows must give each measurement's row of basis"):
+        growth_curve_model(d["y"], d["unit"], d["day"], table, X, units["grp"].to_numpy(),
+                           basis_rows=np.full(len(d), len(table)))
+    with pytest.raises(ValueError, match="give basis_rows= when it holds the basis of distinct times only"):
+        growth_curve_model(d["y"], d["unit"], d["day"], table, X, units["grp"].to_numpy())
+
+
 def test_growth_model_matches_statsmodels_mixedlm():
     """The same fit as statsmodels MixedLM (REML, random intercept and slope) on the full design."""
     import statsmodels.api as sm
