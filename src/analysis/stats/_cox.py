@@ -27,8 +27,6 @@ class _CoxData:
         self.order = order
         self.t, self.e, self.X = t[order], e[order], self.X[order]
         self.ev_times = np.unique(self.t[self.e])
-        # first sorted row with time >= each event time: the start of its risk set
-        self.risk_start = np.searchsorted(self.t, self.ev_times, side="left")
         ev_rows = np.flatnonzero(self.e)
         self.ev_rows = ev_rows
         self.ev_group = np.searchsorted(self.ev_times, self.t[ev_rows])
