@@ -93,6 +93,12 @@ def _cluster_values(d: pd.DataFrame, cluster: str):
         col.to_numpy(dtype=object, na_value=None)
 
 
+def _cluster_recorded(values) -> np.ndarray:
+    """Which episodes have a cluster code, from :func:`_cluster_values` (a category's codes: -1 is none)."""
+    arr = np.asarray(values)
+    return arr >= 0 if np.issubdtype(arr.dtype, np.integer) else pd.notna(pd.Series(values)).to_numpy()
+
+
 def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = None, covariates=ADJUSTMENT_SET,
                             settings: OutcomeSettings | None = None, cluster: str | None = None,
                             adjusted: dict | None = None, truncation=TRUNCATION) -> dict:
@@ -186,8 +192,7 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
     Xc = np.column_stack(cols) if cols else np.zeros((n_pat, 0))
     groups_all = _cluster_values(d, cluster)
     cl_codes = cluster_codes(groups_all) if groups_all is not None else None
-    recorded = (pd.notna(pd.Series(groups_all)).to_numpy() & (pd.Series(groups_all) != -1).to_numpy()
-                if groups_all is not None else None)
+    recorded = _cluster_recorded(groups_all) if groups_all is not None else None
     coefs = adjusted.get("coefficients") or {}
     linear = {k: (_linear_part(dp, coefs[k]) if coefs.get(k) is not None else None) for k in DR_OUTCOMES}
     outcome_values = {k: d[col].to_numpy(dtype="float64", na_value=np.nan) for k, (col, _, _) in DR_OUTCOMES.items()}

@@ -38,7 +38,7 @@ from scipy import stats as sps
 
 from ..stats import COMMON_OUTCOME, cluster_codes, e_value, holm, logistic_counts
 from ._compare import ADJUSTMENT_SET, MIN_CLUSTERS, _design, choose_reference, default_cluster
-from ._confounding import _cluster_values, _pattern_codes
+from ._confounding import _cluster_recorded, _cluster_values, _pattern_codes
 from ._missing import RatingImputations, _eligible, impute_ratings
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
@@ -141,7 +141,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     if cluster != "none":
         raw = _cluster_values(e, cluster)
         codes_all = cluster_codes(raw)
-        recorded = (raw >= 0) if np.issubdtype(np.asarray(raw).dtype, np.integer) else pd.notna(pd.Series(raw)).to_numpy()
+        recorded = _cluster_recorded(raw)
     counts = np.bincount(mod[ok & (mod >= 0)], minlength=len(levels))
     n_by = {m: int(counts[i]) for i, m in enumerate(levels) if counts[i]}
     notes, reasons = {}, {}
