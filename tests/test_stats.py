@@ -304,3 +304,47 @@ def test_stratified_logrank_matches_r_survdiff():
     assert strat["chi2"] == pytest.approx(9.79572420459, rel=1e-9) and strat["df"] == 3
     assert plain["chi2"] == pytest.approx(13.5838709205, rel=1e-9)
     assert logrank_test(d["week"], d["arrest"], d["fin"], strata=d["wexp"])["chi2"] == pytest.approx(4.03310682025, rel=1e-9)
+
+
+def test_fit_warnings_are_silenced_safely_from_two_threads():
+    """Two fits at once (the summary runs its models two at a time): the first to leave must not undo the
+    other's silencing (warnings.catch_warnings did, so a fit warned or, where warnings are errors, failed),
+    and after both the caller's filters are exactly as before, an identical filter of its own included."""
+    import threading
+    import warnings
+
+    from analysis.stats._regression import _quiet_fit
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with _quiet_fit():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with _quiet_fit():
+            b_in.set()
+            a_out.wait(5)  # the first fit has left
+            try:
+                warnings.warn("numbers overflowed", RuntimeWarning)
+                seen["ok"] = True
+            except RuntimeWarning:
+                seen["ok"] = False
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        before = list(warnings.filters)
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert seen == {"ok": True}
+        assert warnings.filters == before
+        with pytest.raises(RuntimeWarning, match="after both"):
+            warnings.warn("after both", RuntimeWarning)

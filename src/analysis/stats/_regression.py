@@ -26,7 +26,9 @@ ratio.
 
 from __future__ import annotations
 
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +38,51 @@ from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from ._newton import _damped_newton, _solve
+
+#: The warnings a statsmodels fit may give that its result reports itself (``converged``, huge errors).
+_FIT_WARNINGS = (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning)
+_quiet_lock = threading.Lock()
+_quiet_state = {"depth": 0, "entries": []}
+
+
+@contextmanager
+def _quiet_fit():
+    """Silence :data:`_FIT_WARNINGS` while a fit runs, safely from several threads at once.
+
+    ``warnings.catch_warnings`` saves and restores the process's one filter list, so two threads
+    using it at once undo each other's filters (one thread's fit then warned, or raised where
+    warnings are errors, and a filter could outlive both). Here the first fit to enter adds the
+    filters, the last to leave removes exactly those, under a lock; numpy's floating-point warnings
+    are also held off by ``np.errstate``, which is each thread's own.
+    """
+    with _quiet_lock:
+        if _quiet_state["depth"] == 0:
+            # our own entries, in front (the caller's filters stay as they are, even an identical one)
+            _quiet_state["entries"] = [("ignore", None, category, None, 0) for category in _FIT_WARNINGS]
+            warnings.filters[:0] = _quiet_state["entries"]
+            _filters_changed()
+        _quiet_state["depth"] += 1
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    finally:
+        with _quiet_lock:
+            _quiet_state["depth"] -= 1
+            if _quiet_state["depth"] == 0:
+                for entry in _quiet_state["entries"]:
+                    for i, f in enumerate(warnings.filters):
+                        if f is entry:
+                            del warnings.filters[i]
+                            break
+                _filters_changed()
+                _quiet_state["entries"] = []
+
+
+def _filters_changed() -> None:
+    """Tell the warnings module its filter list was edited in place (it caches what the filters said)."""
+    changed = getattr(warnings, "_filters_mutated", None) or getattr(warnings, "_filters_mutated_lock_held", None)
+    if changed is not None:
+        changed()
 
 __all__ = ["ModelResult", "dummy_levels", "independent_columns", "linear_model", "logistic_counts", "logistic_model", "one_hot"]
 
@@ -256,13 +303,12 @@ def logistic_model(y, X, *, names, confidence: float = 0.95) -> ModelResult:
     fast = _grouped_logistic(y, X, names=names, confidence=confidence)
     if fast is not None:
         return fast
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
+    with _quiet_fit():
         # check_rank only feeds df_model (not the estimates) and costs a QR of the whole design
         model = Logit(np.asarray(y, dtype="float64"), np.asarray(X, dtype="float64"), check_rank=False)
         fit = model.fit(method="newton", maxiter=100, disp=0, tol=1e-10)
-    converged = bool(fit.mle_retvals.get("converged", False))
-    tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, fit.conf_int(alpha=1 - confidence))
+        converged = bool(fit.mle_retvals.get("converged", False))
+        tab = _tidy(names, fit.params, fit.bse, fit.tvalues, fit.pvalues, fit.conf_int(alpha=1 - confidence))
     y_ = np.asarray(y)
     return ModelResult(tab, float(fit.llf), converged, len(y_), int(y_.sum()))
 
