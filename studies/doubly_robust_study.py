@@ -18,7 +18,8 @@ the doubly robust estimate beside it (interval clustered by therapist). Printed:
 the 95 % interval for ``a``, false-positive rate for ``b`` (leg pain; and recovered, NRS <= 2, for
 which both methods' null is the same: odds ratio 1).
 
-Run: ``python studies/doubly_robust_study.py --replicates 400`` (about 3 minutes on 2 cores).
+Run: ``python studies/doubly_robust_study.py --replicates 1000`` (about 3 minutes on 2 cores; the table in
+docs/methods.md, "Confounding by indication").
 """
 
 from __future__ import annotations
@@ -71,9 +72,9 @@ def run(d: pd.DataFrame) -> list[dict]:
     s = OutcomeSettings()
     adj = adjusted_comparisons(d, reference="ref", cluster="therapist", settings=s,
                                models=("leg_pain_change", "recovered"))
-    diags = {"doubly robust (AIPW, weights truncated at 1st/99th percentile: the product)":
+    diags = {"doubly robust, each group's weights truncated at its own 1st/99th percentiles (the product)":
              confounding_diagnostics(d, reference="ref", cluster="therapist", settings=s, adjusted=adj),
-             "doubly robust (AIPW, untruncated weights)":
+             "doubly robust, untruncated weights":
              confounding_diagnostics(d, reference="ref", cluster="therapist", settings=s, adjusted=adj,
                                      truncation=None)}
     rows = []

@@ -12,8 +12,8 @@ shows how far that matters:
 - per modality against the reference, among the patients of the two: the
   probability of the modality given the case mix (its *propensity*), binned
   for the overlap figure; the weights 1/e (modality) and 1/(1-e) (reference),
-  truncated at their 1st and 99th percentiles (Cole & Hernan 2008) for the
-  estimates; Kish's effective sample size of the modality's weights (before
+  each group's truncated at its own 1st and 99th percentiles (Cole & Hernan
+  2008) for the balance and the estimates; Kish's effective sample size of the modality's weights (before
   truncation, which would hide the few huge weights that poor overlap makes); standardised mean
   differences of every case-mix term before and after weighting (the love
   plot; |SMD| < 0.1 counts as balanced, R cobalt's convention);
@@ -207,8 +207,9 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
         in_pair = (C[:, j] + C[:, 0]) > 0
         w_all = np.r_[1 / e_p[in_pair], 1 / (1 - e_p[in_pair])]
         n_all = np.r_[C[in_pair, j], C[in_pair, 0]]
-        w_t, truncated = truncate_weights(w_all, percentiles=truncation, counts=n_all)
         k_in = int(in_pair.sum())
+        w_t, truncated = truncate_weights(w_all, percentiles=truncation, counts=n_all,
+                                          groups=np.r_[np.ones(k_in, bool), np.zeros(k_in, bool)])
         w_m, w_r = np.zeros(n_pat), np.zeros(n_pat)
         w_m[in_pair], w_r[in_pair] = w_t[:k_in], w_t[k_in:]
         ess = kish_ess(1 / e_p, counts=C[:, j])  # the overlap diagnostic: before truncation hides huge weights

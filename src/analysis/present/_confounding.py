@@ -294,7 +294,8 @@ def confounding_sentence(doubly_robust: dict, overlap: pd.DataFrame, *, labels: 
                        "many of its patients have no counterpart among the reference's")
         words.append(f"For {_name(labels, m)} the comparison rests on model assumptions: {' and '.join(why)}.")
     lo, hi = truncation if truncation else (None, None)
-    trunc = (f" Weights were truncated at their {lo:g}st and {hi:g}th percentiles." if truncation else "")
+    trunc = (f" The weights of each group (the modality's patients and the reference's) were truncated at their "
+             f"own {lo:g}st and {hi:g}th percentiles." if truncation else "")
     how = ("The doubly robust estimate weights each patient by how unusual their treatment was for their case mix "
            "and corrects the regression with the weighted residuals; it is right if either the model of who gets "
            f"which modality or the outcome regression is right.{trunc}")

@@ -344,8 +344,8 @@ def methods_html(*, settings: OutcomeSettings, reference_label: str, covariates:
          "away (VanderWeele and Ding 2017); odds and hazard ratios of common outcomes are converted first."),
         ("Confounding by indication", "a multinomial logistic model of which modality each patient received, "
          f"given the same case mix ({adj}), gives each patient's propensity for each modality. For each "
-         f"modality against {reference_label}: the overlap figure; weights of 1 / propensity, truncated at "
-         "their 1st and 99th percentiles; the effective number of episodes after weighting (Kish); the "
+         f"modality against {reference_label}: the overlap figure; weights of 1 / propensity, each group's "
+         "(the modality's patients and the reference's) truncated at its own 1st and 99th percentiles; the effective number of episodes after weighting (Kish); the "
          "standardised differences of the case mix before and after weighting (under 0.1 counts as balanced); "
          "and a doubly robust estimate (augmented inverse probability weighting with the adjusted comparison's "
          "model as outcome model; Bang and Robins 2005), its interval allowing for "

@@ -142,13 +142,16 @@ def kish_ess(weights, *, counts=None) -> float:
     return float(np.sum(c * w) ** 2 / s2) if s2 > 0 else 0.0
 
 
-def truncate_weights(weights, *, percentiles=(1.0, 99.0), counts=None) -> tuple[np.ndarray, float]:
+def truncate_weights(weights, *, percentiles=(1.0, 99.0), counts=None, groups=None) -> tuple[np.ndarray, float]:
     """Weights held within their 1st and 99th percentiles (Cole & Hernan 2008).
 
     Percentiles are those of the weights' distribution (the inverted-CDF
     definition, so that a weight standing for *counts* episodes gives what
-    those episodes' own weights give). Returns the truncated weights and the
-    share of episodes whose weight was changed.
+    those episodes' own weights give); with *groups* (one label per weight,
+    e.g. treated or not), those of each group's own weights, so that each
+    group loses its own extremes and a group whose weights run larger does not
+    lose more of them. Returns the truncated weights and the share of
+    episodes whose weight was changed.
 
     Examples
     --------
@@ -159,16 +162,23 @@ def truncate_weights(weights, *, percentiles=(1.0, 99.0), counts=None) -> tuple[
     (20.0, 0.01)
     >>> truncate_weights(np.array([1.0, 20.0, 50.0, 80.0]), counts=[197, 1, 1, 1])[0].tolist()
     [1.0, 20.0, 20.0, 20.0]
+    >>> truncate_weights(np.array([1.0, 80.0, 1.0, 3.0]), counts=[99, 1, 99, 1], groups=[1, 1, 0, 0])[0].tolist()
+    [1.0, 1.0, 1.0, 1.0]
     """
     w = np.asarray(weights, dtype="float64")
     if not len(w) or percentiles is None:
         return w, 0.0
     c = np.ones(len(w)) if counts is None else np.asarray(counts, dtype="float64")
-    keep = c > 0
-    if not keep.any():
+    if not (c > 0).any():
         return w, 0.0
-    lo, hi = np.percentile(w[keep], percentiles, weights=c[keep], method="inverted_cdf")
-    out = np.clip(w, lo, hi)
+    out = w.copy()
+    labels = np.zeros(len(w), dtype="int64") if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    for g in np.unique(labels):
+        keep = (labels == g) & (c > 0)
+        if keep.any():
+            lo, hi = np.percentile(w[keep], percentiles, weights=c[keep], method="inverted_cdf")
+            sel = labels == g
+            out[sel] = np.clip(w[sel], lo, hi)
     return out, float(np.sum(c * (out != w)) / np.sum(c))
 
 
@@ -218,7 +228,9 @@ def aipw_means(y, treated, propensity, mu1, mu0, *, groups=None, confidence: flo
     For each patient i of the two groups, with e_i the probability of the
     treatment given the case mix (among the two), m1_i and m0_i the outcome
     model's predictions under each, and weights w1_i = 1/e_i, w0_i = 1/(1-e_i)
-    (truncated at their 1st and 99th percentiles when *truncate* is given),
+    (each group's truncated at its own 1st and 99th percentiles when
+    *truncate* is given: pooled, the group with the larger weights lost more
+    of them, which biased the estimate where the outcome model is wrong),
 
         mean1 = mean(m1 + T w1 (Y - m1)),  mean0 = mean(m0 + (1-T) w0 (Y - m0)).
 
@@ -262,7 +274,7 @@ def aipw_means(y, treated, propensity, mu1, mu0, *, groups=None, confidence: flo
     w = np.where(t, 1 / e, 1 / (1 - e))
     share = 0.0
     if truncate is not None:
-        w, share = truncate_weights(w, percentiles=truncate)
+        w, share = truncate_weights(w, percentiles=truncate, groups=t)
     a1 = m1 + np.where(t, w * (yv - m1), 0.0)
     a0 = m0 + np.where(t, 0.0, w * (yv - m0))
     mean1, mean0 = float(a1.mean()), float(a0.mean())
