@@ -12,7 +12,7 @@ limits, and, with one therapist made 1.5 or 2 points worse, how often that thera
 how often the others are, with overdispersion estimated from raw z-scores (before) and from
 z-scores winsorised at 10/90 % (now, Spiegelhalter 2005).
 
-Run: ``python studies/benchmarking_study.py --replicates 200`` (about a minute). Not a test.
+Run: ``python studies/benchmarking_study.py --replicates 1000`` (about a minute). Not a test.
 """
 
 from __future__ import annotations
