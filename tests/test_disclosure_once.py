@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -26,11 +27,21 @@ from analysis.disclosure import (  # noqa: E402
 )
 from analysis.methods import OutcomeSettings, Status  # noqa: E402
 from analysis.present import (  # noqa: E402
+    SECONDARY_HEADS,
+    alt_fixed_day,
     alt_forest,
+    alt_secondary,
+    fixed_day_numbers,
     format_adjusted_table,
+    format_fixed_day_table,
+    format_recovery_comparisons_imputed,
     format_recovery_missing_table,
+    format_secondary_table,
     headline_html,
+    plot_fixed_day,
     plot_forest,
+    plot_secondary,
+    secondary_numbers,
 )
 from analysis.records import Records, load_records, sample_folder  # noqa: E402
 
@@ -202,6 +213,95 @@ def test_no_view_shows_what_the_decision_hides(sample, rule_name):
             assert sum(v in ("-", "*", "1-7") for v in ep_col[1:]) != 1 or ep_col[0] in ("-", "*")
     if rule.name != "none":
         assert checked > 0  # the selections really exercise hidden cells
+
+
+@pytest.mark.parametrize("rule_name", RULES)
+def test_no_view_of_the_further_outcomes_shows_what_the_decision_hides(sample, rule_name):
+    """The same common check for the views issues 22 and 23 added: secondary outcomes (table, disability figure,
+    its numbers and alt text), leg pain on fixed days (figure, numbers, table, alt text), the recovery comparison
+    from imputed ratings and the doubly robust estimates: what the decision hides is printed and drawn nowhere."""
+    rule = disclosure_rule(rule_name)
+    hidden_seen = {"secondary": 0, "fixed_day": 0, "imputed": 0, "doubly_robust": 0}
+    for name, rec in _selections(sample):
+        content = ReportContent(rec, settings=OutcomeSettings(), rule=rule)
+        labels = rec.labels
+        # secondary outcomes: a hidden figure is "not shown" in the table and in the figure's numbers, not drawn
+        t = content.secondary_disclosed
+        table = format_secondary_table(t, rule=rule, labels=labels)
+        for i, r in enumerate(t.to_dict("records")):
+            for key, head in SECONDARY_HEADS.items():
+                text = table.iloc[i][head]
+                if r[f"{key}_shown"]:
+                    assert not text.startswith(("not shown", "not recorded")), (name, r["group"], key)
+                else:
+                    assert text.startswith(("not shown", "not recorded")), (name, r["group"], key, text)
+                    hidden_seen["secondary"] += bool(r[f"{key}_n"])
+        numbers = secondary_numbers(t, rule=rule, labels=labels)[SECONDARY_HEADS["odi_change"]].tolist()
+        assert [not v.startswith(("not shown", "not recorded")) for v in numbers] == t["odi_change_shown"].tolist()
+        fig = plot_secondary(t, labels=labels)
+        assert len(fig.axes[0].collections[1].get_offsets()) == int(t["odi_change_shown"].iloc[1:].sum()), name
+        alt = alt_secondary(t, labels=labels)
+        for r in t.iloc[1:].to_dict("records"):
+            assert (f"{labels.get(r['group'], r['group'])} not shown" in alt) == (not r["odi_change_shown"])
+        # leg pain on fixed days: a mean withheld (hidden by the rule, or not estimated because fewer than 8 of
+        # the modality's episodes had a visit near the day: the method's own minimum, which the rule's minimum
+        # of 8 episodes never undercuts) is not drawn, not in the numbers, the table or the alt text, and no
+        # difference is shown where either side's mean is withheld
+        fd = content.fixed_day
+        if fd["converged"]:
+            m = fd["means"]
+            hidden = m[m["mean"].isna()]
+            assert hidden["ci_low"].isna().all() and hidden["ci_high"].isna().all()
+            assert not (m["mean"].notna() & ~m["n"].map(rule.allows).astype(bool)).any(), name
+            hidden_seen["fixed_day"] += int((~hidden["n"].map(rule.allows).astype(bool)).sum()) if rule.name != \
+                "none" else 0
+            fig = plot_fixed_day(fd, labels=labels)
+            drawn = sum(len(c.get_offsets()) for c in fig.axes[0].collections if isinstance(c, PathCollection))
+            assert drawn == int(m.loc[m["group"] != "Overall", "mean"].notna().sum()), name
+            nums = fixed_day_numbers(fd, labels=labels, count_format=rule.count).set_index("Modality")
+            ftab = format_fixed_day_table(fd, labels=labels).set_index("Modality")
+            alt = alt_fixed_day(fd, labels=labels)
+            gone = set(zip(hidden["group"], hidden["day"]))
+            withheld = ("not shown", "not estimated")
+            for r in hidden.to_dict("records"):
+                g, d = r["group"], r["day"]
+                lab = "All modalities" if g == "Overall" else labels.get(g, g)
+                assert nums.loc[lab, f"Day {d}, mean (95% CI)"] in withheld, (name, g, d)
+                near = nums.loc[lab, f"Episodes with a visit near day {d}"]
+                assert near == "not shown" if r["status"] == "hidden" else near == (
+                    f"{rule.count(int(r['reach']))} of {rule.count(int(r['n']))}"), (name, g, d, near)
+                assert all(v in withheld for c, v in ftab.loc[lab].items() if c.startswith(f"Day {d}")), (name, g)
+                assert f"{lab} not shown" in alt
+            for r in fd["differences"].to_dict("records"):
+                if (r["modality"], r["day"]) in gone or (fd["reference"], r["day"]) in gone:
+                    assert pd.isna(r["difference"]) and pd.isna(r["ci_low"]), (name, r["modality"], r["day"])
+        # recovery compared with ratings imputed, and the doubly robust estimates: hidden wherever the
+        # regression's comparison of that modality is hidden
+        adj = content.adjusted()["shown"]
+        hidden_rec = set(adj["recovered"].loc[adj["recovered"]["status"] == "hidden", "modality"])
+        mi = content.recovery_mi_comparisons.set_index("modality")
+        for mod in hidden_rec & set(mi.index):
+            assert pd.isna(mi.loc[mod, "odds_ratio"]) and pd.isna(mi.loc[mod, "tipping_odds"]), (name, mod)
+            hidden_seen["imputed"] += 1
+        mi_table = format_recovery_comparisons_imputed(content.recovery_mi_comparisons, adj["recovered"],
+                                                       labels=labels, count_format=rule.count)
+        for mod in hidden_rec:
+            raw = content.adjusted()["raw"]["recovered"].set_index("modality")
+            if mod in raw.index and pd.notna(raw.loc[mod, "odds_ratio"]):
+                assert f"{raw.loc[mod, 'odds_ratio']:.2f}" not in " ".join(mi_table.astype(str).to_numpy().ravel())
+        dr_shown = content.confounding["shown"]["doubly_robust"]
+        dr_adj = content.adjusted(("leg_pain_change", "recovered"))["shown"]
+        for key, tt in dr_shown.items():
+            gone_adj = set(dr_adj[key].loc[dr_adj[key]["status"] == "hidden", "modality"])
+            for r in tt.to_dict("records"):
+                if r["modality"] in gone_adj:
+                    assert pd.isna(r["estimate"]) and pd.isna(r["regression"]), (name, key, r["modality"])
+                    hidden_seen["doubly_robust"] += 1
+        matplotlib.pyplot.close("all")
+    if rule.name != "none":  # the selections really exercise hidden figures of each kind
+        assert all(hidden_seen.values()), hidden_seen
+    else:
+        assert hidden_seen == {"secondary": 0, "fixed_day": 0, "imputed": 0, "doubly_robust": 0}
 
 
 def test_survival_title_names_the_population(sample):
