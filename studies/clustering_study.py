@@ -26,7 +26,7 @@ the expected rate among the discharged patients of *this* replicate's
 therapists (their effects held fixed), from 100,000 further simulated
 patients of theirs.
 
-Run: ``python studies/clustering_study.py --replicates 200`` (about 5 minutes on
+Run: ``python studies/clustering_study.py --replicates 1000`` (about 5 minutes on
 2 cores). Not a test: the numbers go in ``docs/methods.md``.
 """
 
@@ -172,7 +172,7 @@ def main(argv=None):
     res.loc[res["family"] == "recovery rate", "error"] *= 100
     tab = (res.groupby(["family", "method"], sort=False)
            .agg(intervals=("covered", "size"), bias=("error", "mean"), coverage=("covered", "mean")).reset_index())
-    names = {"none": "independent episodes (old)", "therapist": "clustered by therapist (new)"}
+    names = {"none": "independent episodes", "therapist": "clustered by therapist (the product)"}
     print(f"\n{args.replicates} replicates, 20 therapists x 150 episodes, seed {args.seed}; "
           f"{time.perf_counter() - t0:.0f} s\n")
     print("| estimate | method | intervals | bias | coverage of 95% CI |")
