@@ -77,7 +77,9 @@ def ensure_data(n: int, fmt: str) -> Path:
 
 
 #: Id shapes seen in real exports (spec section 11): episode and patient ids are rewritten in each.
-ID_SHAPES = ("short", "H003-0000000", "uuid", "MRN1234567", "numeric-invalid-check")
+ID_SHAPES = ("short", "H003-0000000", "uuid", "MRN1234567", "numeric-invalid-check", "uuid-parquet-text")
+#: Shapes that are another shape written otherwise: UUIDs in Parquet whose every column is text, a missing value
+#: written as "" (how some exports write Parquet: numbers, dates and yes/no as text).
 
 
 def _ids(shape: str, n: int, prefix: str, seed: int):
@@ -104,6 +106,31 @@ def _ids(shape: str, n: int, prefix: str, seed: int):
     raise ValueError(shape)
 
 
+def ensure_text_parquet(n: int) -> Path:
+    """The n-episode folder with UUID ids as Parquet files of text columns, missing values as "" (cached)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    base = ensure_shape(n, "uuid")
+    folder = OUT / f"parquet-text-{n}-uuid"
+    if (folder / "visits.parquet").exists():
+        return folder
+    t = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("episodes", "visits"):
+        table = pacsv.read_csv(base / f"{name}.csv", convert_options=pacsv.ConvertOptions(strings_can_be_null=False))
+        text = {f.name: pc.fill_null(table.column(f.name).cast(pa.string()), "") for f in table.schema}
+        pq.write_table(pa.table(text), folder / f"{name}.parquet")
+    if (base / "modalities.csv").exists():
+        shutil.copy(base / "modalities.csv", folder / "modalities.csv")
+    print(f"  wrote every column as text in Parquet in {time.perf_counter() - t:.1f} s", flush=True)
+    return folder
+
+
 def ensure_shape(n: int, shape: str) -> Path:
     """The n-episode CSV folder with its ids rewritten in another shape (cached)."""
     import pyarrow as pa
@@ -112,6 +139,8 @@ def ensure_shape(n: int, shape: str) -> Path:
     base = ensure_data(n, "csv")
     if shape == "short":
         return base
+    if shape == "uuid-parquet-text":
+        return ensure_text_parquet(n)
     folder = OUT / f"csv-{n}-{shape}"
     if (folder / "visits.csv").exists():
         return folder
@@ -183,7 +212,7 @@ def main() -> None:
                     help="with --id-shapes: runs per command; the median is shown (default 3)")
     args = ap.parse_args()
     if args.id_shapes:
-        print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}  format: csv  "
+        print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}  format: csv (the last shape: Parquet)  "
               f"median of {args.repeat} runs of each command")
         print(f"{'episodes':>10} {'id shape':>22} {'summary s':>10} {'peak MB':>8} {'validate s':>10} "
               f"{'both s':>7}")

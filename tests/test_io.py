@@ -307,6 +307,32 @@ def test_round_trip_formats(small_tables, tmp_path, fmt):
     pd.testing.assert_frame_equal(rec.visits, ref.visits)
 
 
+def test_parquet_of_text_columns_with_empty_strings_reads_as_the_csv(small_tables, tmp_path):
+    """Exports often write every column as text, a missing value as "" or blanks: the numbers, dates and yes/no
+    cells are parsed (per distinct value) and the empty cells are missing, exactly as from the CSV; a cell that
+    is not a number is still reported with its row."""
+    ep, vi, cat = small_tables
+    ref = load_records(write_folder(tmp_path / "ref", ep, vi, cat, fmt="csv"))
+    folder = tmp_path / "text"
+    folder.mkdir()
+    for name, df in (("episodes", ep), ("visits", vi)):
+        text = df.astype(object).where(df.notna(), "").astype(str)
+        if name == "visits":
+            text.loc[text.index[::7], "odi"] = text.loc[text.index[::7], "odi"].where(
+                text.loc[text.index[::7], "odi"] != "", "  ")  # blanks are missing too
+            text.loc[text.index[1::50], "leg_pain"] = " " + text.loc[text.index[1::50], "leg_pain"] + " "
+        text.to_parquet(folder / f"{name}.parquet", index=False)
+    cat.to_csv(folder / "modalities.csv", index=False)
+    rec = load_records(folder)
+    pd.testing.assert_frame_equal(rec.episodes, ref.episodes)
+    pd.testing.assert_frame_equal(rec.visits, ref.visits)
+    bad = pd.read_parquet(folder / "visits.parquet")
+    bad.loc[5, "leg_pain"] = "six"
+    bad.to_parquet(folder / "visits.parquet", index=False)
+    msgs = messages(folder)
+    assert "visits.parquet row 7, column leg_pain: 'six' is not a whole number" in msgs
+
+
 def test_leading_zeros_in_ids_are_kept(small_tables, tmp_path):
     ep, vi, cat = (t.copy() for t in small_tables)
     mapping = {e: f"{i:05d}" for i, e in enumerate(ep["episode_id"])}

@@ -41,14 +41,18 @@ def _per_distinct(s: pd.Series, convert) -> pd.Series:
     if len(uniques) * 4 > len(s):
         return convert(s)
     done = convert(pd.Series(uniques, dtype=s.dtype))
-    out = done.take(np.maximum(codes, 0))
-    out.index = s.index
+    out = pd.Series(done.array.take(np.maximum(codes, 0)), index=s.index, copy=False)  # no index taken along
     return out.where(codes >= 0) if (codes < 0).any() else out
 
 
 def _bool_text(s: pd.Series) -> pd.Series:
     text = s.astype("str").where(s.notna()).str.strip().str.lower()
     return text.str.replace(r"\.0$", "", regex=True)
+
+
+def _number_text(s: pd.Series) -> pd.Series:
+    text = s.astype("str").where(s.notna()).str.strip()
+    return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
 def _date_text(s: pd.Series) -> pd.Series:
@@ -177,10 +181,9 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
     if pd.api.types.is_numeric_dtype(s.dtype):
         num = s.astype("float64")
         unparsed = np.zeros(len(s), dtype=bool)
-    else:
-        text = s.astype("str").where(s.notna()).str.strip()
-        num = pd.to_numeric(text, errors="coerce").astype("float64")
-        unparsed = (text.notna() & num.isna()).to_numpy(dtype=bool)
+    else:  # numbers written as text (a Parquet export of text columns, a workbook): parsed per distinct value
+        num = _per_distinct(s, _number_text)
+        unparsed = (s.notna() & num.isna()).to_numpy(dtype=bool)
     values = num.to_numpy()
     unparsed = unparsed | np.isinf(values)
     what = "a whole number" if spec.kind == "integer" else "a number"
