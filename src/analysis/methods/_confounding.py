@@ -13,8 +13,9 @@ shows how far that matters:
   probability of the modality given the case mix (its *propensity*), binned
   for the overlap figure; the weights 1/e (modality) and 1/(1-e) (reference),
   each group's truncated at its own 1st and 99th percentiles (Cole & Hernan
-  2008) for the balance and the estimates; Kish's effective sample size of the modality's weights (before
-  truncation, which would hide the few huge weights that poor overlap makes); standardised mean
+  2008) for the balance and the estimates; Kish's effective sample size of
+  the modality's weights (before truncation, which would hide the few huge
+  weights that poor overlap makes); standardised mean
   differences of every case-mix term before and after weighting (the love
   plot; |SMD| < 0.1 counts as balanced, R cobalt's convention);
 - beside the regression estimate of leg pain and of recovery, a doubly robust
