@@ -77,7 +77,7 @@ def test_clustering_study_runs(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "studies" / "clustering_study.py"), "--replicates", "2"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "| leg pain difference | clustered by therapist (new) | 8 |" in res.stdout
+    assert "| leg pain difference | clustered by therapist (the product) | 8 |" in res.stdout
     assert "| recovery rate | multiple imputation (20, Rubin) | 12 |" in res.stdout
 
 

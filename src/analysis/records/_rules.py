@@ -41,8 +41,8 @@ def _per_distinct(s: pd.Series, convert) -> pd.Series:
     if len(uniques) * 4 > len(s):
         return convert(s)
     done = convert(pd.Series(uniques, dtype=s.dtype))
-    out = pd.Series(done.array.take(np.maximum(codes, 0)), index=s.index, copy=False)  # no index taken along
-    return out.where(codes >= 0) if (codes < 0).any() else out
+    # positions taken from the converted values' array (no index taken along); a missing cell (-1) stays missing
+    return pd.Series(done.array.take(codes, allow_fill=True), index=s.index, copy=False)
 
 
 def _bool_text(s: pd.Series) -> pd.Series:
