@@ -76,10 +76,10 @@ def ensure_data(n: int, fmt: str) -> Path:
     return folder
 
 
-#: Id shapes seen in real exports (spec section 11): episode and patient ids are rewritten in each.
+#: Id shapes seen in real exports (spec section 11): episode and patient ids are rewritten in each. The last is
+#: the UUID folder written otherwise: Parquet whose every column is text, a missing value written as "" (how some
+#: exports write Parquet: numbers, dates and yes/no as text).
 ID_SHAPES = ("short", "H003-0000000", "uuid", "MRN1234567", "numeric-invalid-check", "uuid-parquet-text")
-#: Shapes that are another shape written otherwise: UUIDs in Parquet whose every column is text, a missing value
-#: written as "" (how some exports write Parquet: numbers, dates and yes/no as text).
 
 
 def _ids(shape: str, n: int, prefix: str, seed: int):
@@ -132,7 +132,8 @@ def ensure_text_parquet(n: int) -> Path:
 
 
 def ensure_shape(n: int, shape: str) -> Path:
-    """The n-episode CSV folder with its ids rewritten in another shape (cached)."""
+    """The n-episode folder with its ids rewritten in another shape (cached): CSV, or Parquet for
+    ``uuid-parquet-text``."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -212,7 +213,7 @@ def main() -> None:
                     help="with --id-shapes: runs per command; the median is shown (default 3)")
     args = ap.parse_args()
     if args.id_shapes:
-        print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}  format: csv (the last shape: Parquet)  "
+        print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}  format: csv (uuid-parquet-text: Parquet)  "
               f"median of {args.repeat} runs of each command")
         print(f"{'episodes':>10} {'id shape':>22} {'summary s':>10} {'peak MB':>8} {'validate s':>10} "
               f"{'both s':>7}")

@@ -307,31 +307,29 @@ def test_round_trip_formats(small_tables, tmp_path, fmt):
     pd.testing.assert_frame_equal(rec.visits, ref.visits)
 
 
-def test_parquet_of_text_columns_with_empty_strings_reads_as_the_csv(small_tables, tmp_path):
+@pytest.mark.parametrize("fmt", ["parquet", "xlsx"])
+def test_text_columns_with_empty_strings_read_as_the_csv(small_tables, tmp_path, fmt):
     """Exports often write every column as text, a missing value as "" or blanks: the numbers, dates and yes/no
     cells are parsed (per distinct value) and the empty cells are missing, exactly as from the CSV (a column
     with no value at all included); a cell that is not a number is still reported with its row."""
     ep, vi, cat = small_tables
     vi = vi.assign(back_pain=np.nan)  # recorded nowhere: every cell of the column empty
     ref = load_records(write_folder(tmp_path / "ref", ep, vi, cat, fmt="csv"))
-    folder = tmp_path / "text"
-    folder.mkdir()
+    texts = {}
     for name, df in (("episodes", ep), ("visits", vi)):
         text = df.astype(object).where(df.notna(), "").astype(str)
         if name == "visits":
             text.loc[text.index[::7], "odi"] = text.loc[text.index[::7], "odi"].where(
                 text.loc[text.index[::7], "odi"] != "", "  ")  # blanks are missing too
             text.loc[text.index[1::50], "leg_pain"] = " " + text.loc[text.index[1::50], "leg_pain"] + " "
-        text.to_parquet(folder / f"{name}.parquet", index=False)
-    cat.to_csv(folder / "modalities.csv", index=False)
+        texts[name] = text
+    folder = write_folder(tmp_path / "text", texts["episodes"], texts["visits"], cat, fmt=fmt)
     rec = load_records(folder)
     pd.testing.assert_frame_equal(rec.episodes, ref.episodes)
     pd.testing.assert_frame_equal(rec.visits, ref.visits)
-    bad = pd.read_parquet(folder / "visits.parquet")
-    bad.loc[5, "leg_pain"] = "six"
-    bad.to_parquet(folder / "visits.parquet", index=False)
-    msgs = messages(folder)
-    assert "visits.parquet row 7, column leg_pain: 'six' is not a whole number" in msgs
+    texts["visits"].loc[5, "leg_pain"] = "six"
+    folder = write_folder(tmp_path / "bad", texts["episodes"], texts["visits"], cat, fmt=fmt)
+    assert f"visits.{fmt} row 7, column leg_pain: 'six' is not a whole number" in messages(folder)
 
 
 def test_leading_zeros_in_ids_are_kept(small_tables, tmp_path):

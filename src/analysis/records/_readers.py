@@ -131,41 +131,18 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, self_destruct=True, split_blocks=True)
 
 
-def _blank_cells(arr) -> pa.Array:
-    """Which cells of an Arrow text column are empty or only whitespace (two kernels, no per-cell Python)."""
-    return pc.or_(pc.equal(pc.utf8_length(arr), 0), pc.utf8_is_space(arr))
-
-
 def _blank_is_null(table: pa.Table) -> pa.Table:
-    """The Arrow table with every empty (or blank) text cell missing (spec section 2); columns without one are
-    kept as they are."""
+    """An empty (or blank) text cell is a missing value, in every format (spec section 2): the Arrow table with
+    every such cell made missing, found by two kernels (empty, or only whitespace) with no per-cell pass in
+    pandas; a column without one is kept as it is."""
     columns = []
     for field, col in zip(table.schema, table.columns):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            blank = _blank_cells(col)
+            blank = pc.or_(pc.equal(pc.utf8_length(col), 0), pc.utf8_is_space(col))
             if pc.any(blank).as_py():
                 col = pc.if_else(blank, pa.scalar(None, field.type), col)
         columns.append(col)
     return pa.Table.from_arrays(columns, schema=table.schema)
-
-
-def _empty_is_missing(df: pd.DataFrame) -> pd.DataFrame:
-    """An empty (or blank) text cell is a missing value, in every format (spec section 2).
-
-    Blank cells are found by two Arrow kernels (empty, or only whitespace), and only a column that has
-    one is copied."""
-    out = {}
-    for c in df.columns:
-        s = df[c]
-        if not pd.api.types.is_string_dtype(s.dtype):
-            out[c] = s
-            continue
-        text = s if s.dtype == "str" else s.astype("str").where(s.notna())
-        blank = _blank_cells(pa.array(text, from_pandas=True))
-        if pc.any(blank).as_py():
-            text = text.where(~pc.fill_null(blank, False).to_numpy(zero_copy_only=False))
-        out[c] = text
-    return pd.DataFrame(out, index=df.index)
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -323,7 +300,8 @@ def _read_table(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.Data
             # Arrow first: a third faster than reading through pandas and then blanking there
             return _blank_is_null(pq.read_table(path)).to_pandas()
         df = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
-        return _empty_is_missing(df.astype({c: "str" for c in df.columns}))
+        table = pa.Table.from_pandas(df.astype({c: "str" for c in df.columns}), preserve_index=False)
+        return _blank_is_null(table).to_pandas()
     except Exception:  # any reader failure is a data problem, never a traceback
         kind = "a Parquet" if suffix == ".parquet" else "an Excel (.xlsx)"
         log.add(path.name, None, None, f"could not be read as {kind} file; is it damaged or another format?")

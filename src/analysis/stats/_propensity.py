@@ -172,12 +172,12 @@ def truncate_weights(weights, *, percentiles=(1.0, 99.0), counts=None, groups=No
     if not (c > 0).any():
         return w, 0.0
     out = w.copy()
-    labels = np.zeros(len(w), dtype="int64") if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    labels = np.zeros(len(w), dtype="int64") if groups is None else np.unique(groups, return_inverse=True)[1]
     for g in np.unique(labels):
-        keep = (labels == g) & (c > 0)
+        sel = labels == g
+        keep = sel & (c > 0)
         if keep.any():
             lo, hi = np.percentile(w[keep], percentiles, weights=c[keep], method="inverted_cdf")
-            sel = labels == g
             out[sel] = np.clip(w[sel], lo, hi)
     return out, float(np.sum(c * (out != w)) / np.sum(c))
 
