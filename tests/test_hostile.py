@@ -58,6 +58,28 @@ def test_control_characters_are_refused_and_never_printed(tmp_path, small_tables
     assert not any("\x1b" in p or "\x00" in p for p in probs)
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\u009b", "\x0b"])
+@pytest.mark.parametrize("kind", ["string", "large_string", "sliced"])
+def test_the_byte_scan_never_passes_a_control_character(char, kind):
+    """The control-character check first scans the text's bytes; it may only skip the Unicode test
+    when no value can hold a control character, whatever the Arrow layout (offsets, slices)."""
+    import pyarrow as pa
+
+    from analysis.records._rules import _control_bytes_absent
+
+    clean = ["T1", "", None, "é€ ä"]
+    typ = pa.large_string() if kind == "large_string" else pa.string()
+    arr = pa.array(["x" + char] + clean + ["y" + char], type=typ)
+    if kind == "sliced":
+        assert _control_bytes_absent(arr.slice(1, 4)) is True  # both control characters are outside the slice
+        assert _control_bytes_absent(arr.slice(0, 2)) is False
+        assert _control_bytes_absent(arr.slice(4, 2)) is False
+    else:
+        assert _control_bytes_absent(arr) is False
+        assert _control_bytes_absent(pa.array(clean, type=typ)) is True
+    assert _control_bytes_absent(pa.array([None, None], type=typ)) is True
+
+
 def test_phone_or_address_inside_a_list_cell_is_caught(tmp_path, small_tables):
     """anonymise wrote a 'de-identified' folder with a phone inside visits.modalities (issue 21, 4)."""
     ep, vi, _ = (t.copy() for t in small_tables)

@@ -404,9 +404,42 @@ def test_dates_and_yes_no_parsed_per_distinct_value_as_one_by_one():
         assert int(expected_bad.sum()) > 0 and len(log.problems) > 0
 
 
+@pytest.mark.parametrize("shape", ["grouped in order", "grouped out of order", "shuffled", "nulls and orphans",
+                                   "repeated among"])
+def test_first_position_equals_a_lookup_of_every_id(shape):
+    """Visits' episode rows are looked up once per run of equal ids (and not at all when the runs are the
+    episodes in order): the answer must be that of looking every id up, whatever the order."""
+    from analysis.records._rules import _first_position
+
+    rng = np.random.default_rng(11)
+    among = pd.Series([f"{u:08x}-{i}" for i, u in enumerate(rng.integers(0, 2**31, 300))], dtype="str")
+    counts = rng.integers(1, 9, len(among))
+    ids = pd.Series(np.repeat(among.to_numpy(dtype=object), counts), dtype="str")
+    distinct = True
+    if shape == "grouped out of order":
+        ids = pd.Series(np.repeat(among.to_numpy(dtype=object)[::-1], counts[::-1]), dtype="str")
+    elif shape == "shuffled":
+        ids = ids.sample(frac=1, random_state=2).reset_index(drop=True)
+    elif shape == "nulls and orphans":
+        ids = ids.copy()
+        ids.iloc[[0, 1, 50, 51, 52]] = pd.NA
+        ids.iloc[[100, 101, len(ids) - 1]] = "not-an-episode"
+    elif shape == "repeated among":
+        among = among.copy()
+        among.iloc[10] = among.iloc[3]  # a repeated episode id: the first row is the answer
+        distinct = False
+    first_row = {}
+    for i, v in enumerate(among):
+        first_row.setdefault(v, i)
+    expected = np.array([-1 if pd.isna(v) else first_row.get(v, -1) for v in ids], dtype="int64")
+    got = _first_position(ids, among, among_distinct=distinct)
+    np.testing.assert_array_equal(got, expected)
+    assert got.dtype == np.int64
+
+
 def test_two_tables_read_in_threads_report_like_one_after_the_other(small_folder, monkeypatch):
-    """Episodes and visits are read in two threads; the problems come out exactly as when
-    they are read one after the other."""
+    """Each table is checked on a second thread while the next one is read; the problems come out
+    exactly as when the tables are read and checked one after the other."""
     import analysis.records._load as io_mod
 
     def fn_ep(df):

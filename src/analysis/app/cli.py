@@ -142,12 +142,13 @@ def _cmd_summary(args) -> int:
     outcomes = derive_outcomes(records, settings=settings)
     _progress("Estimating intervals and fitting the adjusted models ...")
     from ..methods import summarise
-    from ..present import format_summary
 
     doc = summarise(records, settings=settings, reference=args.reference, outcomes=outcomes, cluster=args.cluster)
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
     else:
+        from ..present import format_summary  # the presentation layer (matplotlib with it: half a second) only for text
+
         print(format_summary(doc, labels=records.labels))
     return 0
 
