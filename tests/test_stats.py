@@ -348,3 +348,47 @@ def test_fit_warnings_are_silenced_safely_from_two_threads():
         assert warnings.filters == before
         with pytest.raises(RuntimeWarning, match="after both"):
             warnings.warn("after both", RuntimeWarning)
+
+
+# ----------------------------------------------------------------- distinct keys by hashing
+
+
+@pytest.mark.parametrize("kind", ["few ints", "many ints", "negative ints", "floats", "floats with nan and -0"])
+def test_unique_keys_gives_what_np_unique_gives(kind):
+    """The hashed distinct values must be exactly numpy's (sorted values, first rows, inverse), whatever the keys."""
+    from analysis.stats import unique_keys
+
+    rng = np.random.default_rng(5)
+    keys = {
+        "few ints": rng.integers(0, 7, 5000) * 11,
+        "many ints": rng.integers(0, 4000, 5000),
+        "negative ints": rng.integers(-50, 50, 5000),
+        "floats": rng.normal(size=5000).round(2),
+        "floats with nan and -0": rng.choice(np.array([np.nan, 0.0, -0.0, 1.5, -2.25]), 5000),
+    }[kind]
+    expected = np.unique(keys, return_index=True, return_inverse=True)
+    got = unique_keys(keys)
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(g, e.reshape(-1))
+    assert got[1].dtype == np.int64 and got[2].dtype == np.int64
+
+
+def test_unique_keys_empty_and_refused():
+    from analysis.stats import first_rows, unique_keys
+
+    values, first, inverse = unique_keys(np.zeros(0, dtype="int64"))
+    assert len(values) == len(first) == len(inverse) == 0
+    with pytest.raises(ValueError, match="keys must be one-dimensional"):
+        unique_keys(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="numbered 0, 1, 2, ... in order of first appearance"):
+        first_rows(np.array([1, 0, 1]))
+    with pytest.raises(ValueError, match="numbered 0, 1, 2, ... in order of first appearance"):
+        first_rows(np.array([0, 2, 1]))
+
+
+def test_first_rows_of_factorized_codes():
+    from analysis.stats import first_rows
+
+    rng = np.random.default_rng(6)
+    codes = pd.factorize(rng.integers(0, 300, 4000))[0]
+    np.testing.assert_array_equal(first_rows(codes), np.unique(codes, return_index=True)[1])

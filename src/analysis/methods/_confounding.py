@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import aipw_means, cluster_codes, kish_ess, multinomial_logit, truncate_weights, weighted_smd
+from ..stats import aipw_means, cluster_codes, first_rows, kish_ess, multinomial_logit, truncate_weights, weighted_smd
 from ._compare import ADJUSTMENT_SET, MIN_CLUSTERS, _design, adjusted_comparisons, choose_reference, default_cluster
 from ._outcomes import OutcomeSettings
 from ._status import Reason, Status
@@ -165,7 +165,7 @@ def confounding_diagnostics(outcomes: pd.DataFrame, *, reference: str | None = N
     # everything but the doubly robust sums is a function of the case-mix pattern: computed once per pattern
     pattern = _pattern_codes(d, covs)
     n_pat = int(pattern.max()) + 1 if len(pattern) else 0
-    _, first = np.unique(pattern, return_index=True)
+    first = first_rows(pattern)  # the patterns are numbered in order of appearance
     dp = d.iloc[first]
     X, names, used = _design(dp, modalities=[], covariates=covs, y_events=None, both_ends=False, constant=True)
     K = len(classes)

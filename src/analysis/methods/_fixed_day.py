@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..records import Records
-from ..stats import e_value, growth_curve_model, holm, natural_spline_basis
+from ..stats import e_value, first_rows, growth_curve_model, holm, natural_spline_basis
 from ._compare import FEW_CLUSTERS, MIN_CLUSTERS, _design, _few_clusters_note, _one_cluster_note, choose_reference, default_cluster
 from ._confounding import _pattern_codes
 from ._outcomes import OutcomeSettings
@@ -208,7 +208,7 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
         # the design of the distinct case-mix rows only (each episode's row by number): the same columns as
         # the design of every episode (a level, and the rank, are the same on the distinct rows)
         rows = _pattern_codes(d, [*covs, "modality"])
-        _, first = np.unique(rows, return_index=True)
+        first = first_rows(rows)  # the patterns are numbered in order of appearance
         dd = d.iloc[first].assign(modality=d["modality"].iloc[first].astype("str"))
         X, names, _ = _design(dd, modalities=[m for m in mods_present if m != ref], covariates=covs,
                               y_events=None, both_ends=False, constant=True)

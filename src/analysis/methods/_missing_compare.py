@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import optimize, sparse
 from scipy import stats as sps
 
-from ..stats import COMMON_OUTCOME, cluster_codes, e_value, holm, logistic_counts
+from ..stats import COMMON_OUTCOME, cluster_codes, e_value, first_rows, holm, logistic_counts, unique_keys
 from ._compare import ADJUSTMENT_SET, MIN_CLUSTERS, _design, choose_reference, default_cluster
 from ._confounding import _cluster_recorded, _cluster_values, _pattern_codes
 from ._missing import RatingImputations, _eligible, impute_ratings
@@ -179,7 +179,7 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     miss_pos = pos_in_keep[miss_rows[miss_keep]]          # the unrated episodes' rows in the model
     draws = imputed.imputed[:, miss_keep]                  # (imputations, unrated in the model)
     cell = _pattern_codes(ef, [*covs, "modality"])
-    _, first = np.unique(cell, return_index=True)
+    first = first_rows(cell)  # the patterns are numbered in order of appearance
     n_cell = np.bincount(cell).astype("float64")
     P, m_ = len(n_cell), len(draws)
     obs_cell = np.bincount(cell, weights=obs_k, minlength=P)
@@ -200,9 +200,9 @@ def recovery_comparisons_imputed(outcomes: pd.DataFrame, *, reference: str | Non
     X, names, _ = _design(ef.iloc[first], modalities=estimable, covariates=covs, y_events=None, both_ends=False,
                           constant=True, drop_levels=drop)
     if cluster != "none":
-        _, cl = np.unique(codes_all[keep], return_inverse=True)
+        cl = unique_keys(codes_all[keep])[2]
         G = int(cl.max()) + 1
-        c2, c2_inv = np.unique(cell.astype("int64") * G + cl, return_inverse=True)
+        c2, _, c2_inv = unique_keys(cell.astype("int64") * G + cl)
         cell_of_c2, clus_of_c2 = c2 // G, c2 % G
         n_c2 = np.bincount(c2_inv).astype("float64")
     else:

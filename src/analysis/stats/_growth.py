@@ -38,6 +38,7 @@ from scipy import optimize, sparse
 from scipy import stats as sps
 
 from ._clustered import cluster_codes, effective_df
+from ._keys import unique_keys
 
 __all__ = ["GrowthModel", "VARIANCE_SAMPLE", "growth_curve_model", "natural_spline_basis"]
 
@@ -166,11 +167,11 @@ class _Design:
         self.iu = np.triu_indices(k)
         N = len(byv)
         if rows is not None:  # X given as its distinct rows and each unit's row: the patterns are (row, group)
-            _, first, pat = np.unique(rows * max(h, 1) + byv, return_index=True, return_inverse=True)
+            _, first, pat = unique_keys(rows * max(h, 1) + byv)
             pat, xrow = pat.ravel(), rows
         else:
             hkey = Xv @ np.random.default_rng(12345).uniform(1, 2, self.q) + byv * np.pi
-            _, first, pat = np.unique(hkey, return_index=True, return_inverse=True)
+            _, first, pat = unique_keys(hkey)
             pat = pat.ravel()
             if not (np.array_equal(Xv[first][pat], Xv) and np.array_equal(byv[first][pat], byv)):
                 first, pat = np.arange(N), np.arange(N)      # a hash collision: no compression
@@ -309,8 +310,7 @@ def _cell_sums(codes, design: _Design, pieces, G: int) -> dict:
     *pieces* in the design's sorted unit order)."""
     a0, b0, H = pieces
     P = len(design.Xp)
-    cu, cell = np.unique(codes * P + design.pat, return_inverse=True)
-    cell = cell.ravel()
+    cu, _, cell = unique_keys(codes * P + design.pat)
     C = len(cu)
     pat = cu % P
     group = design.bp[pat]

@@ -37,6 +37,7 @@ from scipy import stats as sps
 from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
+from ._keys import unique_keys
 from ._newton import _damped_newton, _solve
 
 #: The warnings a statsmodels fit may give that its result reports itself (``converged``, huge errors).
@@ -256,8 +257,7 @@ def _grouped_logistic(y, X, *, names, confidence: float) -> ModelResult | None:
         return None
     rng = np.random.default_rng(20261202)
     keys = Xv @ rng.standard_normal((k, 2))  # two random projections: equal rows, equal keys
-    _, first, inverse = np.unique(keys[:, 0], return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    _, first, inverse = unique_keys(keys[:, 0])
     if len(first) > n // 2 or not np.array_equal(keys[first, 1][inverse], keys[:, 1]):
         return None  # no gain, or two different rows on one key (then the second projection differs)
     Xg = Xv[first]
