@@ -380,3 +380,18 @@ def test_an_interval_end_rounding_to_zero_is_printed_without_a_minus(fixed):
     cells = table.astype(str).to_numpy().ravel().tolist()
     assert "-0.62 (-1.24 to 0.00)" in cells
     assert not any("-0.00" in c for c in cells)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_knot_quantiles_from_day_counts_equal_numpy_to_the_last_bit(seed):
+    """The spline's knots come from the visit days' counts per day (no sort of millions of days): they must be
+    numpy's quantiles exactly, or the fitted model would move."""
+    from analysis.methods._fixed_day import SPLINE_QUANTILES, _quantiles
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5000))
+    whole = rng.geometric(0.02, n).astype("int64") - 1 + int(rng.integers(0, 3))
+    got = _quantiles(whole.astype("float64"), SPLINE_QUANTILES, whole=whole)
+    expected = np.quantile(whole.astype("float64"), SPLINE_QUANTILES)
+    assert got.tolist() == expected.tolist()
+    assert _quantiles(np.array([5.0]), (0.05, 0.95), whole=np.array([5])).tolist() == [5.0, 5.0]

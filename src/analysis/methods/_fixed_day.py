@@ -50,9 +50,28 @@ SPLINE_QUANTILES = (0.05, 0.23, 0.41, 0.59, 0.77, 0.95)
 FIXED_DAY_COVARIATES = ("age_band", "sex", "symptom_band", "cause", "clinic")
 
 
-def _knots(days: np.ndarray) -> np.ndarray | None:
-    k = np.unique(np.quantile(days, SPLINE_QUANTILES))
+def _knots(days: np.ndarray, *, whole: np.ndarray | None = None) -> np.ndarray | None:
+    k = np.unique(_quantiles(days, SPLINE_QUANTILES, whole=whole))
     return k if len(k) >= 3 else None
+
+
+def _quantiles(x: np.ndarray, qs, *, whole: np.ndarray | None = None) -> np.ndarray:
+    """``np.quantile(x, qs)``; with *whole* (the same values as integers), from their counts per value, without
+    sorting millions of visit days: the two order statistics each quantile lies between, found in the
+    cumulative counts, then numpy's own interpolation between them (the same numbers to the last bit)."""
+    if whole is None or not len(whole):
+        return np.quantile(x, qs)
+    lo = int(whole.min())
+    if int(whole.max()) - lo >= 1_000_000:
+        return np.quantile(x, qs)
+    cum = np.cumsum(np.bincount(whole - lo))
+    n = len(whole)
+    virtual = (n - 1) * np.asarray(qs, dtype="float64")  # numpy's "linear" method
+    below = np.floor(virtual).astype("int64")
+    above = np.minimum(below + 1, n - 1)
+    a = (np.searchsorted(cum, below, side="right") + lo).astype("float64")  # the below-th smallest value
+    b = (np.searchsorted(cum, above, side="right") + lo).astype("float64")
+    return np.array([np.quantile(np.array([ai, bi]), g) for ai, bi, g in zip(a, b, virtual - below)])
 
 
 def _basis(x, knots) -> np.ndarray:
@@ -154,20 +173,25 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
     mods_present = sorted(d["modality"].unique())
     mcode = pd.Categorical(d["modality"], categories=mods_present).codes.astype("int64")
     h = len(mods_present)
+    # the visits are in episode order (records sort them), so an episode's visits are one run
+    starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype="int64")
+    in_runs = bool(np.all(unit[1:] >= unit[:-1])) if len(unit) else True
     # reach: episodes with a visit within REACH_DAYS of each day, by modality
-    reach = {}
+    reach, near_visit = {}, {}
     for day in days:
+        near_visit[day] = (t >= day - REACH_DAYS) & (t <= day + REACH_DAYS)  # no day-sized temporaries
         near = np.zeros(len(keep_ep), dtype=bool)
-        near[unit[np.abs(t - day) <= REACH_DAYS]] = True
+        if in_runs and len(unit):
+            near[unit[starts]] = np.logical_or.reduceat(near_visit[day], starts)  # one pass over the runs
+        else:
+            near[unit[near_visit[day]]] = True
         per = np.bincount(mcode[near], minlength=h)
         reach[day] = {**{m: int(per[g]) for g, m in enumerate(mods_present)}, "Overall": int(near.sum())}
     n_by = dict(zip(mods_present, np.bincount(mcode, minlength=h).tolist()))
-    # the day of each episode's last recorded leg pain (what the last-value change uses), among episodes with two:
-    # the visits are in episode order, so an episode's visits are one run
-    starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.zeros(0, dtype="int64")
+    # the day of each episode's last recorded leg pain (what the last-value change uses), among episodes with two
     last = np.full(len(keep_ep), -np.inf)
     if len(unit):
-        if np.all(unit[1:] >= unit[:-1]):
+        if in_runs:
             last[unit[starts]] = np.maximum.reduceat(t, starts)
         else:
             np.maximum.at(last, unit, t)
@@ -193,13 +217,14 @@ def leg_pain_at_days(records: Records, outcomes: pd.DataFrame, *, reference: str
             "knots": None, "converged": False}
     mean_rows, diff_rows = [], []
     fit = None
-    knots = _knots(t) if len(t) else None
+    whole = vi["day"].to_numpy()[okv] if vi["day"].dtype == np.int64 else None
+    knots = _knots(t, whole=whole) if len(t) else None
     # the spread of leg pain near each day (for the E-values), taken now: the visits are let go before the fit
     sd_near, near = {}, None
     for day in days:
-        near = np.abs(t - day) <= REACH_DAYS
+        near = near_visit[day]
         sd_near[day] = float(np.std(y[near], ddof=1)) if near.sum() > 1 else np.nan
-    whole = vi["day"].to_numpy()[okv] if vi["day"].dtype == np.int64 else None
+    near_visit.clear()
     # the measurements, handed to the model by the only reference to them: it lets each go once summed up
     visits = {"y": y, "unit": unit, "t": t, "whole": whole}
     del leg, vday, okv, y, unit, t, whole, near
