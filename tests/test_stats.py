@@ -392,3 +392,18 @@ def test_first_rows_of_factorized_codes():
     rng = np.random.default_rng(6)
     codes = pd.factorize(rng.integers(0, 300, 4000))[0]
     np.testing.assert_array_equal(first_rows(codes), np.unique(codes, return_index=True)[1])
+
+
+def test_logrank_with_categorical_groups_equals_text_groups():
+    """Categories are compared by their codes: the test must be that of the same groups as text."""
+    from analysis.stats import logrank_test
+
+    rng = np.random.default_rng(8)
+    n = 600
+    groups = rng.choice(np.array(["b", "a", "c"], dtype=object), n)
+    t = rng.exponential(10, n).round(1)
+    e = rng.random(n) < 0.6
+    strata = rng.random(n) < 0.4
+    as_text = logrank_test(t, e, pd.Series(groups, dtype="str"), strata=strata)
+    as_cat = logrank_test(t, e, pd.Series(groups, index=np.arange(n) + 1000, dtype="category"), strata=strata)
+    assert as_cat == as_text and np.isfinite(as_text["chi2"])

@@ -284,7 +284,13 @@ def _fit(kind: str, df: pd.DataFrame, *, reference: str, covariates: list[str], 
         recorded = pd.Series(cluster_codes(raw)).where(pd.notna(pd.Series(raw)).to_numpy() & (pd.Series(raw) != -1))
         # episodes with no therapist recorded may all be one unknown therapist: they add no cluster, unless no
         # episode of the modality has one (then each is its own, as in the model)
-        k_by = recorded.groupby(df["modality"].to_numpy()).nunique()
+        mod = df["modality"]
+        if isinstance(mod.dtype, pd.CategoricalDtype):  # by the codes: a million modality names never made
+            mcodes = mod.cat.codes.to_numpy()
+            k_by = recorded[mcodes >= 0].groupby(mcodes[mcodes >= 0]).nunique()
+            k_by.index = mod.cat.categories[k_by.index.to_numpy()]
+        else:
+            k_by = recorded.groupby(mod.to_numpy()).nunique()
         k_by = k_by.where(k_by > 0, n_by.reindex(k_by.index).fillna(0).astype("int64"))
     n_clusters = lambda m: int(k_by.get(m, 0)) if len(k_by) else None  # noqa: E731
     for m in others:

@@ -191,7 +191,9 @@ def logrank_test(time, event, groups, *, strata=None) -> dict:
     """
     t = np.asarray(time, dtype="float64")
     e = np.asarray(event, dtype="float64")
-    g = np.asarray(groups, dtype=object)
+    # categories are compared by their codes (a million labels are never made into Python strings)
+    g = (pd.Series(groups).reset_index(drop=True) if isinstance(getattr(groups, "dtype", None), pd.CategoricalDtype)
+         else np.asarray(groups, dtype=object))
     k = len(pd.unique(g))
     if k < 2 or e.sum() == 0:
         return {"chi2": np.nan, "df": max(k - 1, 0), "p": np.nan,
