@@ -245,6 +245,17 @@ def test_e_value_published_examples():
     assert float(lo) == 1.0
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_e_value_of_an_extreme_difference_warns_nothing():
+    """A handful of episodes can give a difference of hundreds of SDs (found by the small-data test: 30 episodes):
+    the E-value is then missing (shown as none), never a numerical warning (an 'internal error' for the user);
+    a ratio of 1e200 keeps a finite E-value (the formula no longer squares it)."""
+    e, lo = e_value(np.array([900.0]), np.array([800.0]), np.array([1000.0]), scale="difference", sd=1.0)
+    assert np.isnan(e).all() and np.isnan(lo).all()
+    e, _ = e_value(1e200, 1e199, 1e201, scale="ratio")
+    assert float(e) == pytest.approx(2e200, rel=1e-12)
+
+
 def test_events_per_parameter_caution(data):
     """The sample's surgery model has about 3 surgeries per parameter: every estimate carries the caution."""
     _, out = data

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..records import Records
 
@@ -99,9 +100,11 @@ def symptom_band(weeks) -> pd.Series:
     ['<6', '<6', '6-12', '6-12', '>12']
     """
     w = np.asarray(weeks, dtype="float64")
-    idx = np.where(w < 6, 0, np.where(w <= 12, 1, 2))
-    out = pd.Series(np.asarray(SYMPTOM_BANDS, dtype=object)[idx], dtype="str")
-    return out.where(~np.isnan(w))
+    idx = np.where(np.isnan(w), -1, np.where(w < 6, 0, np.where(w <= 12, 1, 2)))
+    # the three labels taken by code in Arrow (no million Python strings): the same text column, missing where
+    # weeks are
+    labels = pa.array(list(SYMPTOM_BANDS), type=pa.large_string()).take(pa.array(idx, mask=idx < 0))
+    return pd.Series(pd.array(labels, dtype="str"))
 
 
 #: Episode columns (and the derived symptom band) that :func:`filter_records` can select on with ``where``.
@@ -185,13 +188,22 @@ def subset_records(records: Records, keep: np.ndarray) -> Records:
                    _visit_pos=new_row[pos[vkeep]])
 
 
-def _first_last(pos: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For visits sorted by episode: value at each episode's first visit, and the
-    last non-missing value when it is at a later visit than the first."""
+def _first_rows(pos: np.ndarray, n: int) -> np.ndarray:
+    """For visits sorted by episode: each episode's first visit's row (-1: none)."""
     first_row = np.full(n, -1, dtype="int64")
     if len(pos):
         starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
         first_row[pos[starts]] = starts
+    return first_row
+
+
+def _first_last(pos: np.ndarray, values: np.ndarray, n: int, *,
+                first_row: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For visits sorted by episode: value at each episode's first visit, and the
+    last non-missing value when it is at a later visit than the first (*first_row*: :func:`_first_rows`,
+    when known)."""
+    if first_row is None:
+        first_row = _first_rows(pos, n)
     baseline = np.full(n, np.nan)
     has_first = first_row >= 0
     baseline[has_first] = values[first_row[has_first]]
@@ -249,9 +261,10 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
     leg = vi["leg_pain"].to_numpy(dtype="float64", na_value=np.nan)
     back = vi["back_pain"].to_numpy(dtype="float64", na_value=np.nan)
     odi = vi["odi"].to_numpy(dtype="float64", na_value=np.nan)
-    leg0, leg1, _ = _first_last(pos, leg, n)
-    back0, back1, _ = _first_last(pos, back, n)
-    odi0, odi1, _ = _first_last(pos, odi, n)
+    first_row = _first_rows(pos, n)  # once for the three ratings
+    leg0, leg1, _ = _first_last(pos, leg, n, first_row=first_row)
+    back0, back1, _ = _first_last(pos, back, n, first_row=first_row)
+    odi0, odi1, _ = _first_last(pos, odi, n, first_row=first_row)
 
     def responder(b, f, points, frac):
         ok = ~np.isnan(b) & ~np.isnan(f)
@@ -304,7 +317,7 @@ def derive_outcomes(records: Records, *, settings: OutcomeSettings | None = None
         "final_odi": odi1,
         "odi_change": odi1 - odi0,
         "odi_responder": responder(odi0, odi1, s.odi_points, s.odi_fraction),
-    })
+    }, copy=False)  # each column as computed (copy-on-write keeps the records' own columns safe)
     return out
 
 

@@ -45,7 +45,8 @@ def to_risk_ratio(estimate, *, scale: str, common: bool = False, sd: float | Non
     2.0
     """
     x = np.asarray(estimate, dtype="float64")
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # a difference of hundreds of SDs (a handful of episodes) converts to an infinite ratio: no warning
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if scale == "ratio" or (scale in ("odds_ratio", "hazard_ratio") and not common):
             return x
         if scale == "odds_ratio":
@@ -60,9 +61,9 @@ def to_risk_ratio(estimate, *, scale: str, common: bool = False, sd: float | Non
 
 
 def _e(rr: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         r = np.where(rr < 1, 1 / rr, rr)
-        return r + np.sqrt(r * (r - 1))
+        return r + np.sqrt(r) * np.sqrt(r - 1)  # not sqrt(r (r - 1)), which overflows from r = 1e154
 
 
 def e_value(estimate, ci_low, ci_high, *, scale: str, common: bool = False,
