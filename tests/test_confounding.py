@@ -137,6 +137,27 @@ def test_weights_are_truncated_within_each_group():
     assert counted.tolist() == [1.0, 50.0, 50.0, 1.0, 1.0] and share_c == pytest.approx(2 / 200)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_truncation_of_repeated_weights_equals_that_of_every_row(seed):
+    """Weights repeat (one per case-mix pattern): the percentiles are taken on the distinct values with their summed
+    counts; the truncated weights must be exactly those of numpy's percentiles over every row."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    values = 1 / rng.uniform(0.01, 0.99, int(rng.integers(2, 60)))
+    w = rng.choice(values, n)
+    counts = rng.integers(0, 4, n).astype(float) if seed % 2 else None
+    groups = rng.integers(0, 3, n)
+    got, share = truncate_weights(w, counts=counts, groups=groups)
+    c = np.ones(n) if counts is None else counts
+    expected = w.copy()
+    for g in range(3):
+        sel, keep = groups == g, (groups == g) & (c > 0)
+        lo, hi = np.percentile(w[keep], [1, 99], weights=c[keep], method="inverted_cdf")
+        expected[sel] = np.clip(w[sel], lo, hi)
+    assert got.tolist() == expected.tolist()
+    assert share == pytest.approx(np.sum(c * (expected != w)) / np.sum(c), rel=1e-15)
+
+
 def test_aipw_truncates_each_group_at_its_own_percentiles():
     rng = np.random.default_rng(5)
     n = 2000

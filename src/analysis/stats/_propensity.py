@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ._clustered import cluster_codes, effective_df
+from ._keys import unique_keys
 from ._newton import _damped_newton, _solve
 
 __all__ = ["aipw_means", "kish_ess", "multinomial_logit", "truncate_weights", "weighted_smd"]
@@ -172,12 +173,16 @@ def truncate_weights(weights, *, percentiles=(1.0, 99.0), counts=None, groups=No
     if not (c > 0).any():
         return w, 0.0
     out = w.copy()
-    labels = np.zeros(len(w), dtype="int64") if groups is None else np.unique(groups, return_inverse=True)[1]
-    for g in np.unique(labels):
+    labels = np.zeros(len(w), dtype="int64") if groups is None else unique_keys(np.asarray(groups).reshape(-1))[2]
+    for g in range(int(labels.max()) + 1 if len(labels) else 0):
         sel = labels == g
         keep = sel & (c > 0)
         if keep.any():
-            lo, hi = np.percentile(w[keep], percentiles, weights=c[keep], method="inverted_cdf")
+            # the weights take one value per case-mix pattern: the percentiles of the distinct values with their
+            # summed counts are those of every row (the same weighted distribution), without sorting every row
+            values, _, which = unique_keys(w[keep])
+            lo, hi = np.percentile(values, percentiles, weights=np.bincount(which, weights=c[keep], minlength=len(values)),
+                                   method="inverted_cdf")
             out[sel] = np.clip(w[sel], lo, hi)
     return out, float(np.sum(c * (out != w)) / np.sum(c))
 
