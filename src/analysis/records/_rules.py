@@ -37,12 +37,26 @@ def _bad(log: _Log, file: str, column: str, s: pd.Series, mask: np.ndarray, expe
 def _per_distinct(s: pd.Series, convert) -> pd.Series:
     """``convert`` applied to the distinct values of a text column only, then spread back to every
     row: a million start dates or yes/no cells hold a few thousand distinct values at most."""
-    codes, uniques = pd.factorize(s)
+    coded = _arrow_codes(s)
+    codes, uniques = coded if coded is not None else pd.factorize(s)
     if len(uniques) * 4 > len(s):
         return convert(s)
     done = convert(pd.Series(uniques, dtype=s.dtype))
     # positions taken from the converted values' array (no index taken along); a missing cell (-1) stays missing
     return pd.Series(done.array.take(codes, allow_fill=True), index=s.index, copy=False)
+
+
+def _arrow_codes(s: pd.Series):
+    """(codes, distinct values) of Arrow-backed text by Arrow's dictionary encoding (half the time of
+    ``pandas.factorize`` on millions of cells); None for other columns, or chunks with different dictionaries."""
+    if not pd.api.types.is_string_dtype(s.dtype) or getattr(s.dtype, "storage", None) != "pyarrow":
+        return None
+    enc = pc.dictionary_encode(pa.array(s))
+    chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+    if not chunks or not all(c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
+        return None
+    indices = pa.chunked_array([c.indices for c in chunks], type=chunks[0].indices.type)
+    return pc.fill_null(indices, -1).to_numpy().astype("int64"), pd.array(chunks[0].dictionary, dtype=s.dtype)
 
 
 def _bool_text(s: pd.Series) -> pd.Series:
@@ -295,7 +309,7 @@ def _first_position(ids: pd.Series, among: pd.Series, *, among_distinct: bool = 
     starts = np.flatnonzero(new_run)
     if len(starts) > n // 2:  # not grouped: one lookup per id
         starts = np.arange(n)
-    heads = arr.take(pa.array(starts)) if len(starts) < n else arr
+    heads = arr.filter(pa.array(new_run)) if len(starts) < n else arr  # chunk by chunk (a take joins the chunks)
     if (among_distinct and len(heads) == len(values) and heads.null_count == 0 and values.null_count == 0
             and pc.all(pc.equal(heads, values)).as_py()):
         first = np.arange(len(values), dtype="int64")
