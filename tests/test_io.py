@@ -460,3 +460,21 @@ def test_two_tables_read_in_threads_report_like_one_after_the_other(small_folder
     assert threaded == sequential
     assert any(m.startswith("episodes.csv row 5, column global_change") for m in threaded)
     assert any(m.startswith("visits.csv row 7, column leg_pain") for m in threaded)
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t", "\u00a0", "\u2003", None])
+def test_blank_cells_are_missing_whatever_the_column_holds(blank):
+    """Parquet and workbook text cells that are empty or only whitespace are missing values; the quick scan that
+    passes over columns of ids and numbers must never pass over one, in any chunk."""
+    import pyarrow as pa
+
+    from analysis.records._readers import _blank_is_null
+
+    clean = ["12", "7", "3f2a-9c"]
+    col = pa.chunked_array([pa.array(clean), pa.array(["5", blank, "8"]), pa.array(clean)])
+    out = _blank_is_null(pa.table({"x": col, "y": pa.chunked_array([pa.array(clean * 3)])}))
+    expected = clean + ["5", None, "8"] + clean
+    assert out["x"].to_pylist() == expected
+    assert out["y"].to_pylist() == clean * 3
+    sliced = pa.array(["5", blank, "8", "9"]).slice(2)  # the blank lies outside the slice
+    assert _blank_is_null(pa.table({"z": sliced}))["z"].to_pylist() == ["8", "9"]

@@ -13,6 +13,7 @@ import html
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -131,13 +132,40 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, self_destruct=True, split_blocks=True)
 
 
+def _text_bytes(values: pa.Array) -> np.ndarray | None:
+    """The bytes of an Arrow text array's values (its slice of the data buffer, no copy); None when it holds none."""
+    if len(values) == 0 or values.null_count == len(values):
+        return None
+    large = pa.types.is_large_string(values.type)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if large else np.int32,
+                            count=len(values) + 1, offset=values.offset * (8 if large else 4))
+    data = values.buffers()[2]
+    if data is None or offsets[-1] == offsets[0]:
+        return None
+    return np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def _may_be_blank(col: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a text column can hold an empty or blank cell: not when every cell has a character and no byte
+    is whitespace (tab to carriage return, space) or outside ASCII (where the Unicode spaces are); a column of
+    ids or numbers is then passed over in two cheap scans instead of the Unicode test of every cell."""
+    if pc.min(pc.utf8_length(col)).as_py() in (0, None):
+        return True
+    for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
+        raw = _text_bytes(chunk)
+        if raw is not None and (bool(((raw >= 0x09) & (raw <= 0x0D)).any()) or bool((raw == 0x20).any())
+                                or bool((raw >= 0x80).any())):
+            return True
+    return False
+
+
 def _blank_is_null(table: pa.Table) -> pa.Table:
     """An empty (or blank) text cell is a missing value, in every format (spec section 2): the Arrow table with
     every such cell made missing, found by two kernels (empty, or only whitespace) with no per-cell pass in
     pandas; a column without one is kept as it is."""
     columns = []
     for field, col in zip(table.schema, table.columns):
-        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+        if (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)) and _may_be_blank(col):
             blank = pc.or_(pc.equal(pc.utf8_length(col), 0), pc.utf8_is_space(col))
             if pc.any(blank).as_py():
                 col = pc.if_else(blank, pa.scalar(None, field.type), col)

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from . import schema
 from ._identifiers import find_identifiers
 from ._problems import MAX_ROWS_PER_PROBLEM, _Log, _show
+from ._readers import _text_bytes
 from .schema import ColumnSpec
 
 __all__: list[str] = []
@@ -89,16 +90,9 @@ def _control_bytes_absent(values: pa.Array) -> bool:
     """Whether no value of *values* (Arrow text) can hold a control character: none of their bytes is one
     of ``_CONTROL``'s (bytes below 0x20, 0x7f, and 0x9b, the last byte of U+009B in UTF-8). One pass over
     the text's bytes, against a Unicode test of every value (a fifth of a second for a million UUIDs)."""
-    if len(values) == 0 or values.null_count == len(values):
+    raw = _text_bytes(values)
+    if raw is None:
         return True
-    large = pa.types.is_large_string(values.type)
-    width = 8 if large else 4
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if large else np.int32,
-                            count=len(values) + 1, offset=values.offset * width)
-    data = values.buffers()[2]
-    if data is None or offsets[-1] == offsets[0]:
-        return True
-    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
     return not (bool((raw < 0x20).any()) or bool((raw == 0x7F).any()) or bool((raw == 0x9B).any()))
 
 
@@ -370,7 +364,7 @@ def _cross_rules(ep: pd.DataFrame | None, vi: pd.DataFrame | None, cat: pd.DataF
         return
     if cat is not None and "modalities" in vi.columns and "code" in cat.columns:
         codes = set(cat["code"].dropna())
-        uniq = pd.Series(vi["modalities"].dropna().unique())
+        uniq = pd.Series(vi["modalities"].unique()).dropna()  # the distinct values first (no copy of every cell)
         bad_vals = {}
         for u in uniq:
             unknown = [c.strip() for c in str(u).split(";") if c.strip() and c.strip() not in codes]
