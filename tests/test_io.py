@@ -478,3 +478,15 @@ def test_blank_cells_are_missing_whatever_the_column_holds(blank):
     assert out["y"].to_pylist() == clean * 3
     sliced = pa.array(["5", blank, "8", "9"]).slice(2)  # the blank lies outside the slice
     assert _blank_is_null(pa.table({"z": sliced}))["z"].to_pylist() == ["8", "9"]
+
+
+def test_blank_check_copes_with_missing_cells_anywhere():
+    """Missing cells have no bytes (the last one points past the text): the quick scan must not read there."""
+    import pyarrow as pa
+
+    from analysis.records._readers import _blank_is_null
+
+    for values in (["1", "2", None], [None, "3", None], [None, None], ["4", None, " "]):
+        for typ in (pa.string(), pa.large_string()):
+            got = _blank_is_null(pa.table({"x": pa.array(values, type=typ)}))["x"].to_pylist()
+            assert got == [None if v is None or not v.strip() else v for v in values]

@@ -146,15 +146,23 @@ def _text_bytes(values: pa.Array) -> np.ndarray | None:
 
 
 def _may_be_blank(col: pa.ChunkedArray | pa.Array) -> bool:
-    """Whether a text column can hold an empty or blank cell: not when every cell has a character and no byte
-    is whitespace (tab to carriage return, space) or outside ASCII (where the Unicode spaces are); a column of
-    ids or numbers is then passed over in two cheap scans instead of the Unicode test of every cell."""
+    """Whether a text column can hold an empty or blank cell: not when every cell has a character and no cell's
+    first byte is whitespace (tab to carriage return, space) or outside ASCII (where the Unicode spaces are): a
+    blank cell starts with a space. A column of ids or numbers is then passed over in two cheap scans instead of
+    the Unicode test of every cell."""
     if pc.min(pc.utf8_length(col)).as_py() in (0, None):
         return True
     for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
-        raw = _text_bytes(chunk)
-        if raw is not None and (bool(((raw >= 0x09) & (raw <= 0x0D)).any()) or bool((raw == 0x20).any())
-                                or bool((raw >= 0x80).any())):
+        if len(chunk) == 0 or chunk.null_count == len(chunk):
+            continue
+        large = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if large else np.int32,
+                                count=len(chunk) + 1, offset=chunk.offset * (8 if large else 4))
+        starts = offsets[:-1][np.diff(offsets) > 0]  # each cell with a character (a missing cell has none)
+        if not len(starts):
+            continue
+        first = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[starts]  # each cell's first byte
+        if bool(((first >= 0x09) & (first <= 0x0D)).any()) or bool((first == 0x20).any()) or bool((first >= 0x80).any()):
             return True
     return False
 
