@@ -490,3 +490,27 @@ def test_blank_check_copes_with_missing_cells_anywhere():
         for typ in (pa.string(), pa.large_string()):
             got = _blank_is_null(pa.table({"x": pa.array(values, type=typ)}))["x"].to_pylist()
             assert got == [None if v is None or not v.strip() else v for v in values]
+
+
+@pytest.mark.parametrize("column", ["leg_pain", "day"])
+def test_numbers_written_as_text_checked_per_distinct_value_as_cell_by_cell(column):
+    """Numbers written as text (Parquet text columns, workbooks) are checked once per distinct value and spread by
+    code: values, the cells refused and every message must be those of checking each cell."""
+    from analysis.records import schema
+    from analysis.records._problems import _Log
+    from analysis.records._rules import _coerce
+
+    spec = {s.name: s for s in schema.VISITS}[column]
+    rng = np.random.default_rng(4)
+    values = np.array(["6", " 7 ", "6.0", "6.5", "1e13", "inf", "abc", "3", None], dtype=object)
+    cells = rng.choice(values, size=3000)
+    results = []
+    for dtype in ("str", object):  # Arrow-backed text takes the per-distinct path; object cells the other
+        s = pd.Series(cells, dtype=dtype)
+        log, skip = _Log(), np.zeros(len(s), dtype=bool)
+        results.append((_coerce(s, spec, "visits.parquet", log, skip), skip, [str(p) for p in log.finish()]))
+    (fast, skip_f, msg_f), (slow, skip_s, msg_s) = results
+    pd.testing.assert_series_equal(fast, slow, check_names=False)
+    np.testing.assert_array_equal(skip_f, skip_s)
+    assert msg_f == msg_s and any("not a whole number" in m for m in msg_f)
+    assert str(fast.dtype) == "Int64"

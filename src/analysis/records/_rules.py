@@ -208,6 +208,9 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
         num = s.astype("float64")
         unparsed = np.zeros(len(s), dtype=bool)
     else:  # numbers written as text (a Parquet export of text columns, a workbook): parsed per distinct value
+        coded = _arrow_codes(s)
+        if coded is not None and len(coded[1]) * 4 <= len(s):
+            return _coerce_coded_number(s, coded, spec, file, log, skip)
         num = _per_distinct(s, _number_text)
         unparsed = (s.notna() & num.isna()).to_numpy(dtype=bool)
     values = num.to_numpy()
@@ -227,6 +230,38 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
     skip |= fractional | huge
     clean = num.where(~(unparsed | fractional | huge))
     return clean.astype("Int64")
+
+
+def _coerce_coded_number(s: pd.Series, coded, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarray) -> pd.Series:
+    """:func:`_coerce` of a number column written as text, from its distinct values and each cell's code: every
+    check is made once per distinct value and spread to the cells by code (the same messages, rows and result
+    as checking every cell; no float column of millions of cells made and converted again)."""
+    codes, uniques = coded
+    name = spec.name
+    num_u = _number_text(pd.Series(uniques, dtype=s.dtype)).to_numpy(dtype="float64")
+
+    def cells(flag_u: np.ndarray) -> np.ndarray:  # a distinct value's flag for each of its cells (missing: False)
+        return np.append(flag_u, False)[codes]
+
+    unparsed_u = ~np.isfinite(num_u)
+    unparsed = cells(unparsed_u)
+    what = "a whole number" if spec.kind == "integer" else "a number"
+    _bad(log, file, name, s, unparsed & ~skip, what, f"not {what}")
+    skip |= unparsed
+    if spec.kind == "number":
+        return pd.Series(np.append(np.where(unparsed_u, np.nan, num_u), np.nan)[codes], index=s.index)
+    with np.errstate(invalid="ignore"):
+        fractional_u = ~unparsed_u & (np.floor(num_u) != num_u)
+        huge_u = ~unparsed_u & (np.abs(num_u) > 1e12) & ~fractional_u
+    fractional, huge = cells(fractional_u), cells(huge_u)
+    _bad(log, file, name, s, fractional & ~skip, "a whole number", "not a whole number")
+    rows = np.flatnonzero(huge & ~skip)
+    if len(rows):
+        log.add_rows(file, rows, name, "is far outside any sensible range (value not shown)", key="huge number")
+    skip |= fractional | huge
+    ok_u = ~(unparsed_u | fractional_u | huge_u)
+    data = np.append(np.where(ok_u, num_u, 0).astype("int64"), 0)[codes]
+    return pd.Series(pd.arrays.IntegerArray(data, ~np.append(ok_u, False)[codes]), index=s.index)
 
 
 # ------------------------------------------------------------------ column rules via pandera
