@@ -128,15 +128,17 @@ def _unit_sums(yv, uv, tv, table, trows, N: int, *, tscale: float = 1.0, order=N
                          table[:, iu[0]] * table[:, iu[1]]])
     indptr = np.searchsorted(uv, np.arange(N + 1))
     sel = order if order is not None else slice(None)
-    # the units' rows of the sparse matrices put in the wanted order (cheap: whole rows move), then summed
-    S = sparse.csr_matrix((np.ones(n), trows, indptr), shape=(N, D))[sel] @ T
-    Sy = sparse.csr_matrix((np.asarray(yv, dtype="float64"), trows, indptr), shape=(N, D))[sel] @ T[:, :3 + k]
+    # the units' rows of the sparse matrices put in the wanted order (cheap: whole rows move)
+    C = sparse.csr_matrix((np.ones(n), trows, indptr), shape=(N, D))[sel]
+    Cy = sparse.csr_matrix((np.asarray(yv, dtype="float64"), trows, indptr), shape=(N, D))[sel]
+    Ty = T[:, :3 + k]
     yy = np.bincount(uv, weights=yv * yv, minlength=N)[sel]
-    # statistics x units, transposed block by block (a whole-array transpose is ten times slower)
+    # statistics x units, summed and transposed block by block of units: the units x statistics products are
+    # never whole (a whole-array transpose is ten times slower, and the whole products twice the memory)
     out = np.empty((6 + 3 * k + len(iu[0]), N))
     for lo in range(0, N, _TRANSPOSE_BLOCK):
         hi = min(lo + _TRANSPOSE_BLOCK, N)
-        St, Syt = S[lo:hi].T, Sy[lo:hi].T
+        St, Syt = (C[lo:hi] @ T).T, (Cy[lo:hi] @ Ty).T
         out[0:3, lo:hi] = St[0:3]
         out[3:5, lo:hi] = Syt[0:2]
         out[6:6 + k, lo:hi] = St[3:3 + k]
