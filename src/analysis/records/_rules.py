@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pandera.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -281,6 +280,8 @@ def _column_rules(df: pd.DataFrame, table: str, file: str, log: _Log, skip: dict
     specs = {s.name: s for s in schema.TABLES[table]}
     present = [c for c in df.columns if c in specs]
     # uniqueness is checked (and reported with the row it repeats) by the cross-table rules
+    import pandera.errors
+
     sch = schema.pandera_schema(table).select_columns(present)
     sch = sch.update_columns({c: {"unique": False} for c in present if specs[c].unique})
     try:
