@@ -132,13 +132,18 @@ def _read_csv(path: Path, specs: tuple[ColumnSpec, ...], log: _Log) -> pd.DataFr
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, self_destruct=True, split_blocks=True)
 
 
+def _text_offsets(values: pa.Array) -> np.ndarray:
+    """Where each value of an Arrow text array starts in its data buffer, and where the last ends (no copy)."""
+    large = pa.types.is_large_string(values.type)
+    return np.frombuffer(values.buffers()[1], dtype=np.int64 if large else np.int32,
+                         count=len(values) + 1, offset=values.offset * (8 if large else 4))
+
+
 def _text_bytes(values: pa.Array) -> np.ndarray | None:
     """The bytes of an Arrow text array's values (its slice of the data buffer, no copy); None when it holds none."""
     if len(values) == 0 or values.null_count == len(values):
         return None
-    large = pa.types.is_large_string(values.type)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if large else np.int32,
-                            count=len(values) + 1, offset=values.offset * (8 if large else 4))
+    offsets = _text_offsets(values)
     data = values.buffers()[2]
     if data is None or offsets[-1] == offsets[0]:
         return None
@@ -155,9 +160,7 @@ def _may_be_blank(col: pa.ChunkedArray | pa.Array) -> bool:
     for chunk in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
         if len(chunk) == 0 or chunk.null_count == len(chunk):
             continue
-        large = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if large else np.int32,
-                                count=len(chunk) + 1, offset=chunk.offset * (8 if large else 4))
+        offsets = _text_offsets(chunk)
         starts = offsets[:-1][np.diff(offsets) > 0]  # each cell with a character (a missing cell has none)
         if not len(starts):
             continue

@@ -10,8 +10,10 @@ declared type, never a guessed one) and the data dictionary in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+if TYPE_CHECKING:
+    import pandera.pandas
 
 __all__ = [
     "AGE_BANDS",
@@ -272,7 +274,7 @@ def _at_most_or_empty(bound: float):
     return lambda s: (s <= bound).fillna(True) | s.isna()
 
 
-def pandera_schema(table: str) -> "pandera.pandas.DataFrameSchema":
+def pandera_schema(table: str) -> pandera.pandas.DataFrameSchema:
     """Build the pandera schema for the column rules of one table.
 
     The schema checks the *typed* frame produced by :func:`analysis.records` after
