@@ -512,5 +512,30 @@ def test_numbers_written_as_text_checked_per_distinct_value_as_cell_by_cell(colu
     (fast, skip_f, msg_f), (slow, skip_s, msg_s) = results
     pd.testing.assert_series_equal(fast, slow, check_names=False)
     np.testing.assert_array_equal(skip_f, skip_s)
+    # and as each cell parsed on its own: a number, finite, whole (for a whole-number column) and below 1e12
+    each = pd.to_numeric(pd.Series(cells, dtype=object).str.strip(), errors="coerce").to_numpy(dtype="float64")
+    refused = ~np.isfinite(each) & pd.notna(cells)
+    if spec.kind == "integer":
+        with np.errstate(invalid="ignore"):
+            refused |= np.isfinite(each) & ((np.floor(each) != each) | (np.abs(each) > 1e12))
+    np.testing.assert_array_equal(skip_f, refused)
+    expected = np.where(refused | pd.isna(cells), np.nan, each)
+    np.testing.assert_array_equal(fast.to_numpy(dtype="float64", na_value=np.nan), expected)
     assert msg_f == msg_s and any("is not a" in m for m in msg_f)
     assert str(fast.dtype) == ("float64" if spec.kind == "number" else "Int64")
+
+
+def test_number_columns_already_numeric_are_checked_cell_by_cell():
+    """A typed Parquet or workbook number column: the same checks, each cell its own value, empty cells kept empty."""
+    from analysis.records import schema
+    from analysis.records._problems import _Log
+    from analysis.records._rules import _coerce
+
+    spec = {s.name: s for s in schema.VISITS}["leg_pain"]
+    s = pd.Series([6.0, 6.5, np.inf, np.nan, 1e13, 3.0])
+    log, skip = _Log(), np.zeros(len(s), dtype=bool)
+    out = _coerce(s, spec, "visits.parquet", log, skip)
+    assert out.astype(object).where(out.notna(), None).tolist() == [6, None, None, None, None, 3]
+    assert skip.tolist() == [False, True, True, False, True, False]
+    text = " ".join(str(p) for p in log.finish())
+    assert "row 3, column leg_pain" in text and "not a whole number" in text and "far outside" in text

@@ -203,41 +203,22 @@ def _coerce(s: pd.Series, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarr
         return s.astype("Int64") if spec.kind == "integer" else s.astype("float64")
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.astype("float64")
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        num = s.astype("float64")
-        unparsed = np.zeros(len(s), dtype=bool)
-    else:  # numbers written as text (a Parquet export of text columns, a workbook): parsed per distinct value
-        coded = _arrow_codes(s)
-        if coded is not None and len(coded[1]) * 4 <= len(s):
-            return _coerce_coded_number(s, coded, spec, file, log, skip)
-        num = _per_distinct(s, _number_text)
-        unparsed = (s.notna() & num.isna()).to_numpy(dtype=bool)
-    values = num.to_numpy()
-    unparsed = unparsed | np.isinf(values)
-    what = "a whole number" if spec.kind == "integer" else "a number"
-    _bad(log, file, name, s, unparsed & ~skip, what, f"not {what}")
-    skip |= unparsed
-    if spec.kind == "number":
-        return num.where(~unparsed)
-    with np.errstate(invalid="ignore"):
-        fractional = np.isfinite(values) & (np.floor(values) != values)
-        huge = np.isfinite(values) & (np.abs(values) > 1e12) & ~fractional
-    _bad(log, file, name, s, fractional & ~skip, "a whole number", "not a whole number")
-    rows = np.flatnonzero(huge & ~skip)
-    if len(rows):
-        log.add_rows(file, rows, name, "is far outside any sensible range (value not shown)", key="huge number")
-    skip |= fractional | huge
-    clean = num.where(~(unparsed | fractional | huge))
-    return clean.astype("Int64")
+    if pd.api.types.is_numeric_dtype(s.dtype):  # each cell its own value; a missing cell has none
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        codes = np.where(np.isnan(values), -1, np.arange(len(values)))
+        return _checked_number(s, codes, values, spec, file, log, skip)
+    # numbers written as text (a Parquet export of text columns, a workbook): parsed per distinct value
+    codes, uniques = _arrow_codes(s) or pd.factorize(s)
+    values = _number_text(pd.Series(uniques, dtype=s.dtype)).to_numpy(dtype="float64")
+    return _checked_number(s, np.asarray(codes, dtype="int64"), values, spec, file, log, skip)
 
 
-def _coerce_coded_number(s: pd.Series, coded, spec: ColumnSpec, file: str, log: _Log, skip: np.ndarray) -> pd.Series:
-    """:func:`_coerce` of a number column written as text, from its distinct values and each cell's code: every
-    check is made once per distinct value and spread to the cells by code (the same messages, rows and result
-    as checking every cell; no float column of millions of cells made and converted again)."""
-    codes, uniques = coded
+def _checked_number(s: pd.Series, codes: np.ndarray, num_u: np.ndarray, spec: ColumnSpec, file: str, log: _Log,
+                    skip: np.ndarray) -> pd.Series:
+    """The number column of *s* from its values *num_u* (NaN: not a number) and each cell's position among them
+    (*codes*, -1: an empty cell). Every check is made once per value and spread to the cells by code: a text column
+    of millions of cells holds a few hundred distinct numbers; the messages show the cells as written."""
     name = spec.name
-    num_u = _number_text(pd.Series(uniques, dtype=s.dtype)).to_numpy(dtype="float64")
 
     def cells(flag_u: np.ndarray) -> np.ndarray:  # a distinct value's flag for each of its cells (missing: False)
         return np.append(flag_u, False)[codes]
